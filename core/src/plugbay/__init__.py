@@ -1,2 +1,131 @@
-"""plugbay: one typed, fast interface to every LLM provider."""
+"""plugbay: one typed, fast interface to every LLM provider.
+
+Importing this package is cheap: it imports no plugin, no SDK and not even
+pydantic. Names are loaded on first access.
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
 __version__ = "0.1.0"
+
+if TYPE_CHECKING:
+    from plugbay.client import Client, Listing
+    from plugbay.context import ProviderContext
+    from plugbay.errors import (
+        APIError,
+        AuthenticationError,
+        ConfigError,
+        ConnectionError,
+        ContentFilterError,
+        ContextLengthError,
+        InvalidRequestError,
+        MissingAPIKeyError,
+        ModelNotFoundError,
+        OverloadedError,
+        PermissionDeniedError,
+        PlugbayError,
+        PluginError,
+        ProviderError,
+        QuotaExceededError,
+        RateLimitError,
+        StreamError,
+        TimeoutError,
+        UnknownProviderError,
+    )
+    from plugbay.hookspecs import hookimpl
+    from plugbay.types import (
+        Completion,
+        Cost,
+        FinishEvent,
+        Health,
+        ImagePart,
+        Message,
+        ModelInfo,
+        Price,
+        ReasoningDelta,
+        Request,
+        ResponseFormat,
+        TextDelta,
+        TextPart,
+        Tool,
+        ToolCall,
+        ToolCallDelta,
+        ToolChoice,
+        Usage,
+        UsageEvent,
+    )
+
+_WHERE = {
+    "Client": "client", "Listing": "client", "ProviderContext": "context", "hookimpl": "hookspecs",
+    **dict.fromkeys(
+        ["APIError", "AuthenticationError", "ConfigError", "ConnectionError",
+         "ContentFilterError", "ContextLengthError", "InvalidRequestError", "MissingAPIKeyError",
+         "ModelNotFoundError", "OverloadedError", "PermissionDeniedError", "PlugbayError",
+         "PluginError", "ProviderError", "QuotaExceededError", "RateLimitError", "StreamError",
+         "TimeoutError", "UnknownProviderError"], "errors"),
+    **dict.fromkeys(
+        ["Completion", "Cost", "FinishEvent", "Health", "ImagePart", "Message", "ModelInfo",
+         "Price", "ReasoningDelta", "Request", "ResponseFormat", "TextDelta", "TextPart", "Tool",
+         "ToolCall", "ToolCallDelta", "ToolChoice", "Usage", "UsageEvent"], "types"),
+}
+
+__all__ = [
+    "APIError",
+    "AuthenticationError",
+    "Client",
+    "Completion",
+    "ConfigError",
+    "ConnectionError",
+    "ContentFilterError",
+    "ContextLengthError",
+    "Cost",
+    "FinishEvent",
+    "Health",
+    "ImagePart",
+    "InvalidRequestError",
+    "Listing",
+    "Message",
+    "MissingAPIKeyError",
+    "ModelInfo",
+    "ModelNotFoundError",
+    "OverloadedError",
+    "PermissionDeniedError",
+    "PlugbayError",
+    "PluginError",
+    "Price",
+    "ProviderContext",
+    "ProviderError",
+    "QuotaExceededError",
+    "RateLimitError",
+    "ReasoningDelta",
+    "Request",
+    "ResponseFormat",
+    "StreamError",
+    "TextDelta",
+    "TextPart",
+    "TimeoutError",
+    "Tool",
+    "ToolCall",
+    "ToolCallDelta",
+    "ToolChoice",
+    "UnknownProviderError",
+    "Usage",
+    "UsageEvent",
+    "hookimpl",
+]
+
+
+def __getattr__(name: str) -> Any:
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module 'plugbay' has no attribute {name!r}")
+    value = getattr(import_module(f"plugbay.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_WHERE])

@@ -48,8 +48,8 @@ __all__ = [
     "ModelNotFoundError",
     "OverloadedError",
     "PermissionDeniedError",
-    "PluginError",
     "PlugbayError",
+    "PluginError",
     "ProviderError",
     "QuotaExceededError",
     "RateLimitError",
@@ -205,13 +205,13 @@ class OverloadedError(APIError):
     default_retryable = True
 
 
-class TimeoutError(APIError):  # noqa: A001 - deliberate, see module docstring
+class TimeoutError(APIError):
     """A connect, read or overall deadline passed (also 408 and 504)."""
 
     default_retryable = True
 
 
-class ConnectionError(APIError):  # noqa: A001 - deliberate, see module docstring
+class ConnectionError(APIError):
     """The connection failed: refused, reset, TLS or malformed HTTP."""
 
     default_retryable = True

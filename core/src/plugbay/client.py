@@ -1,0 +1,363 @@
+"""``Client``: the one interface a host application uses.
+
+Models are addressed as ``provider/model``. The first call to a provider loads
+its plugin and builds its ``ProviderContext``; the pair is cached, so later calls
+go straight to the plugin's hook function with no iteration over plugins.
+Every method has an async form (``acomplete``) and a sync form (``complete``);
+the sync form runs on a private loop thread and so works inside Jupyter.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import sys
+import time
+from collections.abc import AsyncIterator, Awaitable, Iterable, Mapping
+from pathlib import Path
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from plugbay import errors
+from plugbay._sync import LoopThread
+from plugbay.config import Config, load_config
+from plugbay.context import ProviderContext
+from plugbay.http.client import HTTPClient
+from plugbay.plugins import LoadedPlugin, PluginHost, PluginStatus
+from plugbay.streaming import AsyncStream, SyncStream
+
+if TYPE_CHECKING:
+    from plugbay.http.models import Transport
+    from plugbay.types import Completion, Cost, Health, ModelInfo, Price, Request
+
+__all__ = ["Client", "Listing"]
+
+log = logging.getLogger("plugbay")
+T = TypeVar("T")
+MessagesIn = "str | Message | Mapping[str, Any] | Sequence[Message | Mapping[str, Any]]"
+
+if sys.version_info >= (3, 11):
+    _timeout = asyncio.timeout
+else:  # pragma: no cover - Python 3.10
+    from contextlib import asynccontextmanager
+
+    @asynccontextmanager
+    async def _timeout(delay: float | None) -> AsyncIterator[None]:
+        task = asyncio.current_task()
+        assert task is not None
+        handle = asyncio.get_running_loop().call_later(delay, task.cancel) if delay else None
+        try:
+            yield
+        except asyncio.CancelledError:
+            if handle is not None and handle.when() <= asyncio.get_running_loop().time():
+                raise TimeoutError from None
+            raise
+        finally:
+            if handle is not None:
+                handle.cancel()
+
+
+class Listing(list):  # type: ignore[type-arg]
+    """A list of results gathered from every plugin, with ``errors`` by provider."""
+
+    def __init__(self, items: Iterable[Any] = (), errors: Mapping[str, str] | None = None):
+        super().__init__(items)
+        self.errors: dict[str, str] = dict(errors or {})
+
+
+class _Target:
+    """A resolved provider instance: its plugin and its context."""
+
+    __slots__ = ("complete", "complete_async", "ctx", "plugin", "prices")
+
+    def __init__(self, plugin: LoadedPlugin, ctx: ProviderContext) -> None:
+        self.plugin = plugin
+        self.ctx = ctx
+        self.complete = plugin.hooks.get("complete")
+        self.complete_async = plugin.is_async.get("complete", False)
+        self.prices: dict[str, Price | None] = {}
+
+
+class Client:
+    """Call any installed provider. Use as a (sync or async) context manager."""
+
+    def __init__(
+        self,
+        config: Config | Mapping[str, Any] | str | Path | None = None,
+        *,
+        plugins: Iterable[object] | Mapping[str, object] = (),
+        env: Mapping[str, str] | None = None,
+        transport: Transport | Any = None,
+        timeout: float | None = None,
+    ) -> None:
+        self._env: dict[str, str] = dict(os.environ if env is None else env)
+        self.config = load_config(config, self._env)
+        self._host = PluginHost(plugins, env=self._env, enable=self.config.plugins.enable,
+                                disable=self.config.plugins.disable)
+        self._http = HTTPClient(transport)
+        self.timeout = timeout if timeout is not None else self.config.timeout
+        self._targets: dict[str, _Target] = {}
+        self._runner = LoopThread()
+
+    # ------------------------------------------------------------- resolving
+
+    def _target(self, name: str) -> _Target:
+        target = self._targets.get(name)
+        if target is None:
+            plugin_name = self.config.plugin_for(name)
+            try:
+                plugin = self._host.get(plugin_name)
+            except errors.UnknownProviderError:
+                raise errors.UnknownProviderError(name, self.providers()) from None
+            table = self.config.provider(name)
+            options = table.model_dump(exclude_none=True) if table else {}
+            ctx = ProviderContext(name, plugin_name, options=options, env=self._env,
+                                  http=self._http)
+            target = self._targets[name] = _Target(plugin, ctx)
+        return target
+
+    def _split(self, model: str) -> tuple[_Target, str]:
+        provider, sep, model_id = model.partition("/")
+        if not sep or not model_id or not provider:
+            have = ", ".join(self.providers()) or "none"
+            raise errors.PluginError(
+                f"model {model!r} must be written as 'provider/model', for example "
+                f"'openai/gpt-4o-mini' (installed providers: {have})")
+        return self._target(provider), model_id
+
+    def providers(self) -> list[str]:
+        """Every provider name this client can serve: installed plugins and config instances."""
+        return sorted(set(self._host.names()) | set(self.config.providers))
+
+    def plugins(self) -> list[PluginStatus]:
+        """Every plugin with its distribution, version and state (loaded, broken and why)."""
+        return self._host.statuses()
+
+    def _request(self, model: str, messages: Any, params: dict[str, Any]) -> Request:
+        from plugbay.types import Request, to_messages
+
+        known = Request.model_fields
+        extra = {k: params.pop(k) for k in list(params) if k not in known}
+        if extra:
+            params.setdefault("extra", {}).update(extra)
+        return Request(model=model, messages=to_messages(messages), **params)
+
+    # ------------------------------------------------------------- completions
+
+    async def acomplete(self, model: str, messages: Any, *, timeout: float | None = None,
+                        **params: Any) -> Completion:
+        """Complete ``messages`` (a prompt string, a message, or a list) with ``model``."""
+        target, model_id = self._split(model)
+        request = self._request(model_id, messages, params)
+        return await self._complete(target, request, timeout)
+
+    async def _complete(self, target: _Target, request: Request,
+                        timeout: float | None) -> Completion:
+        fn = target.complete or target.plugin.impl("complete")
+        started = time.perf_counter()
+        limit = timeout if timeout is not None else self.timeout
+        try:
+            if limit is None:
+                result = fn(request=request, provider=target.ctx)
+                if target.complete_async or isinstance(result, Awaitable):
+                    result = await result
+            else:
+                async with _timeout(limit):
+                    result = fn(request=request, provider=target.ctx)
+                    if target.complete_async or isinstance(result, Awaitable):
+                        result = await result
+        except TimeoutError:
+            raise errors.TimeoutError(f"no answer within {limit} s", provider=target.ctx.name,
+                                      ) from None
+        completion: Completion = result
+        completion.latency = time.perf_counter() - started
+        completion.provider = target.ctx.name
+        if completion.price is None:
+            completion.price = self._price(target, request.model)
+        return completion
+
+    def complete(self, model: str, messages: Any, *, timeout: float | None = None,
+                 **params: Any) -> Completion:
+        """Sync form of :meth:`acomplete`."""
+        return self._runner.run(self.acomplete(model, messages, timeout=timeout, **params))
+
+    def astream(self, model: str, messages: Any, *, timeout: float | None = None,
+                **params: Any) -> AsyncStream:
+        """Stream ``model``'s answer. Iterate for events; ``.completion`` after the end."""
+        target, model_id = self._split(model)
+        request = self._request(model_id, messages, params)
+        fn = target.plugin.impl("stream")
+        limit = timeout if timeout is not None else self.timeout
+
+        def open_() -> AsyncIterator[Any]:
+            events = fn(request=request, provider=target.ctx)
+            return _deadline(events, limit, target.ctx.name) if limit else events
+
+        def done(completion: Completion) -> Completion:
+            completion.price = self._price(target, request.model)
+            return completion
+
+        return AsyncStream(open_, model=model_id, provider=target.ctx.name, on_done=done)
+
+    def stream(self, model: str, messages: Any, *, timeout: float | None = None,
+               **params: Any) -> SyncStream:
+        """Sync form of :meth:`astream`."""
+        return SyncStream(self.astream(model, messages, timeout=timeout, **params), self._runner)
+
+    # ------------------------------------------------------------- prices
+
+    def _price(self, target: _Target, model: str) -> Price | None:
+        if model in target.prices:
+            return target.prices[model]
+        price = self._override(f"{target.ctx.name}/{model}")
+        if price is None and target.plugin.has("price"):
+            price = target.plugin.hooks["price"](model=model, provider=target.ctx)
+        target.prices[model] = price
+        return price
+
+    def _override(self, key: str) -> Price | None:
+        import datetime as dt
+
+        from plugbay.types import Price
+
+        table = self.config.prices.get(key)
+        if table is None:
+            return None
+        data = table.model_dump()
+        data["as_of"] = dt.date.fromisoformat(data["as_of"]) if data["as_of"] else dt.date.today()
+        return Price(**data)
+
+    def price(self, model: str) -> Price | None:
+        """The price of ``provider/model`` per million tokens, or ``None`` when unknown."""
+        target, model_id = self._split(model)
+        return self._price(target, model_id)
+
+    def cost(self, completion: Completion) -> Cost | None:
+        """The itemised cost of a completion; ``None`` (and a warning) when unknown."""
+        if completion.price is None:
+            try:
+                completion.price = self._price(self._target(completion.provider),
+                                               completion.model)
+            except errors.PluginError:
+                completion.price = None
+        cost = completion.cost
+        if cost is None:
+            log.warning("cost unknown for %s/%s: %s", completion.provider, completion.model,
+                        "no usage reported" if completion.usage is None else "no price known")
+        return cost
+
+    # ------------------------------------------------------------- fan-out
+
+    def _all_targets(self, provider: str | None) -> tuple[list[_Target], dict[str, str]]:
+        names = [provider] if provider else self.providers()
+        targets, failed = [], {}
+        for name in names:
+            try:
+                targets.append(self._target(name))
+            except errors.PluginError as exc:
+                if provider:
+                    raise
+                failed[name] = str(exc)
+        return targets, failed
+
+    async def _fan_out(self, hook: str, targets: list[_Target], timeout: float,
+                       ) -> list[tuple[_Target, Any]]:
+        async def one(t: _Target) -> Any:
+            result = t.plugin.impl(hook)(provider=t.ctx)
+            if isinstance(result, Awaitable):
+                async with _timeout(timeout):
+                    result = await result
+            return result
+
+        results = await asyncio.gather(*(one(t) for t in targets), return_exceptions=True)
+        return list(zip(targets, results, strict=True))
+
+    async def amodels(self, provider: str | None = None, *, timeout: float = 30.0) -> Listing:
+        """Models of one provider or of all, each plugin isolated; errors in ``.errors``."""
+        targets, failed = self._all_targets(provider)
+        targets = [t for t in targets if t.plugin.has("list_models")]
+        items: list[ModelInfo] = []
+        for target, result in await self._fan_out("list_models", targets, timeout):
+            if isinstance(result, BaseException):
+                if provider and isinstance(result, errors.PlugbayError):
+                    raise result
+                failed[target.ctx.name] = _describe(result)
+            else:
+                items.extend(result)
+        return Listing(items, failed)
+
+    def models(self, provider: str | None = None, *, timeout: float = 30.0) -> Listing:
+        return self._runner.run(self.amodels(provider, timeout=timeout))
+
+    async def ahealth(self, provider: str | None = None, *, timeout: float = 10.0) -> Listing:
+        """Health of one provider or of all; a plugin that raises or hangs shows as down."""
+        from plugbay.types import Health
+
+        targets, failed = self._all_targets(provider)
+        targets = [t for t in targets if t.plugin.has("health")]
+        out: list[Health] = [Health(provider=n, status="down", detail=e) for n, e in failed.items()]
+        for target, result in await self._fan_out("health", targets, timeout):
+            if isinstance(result, BaseException):
+                out.append(Health(provider=target.ctx.name, status="down",
+                                  detail=_describe(result)))
+            else:
+                out.append(result)
+        return Listing(sorted(out, key=lambda h: h.provider), failed)
+
+    def health(self, provider: str | None = None, *, timeout: float = 10.0) -> Listing:
+        return self._runner.run(self.ahealth(provider, timeout=timeout))
+
+    # ------------------------------------------------------------- lifecycle
+
+    async def aclose(self) -> None:
+        """Close the connection pool of the running loop (and the sync loop's)."""
+        await self._http.aclose()
+        self.close()
+
+    def close(self) -> None:
+        if self._runner.started:
+            self._runner.run(self._http.aclose())
+            self._runner.stop()
+
+    async def __aenter__(self) -> Client:
+        return self
+
+    async def __aexit__(self, et: type[BaseException] | None, e: BaseException | None,
+                        tb: TracebackType | None) -> None:
+        await self.aclose()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, et: type[BaseException] | None, e: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.close()
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, (TimeoutError, asyncio.TimeoutError)):
+        return "timed out"
+    return f"{type(exc).__name__}: {exc}"
+
+
+async def _deadline(events: AsyncIterator[Any], limit: float, provider: str,
+                    ) -> AsyncIterator[Any]:
+    """Bound a whole stream by ``limit`` seconds, closing it when the time is up."""
+    end = time.monotonic() + limit
+    try:
+        while True:
+            left = end - time.monotonic()
+            try:
+                async with _timeout(max(left, 0)):
+                    event = await events.__anext__()
+            except StopAsyncIteration:
+                return
+            except TimeoutError:
+                raise errors.TimeoutError(f"stream did not finish within {limit} s",
+                                          provider=provider) from None
+            yield event
+    finally:
+        aclose = getattr(events, "aclose", None)
+        if aclose is not None:
+            await aclose()

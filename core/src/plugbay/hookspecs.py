@@ -1,0 +1,132 @@
+"""The plugin contract: the five hooks every provider plugin implements.
+
+A plugin is a module (or object) registered under the entry-point group
+``plugbay``; the entry-point name is the provider's name. It implements these
+hooks with ``@plugbay.hookimpl``. The core resolves the plugin that owns a
+provider once, then calls that plugin's implementation directly: the hooks are
+never broadcast per request. ``list_models`` and ``health`` are fanned out by
+the core to every plugin concurrently, each call isolated from the others.
+
+Every hook may be a plain function or an ``async def`` coroutine function; the
+core awaits what needs awaiting. (This is why no hook is declared
+``firstresult``: pluggy would take a returned coroutine for a result.)
+
+Each hook receives ``provider``: the :class:`~plugbay.context.ProviderContext`
+of the provider instance being called (its name, options, credentials helpers
+and the shared HTTP client).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable
+from typing import TYPE_CHECKING
+
+import pluggy
+
+if TYPE_CHECKING:
+    from plugbay.context import ProviderContext
+    from plugbay.types import Completion, Health, ModelInfo, Price, Request, StreamEvent
+
+PROJECT = "plugbay"
+
+hookspec = pluggy.HookspecMarker(PROJECT)
+hookimpl = pluggy.HookimplMarker(PROJECT)
+
+
+# ------------------------------------------------------------------ generation
+
+
+@hookspec
+def complete(
+    request: Request, provider: ProviderContext
+) -> Completion | Awaitable[Completion]:
+    """Generate one whole answer for ``request``.
+
+    Result rule: called only on the plugin that owns ``provider``; its return value
+    is the result.
+
+    :param request: The provider-neutral request; ``request.model`` is the model id
+        without the provider prefix. Pass ``request.extra`` through to the body.
+    :param provider: The provider instance: options, credentials and HTTP client.
+    :returns: A :class:`~plugbay.types.Completion` with text, tool calls, the
+        normalised and the raw finish reason, usage, model and id.
+    :async: May be ``async def`` (preferred) or a plain function.
+    :never: Never return ``None`` or a partial answer; never raise anything but a
+        :mod:`plugbay.errors` class; never print or touch global state; never make
+        HTTP calls outside ``provider.http``.
+    """
+    raise NotImplementedError  # pragma: no cover - a spec has no body
+
+
+@hookspec
+def stream(request: Request, provider: ProviderContext) -> AsyncIterator[StreamEvent]:
+    """Generate an answer for ``request`` as a stream of events.
+
+    Result rule: called only on the plugin that owns ``provider``; the returned
+    async iterator is the result.
+
+    :param request: As for :func:`complete`.
+    :param provider: As for :func:`complete`.
+    :returns: An async iterator (usually an ``async def`` generator) of
+        :data:`~plugbay.types.StreamEvent`: text, reasoning and tool-call deltas,
+        then ``UsageEvent`` (when the provider reports usage) and one ``FinishEvent``.
+    :async: Must be an async generator or return an async iterator; it is not awaited.
+    :never: Never end without a ``FinishEvent`` when the provider's terminal event
+        did not arrive (raise :class:`~plugbay.errors.StreamError` instead); never
+        buffer the whole stream; never swallow a mid-stream error event.
+    """
+    raise NotImplementedError  # pragma: no cover
+
+
+# ------------------------------------------------------------------ discovery
+
+
+@hookspec
+def list_models(provider: ProviderContext) -> list[ModelInfo] | Awaitable[list[ModelInfo]]:
+    """List the models this provider instance offers.
+
+    Result rule: the core calls every loaded plugin concurrently and joins the lists;
+    a plugin that raises or hangs is reported and left out, never spoiling the rest.
+
+    :param provider: The provider instance.
+    :returns: ``ModelInfo`` items with unique ids (without the provider prefix).
+        Merge the live listing with the plugin's own table where it has one.
+    :async: May be ``async def`` or a plain function.
+    :never: Never return duplicates; never invent capabilities you do not know
+        (leave them ``None``).
+    """
+    raise NotImplementedError  # pragma: no cover
+
+
+@hookspec
+def price(model: str, provider: ProviderContext) -> Price | None:
+    """Give the price of ``model``, per million tokens, dated and sourced.
+
+    Result rule: called only on the owning plugin; ``None`` means unknown.
+
+    :param model: The model id without the provider prefix.
+    :param provider: The provider instance (its options may carry price overrides).
+    :returns: A :class:`~plugbay.types.Price` with ``as_of`` and ``source``, or ``None``.
+    :async: Must be a plain function: prices are local data, never a network call.
+    :never: Never return a price of 0 for an unknown model; never fetch over the network.
+    """
+    raise NotImplementedError  # pragma: no cover
+
+
+@hookspec
+def health(provider: ProviderContext) -> Health | Awaitable[Health]:
+    """Check, cheaply and without generating text, whether the provider answers.
+
+    Result rule: the core calls every loaded plugin concurrently, each isolated and
+    under a deadline; a plugin that raises or hangs is reported as ``down``.
+
+    :param provider: The provider instance.
+    :returns: A :class:`~plugbay.types.Health` with status ok, degraded or down.
+    :async: May be ``async def`` or a plain function.
+    :never: Never raise for a provider that is down (return ``down`` with the
+        reason); never spend tokens.
+    """
+    raise NotImplementedError  # pragma: no cover
+
+
+HOOK_NAMES = ("complete", "stream", "list_models", "price", "health")

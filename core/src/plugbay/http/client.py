@@ -1,0 +1,133 @@
+"""``HTTPClient``: the one pooled HTTP seam every plugin goes through.
+
+It owns one transport per event loop (a pool is bound to the loop it was made on:
+the async API runs on the caller's loop, the sync API on the client's own loop
+thread), encodes JSON bodies and query strings, and stamps the provider's name
+on transport errors. Plugins receive it as ``provider.http``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json as _json
+from collections.abc import AsyncIterator, Callable, Mapping
+from contextlib import asynccontextmanager
+from typing import Any
+from urllib.parse import urlencode
+
+from plugbay import errors
+from plugbay.http.models import HTTPRequest, HTTPResponse, Timeout, Transport
+
+__all__ = ["HTTPClient", "default_transport_factory"]
+
+HeaderInput = Mapping[str, str] | list[tuple[str, str]] | None
+
+
+def default_transport_factory() -> Transport:
+    from plugbay.http.transport import AsyncioTransport  # imported on first request
+
+    return AsyncioTransport()
+
+
+def _dumps(value: Any) -> bytes:
+    return _json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+class HTTPClient:
+    """Pooled requests for plugins. Cheap to share; close it with ``aclose``."""
+
+    def __init__(
+        self,
+        transport: Transport | Callable[[], Transport] | None = None,
+        *,
+        timeout: Timeout | float | None = None,
+        provider: str | None = None,
+        _pools: dict[asyncio.AbstractEventLoop, Transport] | None = None,
+    ) -> None:
+        if transport is None:
+            self._factory: Callable[[], Transport] = default_transport_factory
+        elif isinstance(transport, Transport):
+            fixed = transport
+            self._factory = lambda: fixed
+        else:
+            self._factory = transport
+        self.timeout = Timeout.of(timeout)
+        self.provider = provider
+        self._pools = {} if _pools is None else _pools
+
+    def bind(self, provider: str) -> HTTPClient:
+        """The same pools, with errors attributed to ``provider``."""
+        view = HTTPClient(self._factory, timeout=self.timeout, provider=provider,
+                          _pools=self._pools)
+        return view
+
+    def transport(self) -> Transport:
+        loop = asyncio.get_running_loop()
+        pool = self._pools.get(loop)
+        if pool is None:
+            pool = self._pools[loop] = self._factory()
+        return pool
+
+    def build(
+        self,
+        method: str,
+        url: str,
+        *,
+        headers: HeaderInput = None,
+        json: Any = None,
+        content: bytes | None = None,
+        params: Mapping[str, Any] | None = None,
+        timeout: Timeout | float | None = None,
+    ) -> HTTPRequest:
+        pairs = list(headers.items()) if isinstance(headers, Mapping) else list(headers or ())
+        if json is not None:
+            content = _dumps(json)
+            if not any(k.lower() == "content-type" for k, _ in pairs):
+                pairs.append(("Content-Type", "application/json"))
+        if params:
+            query = urlencode({k: v for k, v in params.items() if v is not None}, doseq=True)
+            if query:
+                url = f"{url}{'&' if '?' in url else '?'}{query}"
+        return HTTPRequest(method, url, pairs, content,
+                           self.timeout if timeout is None else Timeout.of(timeout))
+
+    async def send(self, request: HTTPRequest) -> HTTPResponse:
+        """Send and return once headers arrive; the caller reads or closes the body."""
+        try:
+            return await self.transport().send(request)
+        except errors.APIError as exc:
+            if exc.provider is None:
+                exc.provider = self.provider
+            raise
+
+    async def request(self, method: str, url: str, **kw: Any) -> HTTPResponse:
+        """Send and read the whole body."""
+        response = await self.send(self.build(method, url, **kw))
+        try:
+            await response.aread()
+        except errors.APIError as exc:
+            if exc.provider is None:
+                exc.provider = self.provider
+            raise
+        finally:
+            await response.aclose()
+        return response
+
+    @asynccontextmanager
+    async def stream(self, method: str, url: str, **kw: Any) -> AsyncIterator[HTTPResponse]:
+        """Send and yield the response with its body unread; closed on exit."""
+        response = await self.send(self.build(method, url, **kw))
+        try:
+            yield response
+        finally:
+            await response.aclose()
+
+    async def aclose(self) -> None:
+        """Close the pool of the running loop (others close with their loops)."""
+        loop = asyncio.get_running_loop()
+        pool = self._pools.pop(loop, None)
+        if pool is not None:
+            await pool.aclose()
+
+    def pools(self) -> dict[asyncio.AbstractEventLoop, Transport]:
+        return self._pools

@@ -1,0 +1,304 @@
+"""``OpenAICompatible``: one implementation of the five hooks for Chat Completions servers.
+
+A plugin for an OpenAI-compatible provider subclasses it, sets a few class
+attributes (name, base URL, key variables, price table) and overrides a quirk
+hook only where its provider differs, then exports the hooks::
+
+    class Groq(OpenAICompatible):
+        name = "groq"
+        default_base_url = "https://api.groq.com/openai/v1"
+        price_package = __name__
+
+    plugin = Groq()
+    complete, stream, list_models, price, health = plugin.hookimpls()
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import AsyncIterator, Callable, Mapping
+from typing import Any, ClassVar
+
+from plugbay import errors
+from plugbay.context import ProviderContext
+from plugbay.hookspecs import hookimpl
+from plugbay.http.hints import api_error, rate_limits
+from plugbay.http.sse import SSEDecoder
+from plugbay.openai_compat import codec
+from plugbay.pricing import PriceTable
+from plugbay.types import (
+    Completion,
+    Health,
+    ModelInfo,
+    Price,
+    Request,
+    StreamEvent,
+    UsageEvent,
+)
+
+__all__ = ["OpenAICompatible", "parse_error_body"]
+
+_CONTEXT_HINTS = ("context_length", "context length", "maximum context", "too many tokens",
+                  "prompt is too long", "context window")
+
+
+def parse_error_body(raw: bytes | str | Any) -> tuple[str, str | None, Any]:
+    """(message, code, body) from the many error shapes of compatible servers."""
+    body: Any = raw
+    if isinstance(raw, (bytes, str)):
+        try:
+            body = json.loads(raw) if raw else None
+        except ValueError:
+            text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
+            return (text.strip()[:500] or "empty error body"), None, text[:2000]
+    if not isinstance(body, dict):
+        return str(body)[:500], None, body
+    err = body.get("error", body)
+    if isinstance(err, str):
+        return err, body.get("code") or body.get("type"), body
+    if not isinstance(err, dict):
+        return str(err), None, body
+    message = err.get("message") or err.get("detail") or body.get("detail") or "unknown error"
+    if not isinstance(message, str):
+        message = json.dumps(message)[:1000]
+    code = err.get("code") or err.get("type")
+    return message, (str(code) if code is not None else None), body
+
+
+class OpenAICompatible:
+    """The shared base. Every attribute and hook below is a documented quirk point."""
+
+    name: ClassVar[str] = "openai-compatible"
+    default_base_url: ClassVar[str] = ""
+    api_key_env: ClassVar[tuple[str, ...]] = ()  # conventional variables besides <NAME>_API_KEY
+    key_required: ClassVar[bool] = True
+    chat_path: ClassVar[str] = "/chat/completions"
+    models_path: ClassVar[str] = "/models"
+    health_path: ClassVar[str | None] = None  # defaults to models_path
+    max_tokens_field: ClassVar[str] = "max_tokens"
+    seed_field: ClassVar[str] = "seed"
+    include_usage: ClassVar[bool] = True
+    price_package: ClassVar[str | None] = None
+    list_live_models: ClassVar[bool] = True
+
+    def __init__(self) -> None:
+        self._table: PriceTable | None = None
+
+    # ------------------------------------------------------------ quirk hooks
+
+    def auth_headers(self, ctx: ProviderContext) -> dict[str, str]:
+        key = ctx.api_key(*self.api_key_env, required=self.key_required)
+        return {"Authorization": f"Bearer {key}"} if key else {}
+
+    def extra_headers(self, ctx: ProviderContext) -> dict[str, str]:
+        return {}
+
+    def headers(self, ctx: ProviderContext) -> dict[str, str]:
+        cached = ctx.state.get("headers")
+        if cached is None:
+            cached = ctx.state["headers"] = {**self.auth_headers(ctx), **self.extra_headers(ctx)}
+        return cached
+
+    def url(self, ctx: ProviderContext, path: str) -> str:
+        base = ctx.state.get("base_url")
+        if base is None:
+            base = ctx.state["base_url"] = ctx.base_url(self.default_base_url)
+        return f"{base}{path}"
+
+    def body(self, request: Request, ctx: ProviderContext, *, stream: bool) -> dict[str, Any]:
+        return codec.build_body(request, stream=stream, max_tokens_field=self.max_tokens_field,
+                                seed_field=self.seed_field, include_usage=self.include_usage)
+
+    def completion_extra(self, data: dict[str, Any]) -> dict[str, Any]:
+        """Provider-specific fields to surface on ``Completion.extra``."""
+        return {}
+
+    def parse_usage(self, data: dict[str, Any]) -> Any:
+        return codec.parse_usage(data.get("usage"))
+
+    def error_class(self, status: int, code: str | None, message: str,
+                    ) -> type[errors.APIError] | None:
+        """Refine the error class from the provider's code and message."""
+        low = message.lower()
+        if code in ("context_length_exceeded", "string_above_max_length") or any(
+                h in low for h in _CONTEXT_HINTS):
+            return errors.ContextLengthError
+        if code in ("insufficient_quota", "billing_hard_limit_reached") or status == 402:
+            return errors.QuotaExceededError
+        if code == "model_not_found" or (status == 404 and "model" in low):
+            return errors.ModelNotFoundError
+        if code in ("content_filter", "content_policy_violation"):
+            return errors.ContentFilterError
+        if code in ("invalid_api_key", "authentication_error"):
+            return errors.AuthenticationError
+        return None
+
+    def map_error(self, status: int, headers: Mapping[str, str], raw: Any,
+                  ctx: ProviderContext) -> errors.APIError:
+        message, code, body = parse_error_body(raw)
+        return api_error(status, headers, message, provider=ctx.name, body=body,
+                         cls=self.error_class(status, code, message), code=code,
+                         secrets=ctx.secrets())
+
+    def chunk_error(self, chunk: dict[str, Any], ctx: ProviderContext) -> errors.APIError | None:
+        """A mid-stream error chunk (``{"error": {...}}``) as a typed error."""
+        err = chunk.get("error")
+        if not err:
+            return None
+        message, code, body = parse_error_body(chunk)
+        status = err.get("code") if isinstance(err, dict) else None
+        status = status if isinstance(status, int) else 500
+        return api_error(status, {}, message, provider=ctx.name, body=body, code=code,
+                         cls=self.error_class(status, code, message), secrets=ctx.secrets())
+
+    def model_info(self, item: dict[str, Any], ctx: ProviderContext) -> ModelInfo:
+        table = self.table()
+        info = table.info(item["id"], ctx.name) if table else ModelInfo(id=item["id"],
+                                                                        provider=ctx.name)
+        window = item.get("context_length") or item.get("max_model_len") or item.get(
+            "max_context_length")
+        if window and not info.context_window:
+            info.context_window = int(window)
+        return info
+
+    def parse_models(self, data: Any) -> list[dict[str, Any]]:
+        items = data if isinstance(data, list) else (data or {}).get("data") or []
+        return [i for i in items if isinstance(i, dict) and i.get("id")]
+
+    # ------------------------------------------------------------ the hooks
+
+    @hookimpl
+    async def complete(self, request: Request, provider: ProviderContext) -> Completion:
+        body = self.body(request, provider, stream=False)
+        response = await provider.http.request("POST", self.url(provider, self.chat_path),
+                                               headers=self.headers(provider), json=body)
+        if response.status >= 400:
+            raise self.map_error(response.status, response.headers, response.content, provider)
+        try:
+            data = response.json()
+        except ValueError:
+            raise errors.ProviderError(f"malformed JSON response: {response.text[:200]!r}",
+                                       provider=provider.name, status=response.status) from None
+        failure = self.chunk_error(data, provider) if isinstance(data, dict) else None
+        if failure is not None:  # some servers answer 200 with an error body
+            raise failure
+        try:
+            choice = data["choices"][0]
+        except (KeyError, IndexError, TypeError):
+            raise errors.ProviderError(f"response has no choices: {response.text[:200]!r}",
+                                       provider=provider.name, status=response.status) from None
+        text, reasoning, calls = codec.parse_message(choice.get("message") or {})
+        raw = choice.get("finish_reason")
+        extra = self.completion_extra(data)
+        limits = rate_limits(response.headers)
+        if limits:
+            extra["rate_limits"] = provider.state["rate_limits"] = limits
+        return Completion(
+            text=text, reasoning=reasoning, tool_calls=calls,
+            finish_reason=codec.finish_reason(raw), raw_finish_reason=raw,
+            usage=self.parse_usage(data), model=data.get("model") or request.model,
+            provider=provider.name, id=data.get("id"), extra=extra,
+        )
+
+    @hookimpl
+    async def stream(self, request: Request, provider: ProviderContext,
+                     ) -> AsyncIterator[StreamEvent]:
+        body = self.body(request, provider, stream=True)
+        async with provider.http.stream("POST", self.url(provider, self.chat_path),
+                                        headers=self.headers(provider), json=body) as response:
+            if response.status >= 400:
+                raise self.map_error(response.status, response.headers, await response.aread(),
+                                     provider)
+            decoder, usage, done = SSEDecoder(), None, False
+            state: dict[str, Any] = {}
+            loads, events = json.loads, codec.stream_events
+            async for raw in response.aiter_bytes():
+                for event in decoder.feed(raw):
+                    if event.data == "[DONE]":
+                        done = True
+                        break
+                    try:
+                        chunk = loads(event.data)
+                    except ValueError:
+                        raise errors.StreamError(f"malformed JSON in stream: {event.data[:100]!r}",
+                                                 provider=provider.name) from None
+                    if "error" in chunk:
+                        failure = self.chunk_error(chunk, provider)
+                        if failure is not None:
+                            raise failure
+                    for item in events(chunk, state):
+                        yield item
+                    if chunk.get("usage"):
+                        usage = self.parse_usage(chunk)
+                    self.on_chunk(chunk, state)
+                if done:
+                    break
+            if not done:
+                raise errors.StreamError("stream ended without its final [DONE] event",
+                                         provider=provider.name)
+        if usage is not None:
+            yield UsageEvent(usage=usage)
+        yield codec.finish_event(state.get("finish"))
+
+    def on_chunk(self, chunk: dict[str, Any], state: dict[str, Any]) -> None:
+        """Called for every chunk; a quirk hook (e.g. collect citations into ``state``)."""
+
+    @hookimpl
+    async def list_models(self, provider: ProviderContext) -> list[ModelInfo]:
+        table = self.table()
+        found: dict[str, ModelInfo] = {}
+        has_key = self.key_required is False or provider.api_key(
+            *self.api_key_env, required=False) is not None
+        if self.list_live_models and (has_key or table is None):
+            response = await provider.http.request(
+                "GET", self.url(provider, self.models_path), headers=self.headers(provider),
+                timeout=30.0)
+            if response.status >= 400:
+                raise self.map_error(response.status, response.headers, response.content,
+                                     provider)
+            for item in self.parse_models(response.json()):
+                found.setdefault(item["id"], self.model_info(item, provider))
+        if table is not None:
+            for info in table.model_infos(provider.name):
+                found.setdefault(info.id, info)
+        return list(found.values())
+
+    @hookimpl
+    def price(self, model: str, provider: ProviderContext) -> Price | None:
+        table = self.table()
+        return table.price(model) if table else None
+
+    @hookimpl
+    async def health(self, provider: ProviderContext) -> Health:
+        return await probe(provider, lambda: provider.http.request(
+            "GET", self.url(provider, self.health_path or self.models_path),
+            headers=self.headers(provider), timeout=10.0), self.map_error)
+
+    # ------------------------------------------------------------ helpers
+
+    def table(self) -> PriceTable | None:
+        if self._table is None and self.price_package:
+            self._table = PriceTable.load(self.price_package)
+        return self._table
+
+    def hookimpls(self) -> tuple[Callable[..., Any], ...]:
+        """The five bound hooks, to assign at module level in the plugin."""
+        return (self.complete, self.stream, self.list_models, self.price, self.health)
+
+
+async def probe(provider: ProviderContext, send: Callable[[], Any],
+                map_error: Callable[..., errors.APIError]) -> Health:
+    """Run a cheap request and turn its outcome into ``Health``; never raises."""
+    started = time.perf_counter()
+    try:
+        response = await send()
+    except errors.APIError as exc:
+        return Health(provider=provider.name, status="down", detail=str(exc))
+    latency = time.perf_counter() - started
+    if response.status < 400:
+        return Health(provider=provider.name, status="ok", latency=latency)
+    failure = map_error(response.status, response.headers, response.content, provider)
+    busy = isinstance(failure, (errors.RateLimitError, errors.OverloadedError))
+    return Health(provider=provider.name, status="degraded" if busy else "down",
+                  latency=latency, detail=str(failure))

@@ -1,0 +1,211 @@
+"""Stream objects returned by ``Client.astream`` and ``Client.stream``.
+
+Iterate one for events. While it runs it collects the events into a
+``Completion`` (text, reasoning, tool calls joined from their fragments, usage,
+finish reason), available as ``.completion`` once the stream has ended. A stream
+that ends without a ``FinishEvent`` raises ``StreamError`` carrying the partial
+text: plugbay never truncates silently.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
+
+from plugbay.errors import APIError, StreamError
+
+if TYPE_CHECKING:
+    from plugbay._sync import LoopThread
+    from plugbay.types import Completion, StreamEvent, ToolCall, Usage
+
+__all__ = ["AsyncStream", "StreamCollector", "SyncStream"]
+
+
+class StreamCollector:
+    """Folds stream events into a ``Completion``."""
+
+    __slots__ = ("_calls", "_reasoning", "_text", "finish", "raw_finish", "started", "ttft",
+                 "usage")
+
+    def __init__(self) -> None:
+        self._text: list[str] = []
+        self._reasoning: list[str] = []
+        self._calls: dict[int, list[Any]] = {}
+        self.usage: Usage | None = None
+        self.finish: str | None = None
+        self.raw_finish: str | None = None
+        self.started = time.perf_counter()
+        self.ttft: float | None = None
+
+    def add(self, event: StreamEvent) -> None:
+        kind = event.type
+        if kind == "text":
+            if self.ttft is None:
+                self.ttft = time.perf_counter() - self.started
+            self._text.append(event.text)  # type: ignore[union-attr]
+        elif kind == "reasoning":
+            if self.ttft is None:
+                self.ttft = time.perf_counter() - self.started
+            self._reasoning.append(event.text)  # type: ignore[union-attr]
+        elif kind == "tool_call":
+            if self.ttft is None:
+                self.ttft = time.perf_counter() - self.started
+            call = self._calls.setdefault(event.index, [None, None, []])  # type: ignore[union-attr]
+            if event.id:  # type: ignore[union-attr]
+                call[0] = event.id  # type: ignore[union-attr]
+            if event.name:  # type: ignore[union-attr]
+                call[1] = event.name  # type: ignore[union-attr]
+            call[2].append(event.arguments)  # type: ignore[union-attr]
+        elif kind == "usage":
+            self.usage = event.usage  # type: ignore[union-attr]
+        elif kind == "finish":
+            self.finish = event.reason  # type: ignore[union-attr]
+            self.raw_finish = event.raw_reason  # type: ignore[union-attr]
+
+    @property
+    def text(self) -> str:
+        return "".join(self._text)
+
+    def tool_calls(self) -> list[ToolCall]:
+        from plugbay.types import ToolCall
+
+        return [ToolCall(id=c[0] or f"call_{i}", name=c[1] or "", arguments="".join(c[2]) or "{}")
+                for i, c in sorted(self._calls.items())]
+
+    def build(self, *, model: str, provider: str) -> Completion:
+        from plugbay.types import Completion
+
+        return Completion(
+            text=self.text,
+            reasoning="".join(self._reasoning) or None,
+            tool_calls=self.tool_calls(),
+            finish_reason=self.finish or "other",  # type: ignore[arg-type]
+            raw_finish_reason=self.raw_finish,
+            usage=self.usage,
+            model=model,
+            provider=provider,
+            latency=time.perf_counter() - self.started,
+            time_to_first_token=self.ttft,
+        )
+
+
+class AsyncStream:
+    """An async iterator of events; also an async context manager that closes it."""
+
+    def __init__(
+        self,
+        open_: Callable[[], AsyncIterator[StreamEvent]],
+        *,
+        model: str,
+        provider: str,
+        on_done: Callable[[Completion], Completion] | None = None,
+        on_error: Callable[[BaseException], Awaitable[None] | None] | None = None,
+    ) -> None:
+        self._open = open_
+        self._it: AsyncIterator[StreamEvent] | None = None
+        self._model = model
+        self._provider = provider
+        self._on_done = on_done
+        self._on_error = on_error
+        self.collector = StreamCollector()
+        self.completion: Completion | None = None
+
+    def __aiter__(self) -> AsyncStream:
+        return self
+
+    async def __anext__(self) -> StreamEvent:
+        if self._it is None:
+            if self.completion is not None:
+                raise StopAsyncIteration
+            self._it = self._open()
+        try:
+            event = await self._it.__anext__()
+        except StopAsyncIteration:
+            self._finish()
+            raise
+        except APIError as exc:
+            if isinstance(exc, StreamError) and not exc.partial:
+                exc.partial = self.collector.text
+            if exc.provider is None:
+                exc.provider = self._provider
+            await self._close_iter()
+            raise
+        self.collector.add(event)
+        return event
+
+    def _finish(self) -> None:
+        self._it = None
+        if self.collector.finish is None:
+            raise StreamError(
+                "stream ended before the provider's final event; the answer may be truncated",
+                provider=self._provider, partial=self.collector.text,
+            )
+        completion = self.collector.build(model=self._model, provider=self._provider)
+        self.completion = self._on_done(completion) if self._on_done else completion
+
+    async def get_completion(self) -> Completion:
+        """Drain the stream and return the collected ``Completion``."""
+        async for _ in self:
+            pass
+        assert self.completion is not None
+        return self.completion
+
+    @property
+    def text(self) -> str:
+        return self.collector.text
+
+    async def _close_iter(self) -> None:
+        it, self._it = self._it, None
+        aclose = getattr(it, "aclose", None)
+        if aclose is not None:
+            await aclose()
+
+    async def aclose(self) -> None:
+        await self._close_iter()
+
+    async def __aenter__(self) -> AsyncStream:
+        return self
+
+    async def __aexit__(self, et: type[BaseException] | None, e: BaseException | None,
+                        tb: TracebackType | None) -> None:
+        await self._close_iter()
+
+
+class SyncStream:
+    """The synchronous face of an ``AsyncStream``, driven on the client's loop thread."""
+
+    def __init__(self, stream: AsyncStream, runner: LoopThread) -> None:
+        self._stream = stream
+        self._runner = runner
+
+    def __iter__(self) -> Iterator[StreamEvent]:
+        return self
+
+    def __next__(self) -> StreamEvent:
+        try:
+            return self._runner.run(self._stream.__anext__())
+        except StopAsyncIteration:
+            raise StopIteration from None
+
+    @property
+    def completion(self) -> Completion | None:
+        return self._stream.completion
+
+    @property
+    def text(self) -> str:
+        return self._stream.text
+
+    def get_completion(self) -> Completion:
+        return self._runner.run(self._stream.get_completion())
+
+    def close(self) -> None:
+        self._runner.run(self._stream.aclose())
+
+    def __enter__(self) -> SyncStream:
+        return self
+
+    def __exit__(self, et: type[BaseException] | None, e: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.close()
