@@ -1,0 +1,103 @@
+"""Replay recorded provider traffic (vcrpy cassettes) through the fake server.
+
+Cassettes are read in place (``../shared/corpus`` in this repository). Both
+vcrpy layouts are understood: the default (``response.body.string``, gzip
+bodies stored as ``!!binary``) and the httpx legacy one (``response.content``).
+Recorded bodies are served byte for byte with their ``Content-Encoding``, so a
+gzip-compressed SSE recording exercises the client's incremental gunzip.
+Needs PyYAML (a test dependency, imported on use).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from plugbay.testing.replies import Reply
+
+__all__ = ["Interaction", "corpus_dir", "load_cassette", "reply_for"]
+
+_DROP = {"content-length", "transfer-encoding", "connection", "keep-alive"}
+
+
+@dataclass
+class Interaction:
+    method: str
+    uri: str
+    request_body: bytes
+    status: int
+    headers: list[tuple[str, str]]
+    body: bytes
+    request_headers: dict[str, list[str]] = field(default_factory=dict)
+
+    @property
+    def path(self) -> str:
+        return urlsplit(self.uri).path
+
+    def header(self, name: str) -> str | None:
+        return next((v for k, v in self.headers if k.lower() == name.lower()), None)
+
+    def decoded_body(self) -> bytes:
+        """The body with any gzip/deflate encoding removed."""
+        import zlib
+
+        if (self.header("content-encoding") or "").lower() in ("gzip", "deflate"):
+            return zlib.decompress(self.body, 47)
+        return self.body
+
+    def request_json(self) -> Any:
+        import json
+
+        return json.loads(self.request_body) if self.request_body else None
+
+
+def corpus_dir(start: Path | None = None) -> Path | None:
+    """``../shared/corpus`` next to the repository root, or ``PLUGBAY_CORPUS``; None if absent."""
+    if os.environ.get("PLUGBAY_CORPUS"):
+        path = Path(os.environ["PLUGBAY_CORPUS"])
+        return path if path.is_dir() else None
+    here = (start or Path(__file__)).resolve()
+    for parent in [here, *here.parents]:
+        candidate = parent.parent / "shared" / "corpus"
+        if (parent / "pyproject.toml").is_file() and candidate.is_dir():
+            return candidate
+    return None
+
+
+def _bytes(value: Any) -> bytes:
+    if value is None:
+        return b""
+    return value if isinstance(value, bytes) else str(value).encode("utf-8")
+
+
+def load_cassette(path: Path) -> list[Interaction]:
+    import yaml
+
+    data = yaml.safe_load(path.read_text("utf-8"))
+    out: list[Interaction] = []
+    for item in data.get("interactions", []):
+        req, resp = item["request"], item["response"]
+        body = resp.get("body")
+        raw = body.get("string") if isinstance(body, dict) else resp.get("content", body)
+        status = resp.get("status", {})
+        code = status.get("code") if isinstance(status, dict) else resp.get("status_code", 200)
+        headers = [(k, v) for k, vs in (resp.get("headers") or {}).items()
+                   for v in (vs if isinstance(vs, list) else [vs])]
+        req_body = req.get("body")
+        if isinstance(req_body, dict):
+            req_body = req_body.get("string")
+        out.append(Interaction(req["method"], req["uri"], _bytes(req_body), int(code or 200),
+                               headers, _bytes(raw), req.get("headers") or {}))
+    return out
+
+
+def reply_for(interaction: Interaction) -> Reply:
+    """The recorded response as a ``Reply``: same status, headers and (encoded) bytes."""
+    headers = [(k, v) for k, v in interaction.headers if k.lower() not in _DROP]
+    content_type = interaction.header("content-type") or "application/octet-stream"
+    headers = [(k, v) for k, v in headers if k.lower() != "content-type"]
+    return Reply.raw(interaction.body, status=interaction.status, content_type=content_type,
+                     headers=headers)

@@ -1,0 +1,168 @@
+"""Wires: script a ``FakeServer`` to speak one provider's exact format.
+
+The conformance suite asks a wire for scenarios (a completion, a stream, a tool
+call, an error, a model list) and never knows the format itself. A plugin with
+its own protocol writes its own ``Wire`` subclass; OpenAI-compatible plugins
+reuse ``OpenAIWire`` and override only their quirks (comment lines, extra
+fields, error shapes).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from plugbay.testing.replies import Reply
+from plugbay.testing.server import FakeServer, RecordedRequest
+
+__all__ = ["ERROR_KINDS", "OpenAIWire", "Wire"]
+
+# kind -> (HTTP status, the plugbay error class name it must map to)
+ERROR_KINDS: dict[str, tuple[int, str]] = {
+    "auth": (401, "AuthenticationError"),
+    "not_found": (404, "ModelNotFoundError"),
+    "rate_limit": (429, "RateLimitError"),
+    "server": (500, "ProviderError"),
+    "overloaded": (503, "OverloadedError"),
+}
+
+
+class Wire:
+    """Base class: every method must be implemented for a provider's protocol."""
+
+    def base_url(self, server_url: str) -> str:
+        """What the plugin should be configured with as ``base_url``."""
+        return server_url
+
+    def script_completion(self, server: FakeServer, *, model: str, text: str,
+                          usage: dict[str, int]) -> None:
+        """Non-stream answer ``text`` with ``usage`` (input, output, cached) for ``model``."""
+        raise NotImplementedError(
+            "step 'request and response handling': Wire.script_completion is not written")
+
+    def script_stream(self, server: FakeServer, *, model: str, pieces: list[str],
+                      usage: dict[str, int]) -> None:
+        """A stream whose text deltas are ``pieces``, then usage, then the terminal event."""
+        raise NotImplementedError("step 'streaming': Wire.script_stream is not written")
+
+    def script_tool_call(self, server: FakeServer, *, model: str, name: str,
+                         arguments: dict[str, Any], stream: bool) -> None:
+        """The model calls tool ``name`` with ``arguments``."""
+        raise NotImplementedError("step 'function calling': Wire.script_tool_call is not written")
+
+    def script_error(self, server: FakeServer, *, kind: str, model: str) -> None:
+        """An error of ``kind`` (a key of ``ERROR_KINDS``) in the provider's shape."""
+        raise NotImplementedError("step 'error handling': Wire.script_error is not written")
+
+    def script_models(self, server: FakeServer, ids: list[str]) -> None:
+        """The provider's model listing with ``ids``, and its health probe answering ok."""
+        raise NotImplementedError("step 'model discovery': Wire.script_models is not written")
+
+    def script_outage(self, server: FakeServer) -> None:
+        """Every route answers 500, so health must report the provider as not ok."""
+        for method in ("GET", "POST", "HEAD"):
+            server.add(method, re.compile(r".*"), Reply.json(
+                {"error": {"message": "fake outage"}}, status=500))
+
+    def auth_present(self, request: RecordedRequest, secret: str) -> bool:
+        """Whether ``request`` carries ``secret`` the way the provider expects."""
+        return request.headers.get("authorization") == f"Bearer {secret}"
+
+
+class OpenAIWire(Wire):
+    """Chat Completions as OpenAI speaks it; subclass for a compatible provider's quirks."""
+
+    prefix = "/v1"
+    chat_path = "/chat/completions"
+    models_path = "/models"
+    done = "data: [DONE]\n\n"
+
+    def base_url(self, server_url: str) -> str:
+        return server_url + self.prefix
+
+    def usage(self, usage: dict[str, int]) -> dict[str, Any]:
+        return {
+            "prompt_tokens": usage["input"], "completion_tokens": usage["output"],
+            "total_tokens": usage["input"] + usage["output"],
+            "prompt_tokens_details": {"cached_tokens": usage.get("cached", 0)},
+        }
+
+    def completion(self, model: str, message: dict[str, Any], finish: str,
+                   usage: dict[str, int]) -> dict[str, Any]:
+        return {"id": "chatcmpl-fake", "object": "chat.completion", "created": 1700000000,
+                "model": model, "choices": [{"index": 0, "message": message,
+                                             "finish_reason": finish, "logprobs": None}],
+                "usage": self.usage(usage)}
+
+    def chunk(self, model: str, delta: dict[str, Any], finish: str | None = None,
+              ) -> dict[str, Any]:
+        return {"id": "chatcmpl-fake", "object": "chat.completion.chunk", "created": 1700000000,
+                "model": model, "choices": [{"index": 0, "delta": delta,
+                                             "finish_reason": finish}]}
+
+    def stream_events(self, model: str, deltas: list[dict[str, Any]], finish: str,
+                      usage: dict[str, int]) -> list[Any]:
+        events: list[Any] = [self.chunk(model, {"role": "assistant", "content": ""})]
+        events += [self.chunk(model, d) for d in deltas]
+        events.append(self.chunk(model, {}, finish))
+        events.append({"id": "chatcmpl-fake", "object": "chat.completion.chunk",
+                       "model": model, "choices": [], "usage": self.usage(usage)})
+        events.append(self.done)
+        return events
+
+    def route(self) -> str:
+        return self.prefix + self.chat_path
+
+    def script_completion(self, server: FakeServer, *, model: str, text: str,
+                          usage: dict[str, int]) -> None:
+        message = {"role": "assistant", "content": text}
+        server.add("POST", self.route(), Reply.json(self.completion(model, message, "stop",
+                                                                    usage)))
+
+    def script_stream(self, server: FakeServer, *, model: str, pieces: list[str],
+                      usage: dict[str, int]) -> None:
+        events = self.stream_events(model, [{"content": p} for p in pieces], "stop", usage)
+        server.add("POST", self.route(), Reply.sse(events))
+
+    def script_tool_call(self, server: FakeServer, *, model: str, name: str,
+                         arguments: dict[str, Any], stream: bool) -> None:
+        args = json.dumps(arguments)
+        usage = {"input": 20, "output": 10}
+        if not stream:
+            call = {"id": "call_abc123", "type": "function",
+                    "function": {"name": name, "arguments": args}}
+            message = {"role": "assistant", "content": None, "tool_calls": [call]}
+            server.add("POST", self.route(), Reply.json(
+                self.completion(model, message, "tool_calls", usage)))
+            return
+        half = len(args) // 2
+        deltas = [
+            {"tool_calls": [{"index": 0, "id": "call_abc123", "type": "function",
+                             "function": {"name": name, "arguments": ""}}]},
+            {"tool_calls": [{"index": 0, "function": {"arguments": args[:half]}}]},
+            {"tool_calls": [{"index": 0, "function": {"arguments": args[half:]}}]},
+        ]
+        server.add("POST", self.route(), Reply.sse(self.stream_events(model, deltas,
+                                                                      "tool_calls", usage)))
+
+    def error_body(self, kind: str, status: int) -> dict[str, Any]:
+        code = {"auth": "invalid_api_key", "not_found": "model_not_found",
+                "rate_limit": "rate_limit_exceeded"}.get(kind)
+        kinds = {"auth": "invalid_request_error", "not_found": "invalid_request_error",
+                 "rate_limit": "requests"}
+        return {"error": {"message": f"fake {kind} error", "type": kinds.get(kind, "server_error"),
+                          "param": None, "code": code}}
+
+    def script_error(self, server: FakeServer, *, kind: str, model: str) -> None:
+        status = ERROR_KINDS[kind][0]
+        headers = {"retry-after": "2", "x-request-id": "req_fake"} if kind == "rate_limit" \
+            else {"x-request-id": "req_fake"}
+        server.add("POST", self.route(), Reply.json(self.error_body(kind, status), status=status,
+                                                    headers=headers))
+
+    def script_models(self, server: FakeServer, ids: list[str]) -> None:
+        data = [{"id": i, "object": "model", "created": 1700000000, "owned_by": "fake"}
+                for i in ids]
+        server.add("GET", self.prefix + self.models_path, Reply.json({"object": "list",
+                                                                      "data": data}))

@@ -1,0 +1,82 @@
+"""Replay the recorded OpenAI Chat Completions traffic in ../shared/corpus, read in place.
+
+Each recorded response is served byte for byte by the fake server; the plugin must
+produce exactly the recorded text, tool calls and usage.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+import plugbay
+from plugbay.http.sse import SSEDecoder
+from plugbay.testing.cassettes import corpus_dir, load_cassette, reply_for
+from plugbay.testing.server import FakeServer
+
+CORPUS = corpus_dir()
+pytestmark = pytest.mark.skipif(CORPUS is None, reason="../shared/corpus is not present")
+CASSETTES = ["test_tool_use_basic.yaml", "test_tools_streaming_variant_a.yaml",
+             "test_tool_use_chain_of_two_calls.yaml"]
+
+
+def expected(interaction):
+    """Text, tool calls and usage computed directly from the recorded body."""
+    body = interaction.decoded_body().decode()
+    if not body.lstrip().startswith("data:"):
+        data = json.loads(body)
+        msg = data["choices"][0]["message"]
+        calls = [(c["function"]["name"], json.loads(c["function"]["arguments"] or "{}"))
+                 for c in msg.get("tool_calls") or []]
+        return msg.get("content") or "", calls, data["usage"]
+    text, args, names, usage = [], {}, {}, None
+    for event in SSEDecoder().feed(body.encode() + b"\n\n"):
+        if event.data == "[DONE]":
+            break
+        chunk = json.loads(event.data)
+        usage = chunk.get("usage") or usage
+        for choice in chunk.get("choices") or []:
+            delta = choice.get("delta") or {}
+            text.append(delta.get("content") or "")
+            for call in delta.get("tool_calls") or []:
+                i = call.get("index", 0)
+                names[i] = names.get(i) or call.get("function", {}).get("name")
+                args[i] = args.get(i, "") + (call.get("function", {}).get("arguments") or "")
+    calls = [(names[i], json.loads(args[i] or "{}")) for i in sorted(args)]
+    return "".join(text), calls, usage
+
+
+def interactions():
+    if CORPUS is None:
+        return []
+    out = []
+    for name in CASSETTES:
+        for i, item in enumerate(load_cassette(CORPUS / "openai" / "simonw+llm" / name)):
+            if item.path.endswith("/chat/completions") and item.status == 200:
+                out.append(pytest.param(item, id=f"{name}#{i}"))
+    return out
+
+
+@pytest.mark.replay
+@pytest.mark.parametrize("item", interactions())
+async def test_replay(item):
+    request = item.request_json()
+    with FakeServer() as server:
+        server.add("POST", "/v1/chat/completions", reply_for(item))
+        config = {"providers": {"openai": {"api_key": "sk-replay", "base_url": server.url + "/v1"}}}
+        async with plugbay.Client(config, env={}) as client:
+            messages = [plugbay.Message.user("replayed")]
+            if request.get("stream"):
+                async with client.astream("openai/" + request["model"], messages) as stream:
+                    result = await stream.get_completion()
+            else:
+                result = await client.acomplete("openai/" + request["model"], messages)
+    text, calls, usage = expected(item)
+    assert result.text == text
+    assert [(c.name, c.args) for c in result.tool_calls] == calls
+    assert result.usage is not None
+    assert result.usage.input_tokens == usage["prompt_tokens"]
+    assert result.usage.output_tokens == usage["completion_tokens"]
+    cached = (usage.get("prompt_tokens_details") or {}).get("cached_tokens") or 0
+    assert result.usage.cached_input_tokens == cached
