@@ -15,6 +15,7 @@ hook only where its provider differs, then exports the hooks::
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
@@ -37,7 +38,7 @@ from plugbay.types import (
     UsageEvent,
 )
 
-__all__ = ["OpenAICompatible", "parse_error_body"]
+__all__ = ["OpenAICompatible", "parse_error_body", "price_from_listing"]
 
 _CONTEXT_HINTS = ("context_length", "context length", "maximum context", "too many tokens",
                   "prompt is too long", "context window")
@@ -66,6 +67,31 @@ def parse_error_body(raw: bytes | str | Any) -> tuple[str, str | None, Any]:
     return message, (str(code) if code is not None else None), body
 
 
+def price_from_listing(pricing: Any, fields: Mapping[str, str], *, source: str,
+                       scale: float = 1.0) -> Price | None:
+    """A per-million ``Price`` from a model listing's pricing entry, dated today.
+
+    ``fields`` maps Price fields (``input``, ``output``, ``cached_input``, ...) to the
+    listing's keys; ``scale`` turns a listed figure into USD per million tokens (1e6 for
+    per-token prices). Missing, unparsable or negative figures (OpenRouter's ``"-1"`` for
+    variable pricing) are unknown; without both input and output there is no price.
+    """
+    if not isinstance(pricing, Mapping):
+        return None
+    values: dict[str, float | None] = {}
+    for field, key in fields.items():
+        try:
+            value = float(pricing[key])
+        except (KeyError, TypeError, ValueError):
+            value = None
+        # Round away float noise from per-token strings ("0.0000025" * 1e6).
+        values[field] = float(f"{value * scale:.10g}") if value is not None and value >= 0 \
+            else None
+    if values.get("input") is None or values.get("output") is None:
+        return None
+    return Price.model_validate({**values, "as_of": dt.date.today(), "source": source})
+
+
 class OpenAICompatible:
     """The shared base. Every attribute and hook below is a documented quirk point."""
 
@@ -81,6 +107,7 @@ class OpenAICompatible:
     include_usage: ClassVar[bool] = True
     price_package: ClassVar[str | None] = None
     list_live_models: ClassVar[bool] = True
+    models_need_key: ClassVar[bool] = True  # False: the listing is public, list without a key
 
     def __init__(self) -> None:
         self._table: PriceTable | None = None
@@ -106,9 +133,15 @@ class OpenAICompatible:
             base = ctx.state["base_url"] = ctx.base_url(self.default_base_url)
         return f"{base}{path}"
 
+    def model_id(self, model: str) -> str:
+        """The id the provider knows ``model`` by (e.g. expand a short name); sent and priced."""
+        return model
+
     def body(self, request: Request, ctx: ProviderContext, *, stream: bool) -> dict[str, Any]:
-        return codec.build_body(request, stream=stream, max_tokens_field=self.max_tokens_field,
+        body = codec.build_body(request, stream=stream, max_tokens_field=self.max_tokens_field,
                                 seed_field=self.seed_field, include_usage=self.include_usage)
+        body["model"] = self.model_id(body["model"])
+        return body
 
     def completion_extra(self, data: dict[str, Any]) -> dict[str, Any]:
         """Provider-specific fields to surface on ``Completion.extra``."""
@@ -162,6 +195,10 @@ class OpenAICompatible:
             info.context_window = int(window)
         return info
 
+    def listing_prices(self, item: dict[str, Any], ctx: ProviderContext) -> dict[str, Price]:
+        """Prices a listing item carries, by model id (see ``price_from_listing``)."""
+        return {}
+
     def parse_models(self, data: Any) -> list[dict[str, Any]]:
         items = data if isinstance(data, list) else (data or {}).get("data") or []
         return [i for i in items if isinstance(i, dict) and i.get("id")]
@@ -210,6 +247,9 @@ class OpenAICompatible:
             if response.status >= 400:
                 raise self.map_error(response.status, response.headers, await response.aread(),
                                      provider)
+            limits = rate_limits(response.headers)
+            if limits:
+                provider.state["rate_limits"] = limits
             decoder, usage, done = SSEDecoder(), None, False
             state: dict[str, Any] = {}
             loads, events = json.loads, codec.stream_events
@@ -237,12 +277,15 @@ class OpenAICompatible:
             if not done:
                 raise errors.StreamError("stream ended without its final [DONE] event",
                                          provider=provider.name)
+        if usage is None:  # on_chunk may have found usage elsewhere (Groq's x_groq)
+            usage = state.get("usage")
         if usage is not None:
             yield UsageEvent(usage=usage)
         yield codec.finish_event(state.get("finish"))
 
     def on_chunk(self, chunk: dict[str, Any], state: dict[str, Any]) -> None:
-        """Called for every chunk; a quirk hook (e.g. collect citations into ``state``)."""
+        """Called for every chunk; a quirk hook (e.g. collect citations into ``state``).
+        Setting ``state["usage"]`` reports usage when no chunk has top-level ``usage``."""
 
     @hookimpl
     async def list_models(self, provider: ProviderContext) -> list[ModelInfo]:
@@ -250,15 +293,23 @@ class OpenAICompatible:
         found: dict[str, ModelInfo] = {}
         has_key = self.key_required is False or provider.api_key(
             *self.api_key_env, required=False) is not None
-        if self.list_live_models and (has_key or table is None):
+        public = not self.models_need_key
+        if self.list_live_models and (has_key or table is None or public):
             response = await provider.http.request(
-                "GET", self.url(provider, self.models_path), headers=self.headers(provider),
-                timeout=30.0)
+                "GET", self.url(provider, self.models_path),
+                headers=self.headers(provider) if has_key or not public else {}, timeout=30.0)
             if response.status >= 400:
                 raise self.map_error(response.status, response.headers, response.content,
                                      provider)
+            prices: dict[str, Price] = {}
             for item in self.parse_models(response.json()):
-                found.setdefault(item["id"], self.model_info(item, provider))
+                info = found.setdefault(item["id"], self.model_info(item, provider))
+                listed = self.listing_prices(item, provider)
+                if item["id"] in listed:
+                    info.extra["price"] = listed[item["id"]]
+                prices.update(listed)
+            if prices:  # the price hook prefers these fresh figures to the static table
+                provider.state["listing_prices"] = prices
         if table is not None:
             for info in table.model_infos(provider.name):
                 found.setdefault(info.id, info)
@@ -266,6 +317,10 @@ class OpenAICompatible:
 
     @hookimpl
     def price(self, model: str, provider: ProviderContext) -> Price | None:
+        model = self.model_id(model)
+        listed = provider.state.get("listing_prices")
+        if listed and model in listed:
+            return listed[model]  # type: ignore[no-any-return]
         table = self.table()
         return table.price(model) if table else None
 
