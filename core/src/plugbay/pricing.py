@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Mapping
 from importlib import resources
 from typing import TYPE_CHECKING, Any
 
@@ -32,7 +33,7 @@ from plugbay.errors import ConfigError
 if TYPE_CHECKING:
     from plugbay.types import ModelInfo, Price
 
-__all__ = ["PriceTable"]
+__all__ = ["PriceTable", "configured_price"]
 
 _SNAPSHOT = re.compile(r"-(\d{4}-\d{2}-\d{2}|\d{4}|\d{8}|latest)$")
 _PRICE_KEYS = ("input", "output", "cached_input", "cache_write", "reasoning")
@@ -113,6 +114,32 @@ class PriceTable:
 
     def model_infos(self, provider: str) -> list[ModelInfo]:
         return [self.info(m, provider) for m in self.models]
+
+
+def configured_price(options: Mapping[str, Any], model: str, *, provider: str) -> Price | None:
+    """A price from the instance's own ``prices`` option, for gateways and self-hosted servers.
+
+    ``[providers.local.prices."*"] input = 0`` prices every model; a model's own row wins.
+    ``as_of`` defaults to today and ``source`` to the config table. No row means ``None``.
+    """
+    rows = options.get("prices")
+    if not isinstance(rows, Mapping):
+        return None
+    row = rows.get(model, rows.get("*"))
+    if not isinstance(row, Mapping) or row.get("input") is None:
+        return None
+    from plugbay.types import Price
+
+    try:
+        return Price(
+            **{k: row.get(k) for k in _PRICE_KEYS},
+            currency=row.get("currency", "USD"),
+            as_of=_date(row.get("as_of", dt.date.today())),
+            source=str(row.get("source", f"plugbay config [providers.{provider}.prices]")),
+        )
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"invalid price for {model!r}: {exc}",
+                          key=f"providers.{provider}.prices") from None
 
 
 def _date(value: Any) -> dt.date:
