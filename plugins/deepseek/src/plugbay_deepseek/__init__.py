@@ -1,0 +1,69 @@
+"""DeepSeek for plugbay: OpenAI-compatible Chat Completions with DeepSeek's quirks.
+
+The shared base already understands ``reasoning_content`` (surfaced as
+``Completion.reasoning`` / ``ReasoningDelta``), ``prompt_cache_hit_tokens`` (mapped to
+``Usage.cached_input_tokens``), ``: keep-alive`` SSE comments and the leading blank
+lines DeepSeek sends before a queued non-stream body. What is DeepSeek's own lives here:
+the error refinements and the balance-based health probe.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from plugbay import errors
+from plugbay.context import ProviderContext
+from plugbay.hookspecs import hookimpl
+from plugbay.openai_compat import OpenAICompatible
+from plugbay.types import Health
+
+
+class DeepSeek(OpenAICompatible):
+    name = "deepseek"
+    default_base_url = "https://api.deepseek.com"
+    health_path = "/user/balance"
+    price_package = __name__
+
+    def error_class(self, status: int, code: str | None, message: str,
+                    ) -> type[errors.APIError] | None:
+        low = message.lower()
+        if status == 402 or "insufficient balance" in low:
+            return errors.QuotaExceededError
+        if status == 503 or "overloaded" in low:
+            return errors.OverloadedError
+        if "model not exist" in low:  # an unknown model is a 400, not a 404
+            return errors.ModelNotFoundError
+        return super().error_class(status, code, message)
+
+    @hookimpl
+    async def health(self, provider: ProviderContext) -> Health:
+        """``GET /user/balance``: checks the key and whether the account can still pay."""
+        started = time.perf_counter()
+        try:
+            response = await provider.http.request(
+                "GET", self.url(provider, self.health_path or ""),
+                headers=self.headers(provider), timeout=10.0)
+        except errors.APIError as exc:
+            return Health(provider=provider.name, status="down", detail=str(exc))
+        latency = time.perf_counter() - started
+        if response.status >= 400:
+            failure = self.map_error(response.status, response.headers, response.content,
+                                     provider)
+            busy = isinstance(failure, (errors.RateLimitError, errors.OverloadedError))
+            return Health(provider=provider.name, status="degraded" if busy else "down",
+                          latency=latency, detail=str(failure))
+        data: Any = None
+        try:
+            data = response.json()
+        except ValueError:
+            pass
+        if isinstance(data, dict) and data.get("is_available") is False:
+            # The key works but every call would fail with 402 until topped up.
+            return Health(provider=provider.name, status="down", latency=latency,
+                          detail="insufficient balance (is_available false)")
+        return Health(provider=provider.name, status="ok", latency=latency)
+
+
+plugin = DeepSeek()
+complete, stream, list_models, price, health = plugin.hookimpls()
