@@ -12,7 +12,6 @@ import plugbay
 from plugbay import errors
 from plugbay.plugins import PluginHost
 
-
 ECHO_PLUGIN = """
     import asyncio
     from plugbay import hookimpl

@@ -55,12 +55,13 @@ class Interaction:
 
 
 def corpus_dir(start: Path | None = None) -> Path | None:
-    """``../shared/corpus`` next to the repository root, or ``PLUGBAY_CORPUS``; None if absent."""
+    """``../shared/corpus`` beside the repository root (found from the working directory or
+    this file), or ``PLUGBAY_CORPUS``; ``None`` when absent, so replay tests skip."""
     if os.environ.get("PLUGBAY_CORPUS"):
         path = Path(os.environ["PLUGBAY_CORPUS"])
         return path if path.is_dir() else None
-    here = (start or Path(__file__)).resolve()
-    for parent in [here, *here.parents]:
+    here = (start or Path.cwd()).resolve()
+    for parent in [here, *here.parents, *Path(__file__).resolve().parents]:
         candidate = parent.parent / "shared" / "corpus"
         if (parent / "pyproject.toml").is_file() and candidate.is_dir():
             return candidate
