@@ -1,0 +1,83 @@
+"""Any local OpenAI-compatible server for plugbay: vLLM, llama.cpp, LM Studio, Ollama ``/v1``.
+
+The base URL is required (there is no sensible default host), the key optional. Models
+come from the server's own ``/v1/models`` (vLLM's ``max_model_len`` becomes the context
+window). Health prefers the server's ``/health`` (vLLM: 200 empty; llama.cpp: 200
+``{"status":"ok"}`` or 503 while the model loads) and falls back to the model list where
+the server has no such route (LM Studio, Ollama). Prices are unknown unless the instance
+configures them (``[providers.local.prices."*"] input = 0 output = 0``).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from plugbay import errors
+from plugbay.context import ProviderContext, env_prefix
+from plugbay.hookspecs import hookimpl
+from plugbay.openai_compat import OpenAICompatible
+from plugbay.pricing import configured_price
+from plugbay.types import Health, Price
+
+
+class Local(OpenAICompatible):
+    name = "local"
+    default_base_url = ""
+    key_required = False
+
+    def url(self, ctx: ProviderContext, path: str) -> str:
+        base = ctx.state.get("base_url")
+        if base is None:
+            base = ctx.base_url("")
+            if not base:
+                raise errors.ConfigError(
+                    f"no base URL for provider {ctx.name!r}: set {env_prefix(ctx.name)}_BASE_URL "
+                    f"or base_url under [providers.{ctx.name}] in plugbay.toml "
+                    "(e.g. http://localhost:8000/v1 for vLLM, http://localhost:8080/v1 for "
+                    "llama.cpp, http://localhost:1234/v1 for LM Studio, "
+                    "http://localhost:11434/v1 for Ollama)",
+                    key=f"providers.{ctx.name}.base_url")
+            ctx.state["base_url"] = base
+        return f"{base}{path}"
+
+    def root(self, ctx: ProviderContext) -> str:
+        """The server root: the base URL without its ``/v1`` (where ``/health`` lives)."""
+        base = self.url(ctx, "")
+        return base[:-3] if base.endswith("/v1") else base
+
+    @hookimpl
+    def price(self, model: str, provider: ProviderContext) -> Price | None:
+        return configured_price(provider.options, model, provider=provider.name)
+
+    @hookimpl
+    async def health(self, provider: ProviderContext) -> Health:
+        started = time.perf_counter()
+        try:
+            root = self.root(provider)
+            response = await provider.http.request(
+                "GET", f"{root}/health", headers=self.headers(provider), timeout=10.0)
+            if response.status in (404, 405):  # no /health here: ask for the model list
+                response = await provider.http.request(
+                    "GET", self.url(provider, self.models_path),
+                    headers=self.headers(provider), timeout=10.0)
+        except errors.PlugbayError as exc:  # ConfigError included: health never raises
+            return Health(provider=provider.name, status="down", detail=str(exc))
+        latency = time.perf_counter() - started
+        if response.status < 400:
+            return Health(provider=provider.name, status="ok", latency=latency)
+        failure = self.map_error(response.status, response.headers, response.content,
+                                 provider)
+        # llama.cpp answers 503 while it loads the model: up, but not serving yet.
+        busy = response.status == 503 or isinstance(failure, errors.RateLimitError)
+        return Health(provider=provider.name, status="degraded" if busy else "down",
+                      latency=latency, detail=str(failure))
+
+    def completion_extra(self, data: dict[str, Any]) -> dict[str, Any]:
+        # llama.cpp reports its speed; keep it, it is what people tune local servers by.
+        timings = data.get("timings")
+        return {"timings": timings} if isinstance(timings, dict) else {}
+
+
+plugin = Local()
+complete, stream, list_models, price, health = plugin.hookimpls()
