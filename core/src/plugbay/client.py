@@ -29,6 +29,8 @@ from plugbay.streaming import AsyncStream, SyncStream
 
 if TYPE_CHECKING:
     from plugbay.http.models import Transport
+    from plugbay.routing.breaker import CircuitInfo
+    from plugbay.routing.router import Router
     from plugbay.types import Completion, Cost, Health, ModelInfo, Price, Request
 
 __all__ = ["Client", "Listing"]
@@ -99,6 +101,7 @@ class Client:
         self.timeout = timeout if timeout is not None else self.config.timeout
         self._targets: dict[str, _Target] = {}
         self._runner = LoopThread()
+        self._router: Router | None = None
 
     # ------------------------------------------------------------- resolving
 
@@ -126,6 +129,19 @@ class Client:
                 f"'openai/gpt-4o-mini' (installed providers: {have})")
         return self._target(provider), model_id
 
+    @property
+    def router(self) -> Router:
+        """Routes, agents and circuit breakers (built from config on first use)."""
+        if self._router is None:
+            from plugbay.routing.router import Router
+
+            self._router = Router(self)
+        return self._router
+
+    def circuits(self) -> list[CircuitInfo]:
+        """A snapshot of every circuit breaker (one per provider instance + model)."""
+        return self.router.circuits()
+
     def providers(self) -> list[str]:
         """Every provider name this client can serve: installed plugins and config instances."""
         return sorted(set(self._host.names()) | set(self.config.providers))
@@ -148,6 +164,10 @@ class Client:
     async def acomplete(self, model: str, messages: Any, *, timeout: float | None = None,
                         **params: Any) -> Completion:
         """Complete ``messages`` (a prompt string, a message, or a list) with ``model``."""
+        if "/" not in model:  # a route, or agent:<name>
+            route = self.router.resolve(model)
+            if route is not None:
+                return await self.router.acomplete(route, messages, timeout, params)
         target, model_id = self._split(model)
         request = self._request(model_id, messages, params)
         return await self._complete(target, request, timeout)
@@ -185,6 +205,10 @@ class Client:
     def astream(self, model: str, messages: Any, *, timeout: float | None = None,
                 **params: Any) -> AsyncStream:
         """Stream ``model``'s answer. Iterate for events; ``.completion`` after the end."""
+        if "/" not in model:  # a route, or agent:<name>
+            route = self.router.resolve(model)
+            if route is not None:
+                return self.router.astream(route, messages, timeout, params)
         target, model_id = self._split(model)
         request = self._request(model_id, messages, params)
         fn = target.plugin.impl("stream")
@@ -312,11 +336,15 @@ class Client:
 
     async def aclose(self) -> None:
         """Close the connection pool of the running loop (and the sync loop's)."""
+        if self._router is not None:
+            await self._router.aclose()
         await self._http.aclose()
         self.close()
 
     def close(self) -> None:
         if self._runner.started:
+            if self._router is not None:
+                self._runner.run(self._router.aclose())
             self._runner.run(self._http.aclose())
             self._runner.stop()
 

@@ -1,0 +1,589 @@
+"""The router: routes called like models, with retries, deadlines, breakers and failover.
+
+One ``Router`` per ``Client`` (built on first use from the config). A call:
+
+1. takes the route's targets whose circuit is not open, then the filter hooks
+   (``Router.filters``; the budget/ledger work plugs in there);
+2. lets the route's strategy order them (primary first), recording its reason;
+3. runs one retry loop over that order under the total deadline, each attempt
+   under the per-attempt timeout, waiting (full jitter, or the server's
+   ``retry_after`` up to a cap) only before trying a target again, and spending
+   the shared retry budget on every attempt after the first.
+
+Streams may fail over until their first event reaches the caller; after that a
+failure raises ``StreamError`` (its ``partial`` holds the text so far).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Callable, Mapping
+from typing import TYPE_CHECKING, Any
+
+from plugbay import errors
+from plugbay.client import _timeout
+from plugbay.routing import retry as _retry
+from plugbay.routing.breaker import CircuitBreaker, CircuitInfo
+from plugbay.routing.routes import (
+    RouteSettings,
+    parse_agents,
+    parse_route,
+    parse_routes,
+    parse_routing,
+)
+from plugbay.routing.state import Call, CompiledRoute, RouteTarget, TargetState
+from plugbay.routing.strategies import STRATEGIES, make_strategy
+from plugbay.routing.trace import Attempt, RouteTrace
+from plugbay.streaming import AsyncStream
+
+if TYPE_CHECKING:
+    from plugbay.client import Client
+    from plugbay.types import Completion, ModelInfo, Price, Request, StreamEvent
+
+__all__ = ["CircuitOpenError", "Filter", "NoTargetError", "Router"]
+
+Filter = Callable[[list[RouteTarget], Call], list[RouteTarget]]
+_perf = time.perf_counter
+_FACT_KEYS = ("context_window", "supports_tools", "supports_vision", "supports_json_schema")
+
+
+class CircuitOpenError(errors.OverloadedError):
+    """Every target of the route has an open circuit. ``retry_after``: the soonest
+    half-open moment."""
+
+
+class NoTargetError(errors.InvalidRequestError):
+    """No target of the route can serve this request (a filter or the strategy's needs
+    check left none)."""
+
+
+class Router:
+    """Routes, agents, breakers and live target stats of one ``Client``."""
+
+    def __init__(self, client: Client) -> None:
+        self._client = client
+        config = client.config
+        self.settings = parse_routing(config)
+        s = self.settings
+        self.budget = _retry.RetryBudget(s.retry_budget, s.retry_budget_min)
+        self.states: dict[str, TargetState] = {}
+        self.routes: dict[str, CompiledRoute] = {}
+        self.filters: list[Filter] = []
+        self._probes: dict[asyncio.AbstractEventLoop, asyncio.Task[None]] = {}
+        for name, settings in parse_routes(config, STRATEGIES).items():
+            self._compile(name, settings, config.source)
+        self.agents: dict[str, str] = parse_agents(config, self.routes)
+
+    # ------------------------------------------------------------ building
+
+    def _state(self, key: str) -> TargetState:
+        state = self.states.get(key)
+        if state is None:
+            b = self.settings.breaker
+            breaker = CircuitBreaker(key, threshold=b.threshold, window=b.window,
+                                     cooldown=b.cooldown)
+            state = self.states[key] = TargetState(key, breaker, self.settings.ewma_alpha)
+        return state
+
+    def _compile(self, name: str, settings: RouteSettings, file: str | None) -> CompiledRoute:
+        known = set(self._client.providers())
+        for i, t in enumerate(settings.targets):
+            provider = t.model.partition("/")[0]
+            if provider not in known:
+                raise errors.ConfigError(
+                    f"unknown provider {provider!r} (known: {', '.join(sorted(known)) or 'none'})",
+                    file=file, key=f"routes.{name}.targets[{i}]")
+        targets = [RouteTarget(t, self._state(t.model), i) for i, t in enumerate(settings.targets)]
+        route = CompiledRoute(name, settings, targets, make_strategy(settings, self),
+                              settings.max_attempts or self.settings.max_attempts)
+        self.routes[name] = route
+        return route
+
+    def add_route(self, name: str, settings: RouteSettings | Mapping[str, Any] | None = None,
+                  **fields: Any) -> CompiledRoute:
+        """Define (or replace) a route in code: ``add_route("smart", strategy="priority",
+        targets=["a/m", "b/m"], deadline=10)``."""
+        if not isinstance(settings, RouteSettings):
+            settings = parse_route(name, {**(settings or {}), **fields}, strategies=STRATEGIES)
+        return self._compile(name, settings, None)
+
+    def add_agent(self, agent: str, route: str) -> None:
+        """Map ``agent:<agent>`` to ``route``."""
+        if route not in self.routes:
+            raise errors.ConfigError(f"names unknown route {route!r}", key=f"agents.{agent}")
+        self.agents[agent] = route
+
+    def resolve(self, name: str) -> CompiledRoute | None:
+        """The route ``name`` (or ``agent:<name>``) names, else ``None``."""
+        route = self.routes.get(name)
+        if route is None and name.startswith("agent:"):
+            agent = name[6:]
+            target = self.agents.get(agent)
+            if target is None:
+                raise errors.ConfigError(
+                    f"no agent {agent!r} (known: {', '.join(sorted(self.agents)) or 'none'})",
+                    file=self._client.config.source, key="agents")
+            route = self.routes[target]
+        return route
+
+    def circuits(self) -> list[CircuitInfo]:
+        return [self.states[k].breaker.info() for k in sorted(self.states)]
+
+    # ------------------------------------------------------------ model facts
+
+    def facts(self, target: RouteTarget) -> ModelInfo | None:
+        """The target's ModelInfo: the plugin's table, overridden by the route's config."""
+        if target.facts is None:
+            from plugbay.types import ModelInfo
+
+            info: ModelInfo | None = None
+            try:
+                table = _table_of(self._client._target(target.provider).plugin)
+                if table is not None:
+                    info = table.info(target.model_id, target.provider)
+            except errors.PlugbayError:
+                info = None
+            info = info or ModelInfo(id=target.model_id, provider=target.provider)
+            given = {k: getattr(target.settings, k) for k in _FACT_KEYS
+                     if getattr(target.settings, k) is not None}
+            target.facts = info.model_copy(update=given) if given else info
+        return target.facts
+
+    def price(self, target: RouteTarget) -> Price | None:
+        if target.price is False:
+            client = self._client
+            target.price = client._price(client._target(target.provider), target.model_id)
+        return target.price  # type: ignore[return-value]
+
+    # ------------------------------------------------------------ the plan
+
+    def _begin(self, route: CompiledRoute, call: Call, trace: RouteTrace) -> _Plan:
+        if self._probing():
+            self._ensure_probes()
+        self.budget.deposit()
+        targets = route.targets
+        eligible = [t for t in targets if t.state.breaker.available()]
+        closed = len(eligible) != len(targets)
+        for f in self.filters:
+            eligible = f(eligible, call)
+        if not eligible:
+            raise self._none_left(route, closed, trace)
+        ordered, reason = route.strategy.order(eligible, call)
+        if closed:
+            reason += "; circuit open: " + ", ".join(
+                t.key for t in targets if not t.state.breaker.available())
+        trace.reason = reason
+        trace.arm = call.arm
+        trace.decision = [t.key for t in ordered]
+        if not ordered:
+            raise NoTargetError(f"route {route.name!r}: {reason}")
+        return _Plan(self, route, ordered, trace)
+
+    def _none_left(self, route: CompiledRoute, closed: bool, trace: RouteTrace,
+                   ) -> errors.APIError:
+        waits = [t.state.breaker.info().retry_in for t in route.targets]
+        if all(not t.state.breaker.available() for t in route.targets):
+            soonest = min((w for w in waits if w is not None), default=None)
+            trace.reason = "every circuit is open"
+            exc: errors.APIError = CircuitOpenError(
+                f"route {route.name!r}: every target's circuit is open", retry_after=soonest)
+        else:
+            trace.reason = "filters left no target"
+            exc = NoTargetError(f"route {route.name!r}: the filters left no target")
+        exc.trace = trace  # type: ignore[attr-defined]
+        return exc
+
+    def _limit(self, route: CompiledRoute, timeout: float | None) -> float | None:
+        if timeout is not None:
+            return timeout
+        return route.deadline if route.deadline is not None else self._client.timeout
+
+    # ------------------------------------------------------------ complete
+
+    async def acomplete(self, route: CompiledRoute, messages: Any, timeout: float | None,
+                        params: dict[str, Any]) -> Completion:
+        client = self._client
+        key = params.pop("route_key", None)
+        request = client._request(route.targets[0].model_id, messages, params)
+        call = Call(route, request, False, key if key is not None else _key_of(request))
+        trace = RouteTrace(route.name, route.strategy_name)
+        started = _perf()
+        limit = self._limit(route, timeout)
+        end = started + limit if limit is not None else None
+        plan = self._begin(route, call, trace)
+        t = plan.first()
+        per_attempt = route.attempt_timeout
+        while True:
+            req = request if t.model_id == request.model else _with_model(request, t.model_id)
+            wait = per_attempt
+            if end is not None:
+                left = end - _perf()
+                if wait is None or left < wait:
+                    wait = left if left > 0 else 0.0
+            state = t.state
+            state.inflight += 1
+            t0 = _perf()
+            try:
+                completion = await client._complete(client._target(t.provider), req, wait)
+            except errors.APIError as exc:
+                state.inflight -= 1
+                t = await plan.failed(t, exc, _perf() - t0, end)
+                continue
+            except BaseException:  # cancelled, or a plugin bug: no verdict on the target
+                state.inflight -= 1
+                state.breaker.release()
+                trace.attempts.append(Attempt(t.key, "cancelled", _perf() - t0))
+                raise
+            state.inflight -= 1
+            latency = _perf() - t0
+            state.breaker.success()
+            state.observe(latency)
+            trace.attempts.append(Attempt(t.key, "ok", latency))
+            trace.elapsed = _perf() - started
+            completion.trace = trace
+            return completion
+
+    # ------------------------------------------------------------ stream
+
+    def astream(self, route: CompiledRoute, messages: Any, timeout: float | None,
+                params: dict[str, Any]) -> AsyncStream:
+        client = self._client
+        key = params.pop("route_key", None)
+        request = client._request(route.targets[0].model_id, messages, params)
+        call = Call(route, request, True, key if key is not None else _key_of(request))
+        trace = RouteTrace(route.name, route.strategy_name)
+        chosen: list[RouteTarget] = []
+
+        def open_() -> AsyncIterator[StreamEvent]:
+            return self._stream(route, call, trace, chosen, self._limit(route, timeout))
+
+        def done(completion: Completion) -> Completion:
+            t = chosen[-1]
+            completion.provider = t.provider
+            completion.model = t.model_id
+            completion.price = self.price(t)
+            completion.trace = trace
+            return completion
+
+        return AsyncStream(open_, model=route.name, provider=route.name, on_done=done)
+
+    async def _stream(self, route: CompiledRoute, call: Call, trace: RouteTrace,
+                      chosen: list[RouteTarget], limit: float | None,
+                      ) -> AsyncIterator[StreamEvent]:
+        client = self._client
+        request = call.request
+        started = _perf()
+        end = started + limit if limit is not None else None
+        plan = self._begin(route, call, trace)
+        t = plan.first()
+        first_limit = _min(route.ttft_timeout, route.attempt_timeout)
+        while True:
+            req = request if t.model_id == request.model else _with_model(request, t.model_id)
+            target = client._target(t.provider)
+            state = t.state
+            state.inflight += 1
+            t0 = _perf()
+            events: AsyncIterator[StreamEvent] | None = None
+            try:
+                events = target.plugin.impl("stream")(request=req, provider=target.ctx)
+                first = await _next(events, _left(first_limit, end), "first event",
+                                    t.provider)
+            except errors.APIError as exc:
+                state.inflight -= 1
+                await _aclose(events)
+                t = await plan.failed(t, exc, _perf() - t0, end)
+                continue
+            except StopAsyncIteration:
+                state.inflight -= 1
+                await _aclose(events)
+                exc = errors.StreamError("stream ended before its first event",
+                                         provider=t.provider)
+                t = await plan.failed(t, exc, _perf() - t0, end)
+                continue
+            except BaseException:
+                state.inflight -= 1
+                state.breaker.release()
+                trace.attempts.append(Attempt(t.key, "cancelled", _perf() - t0))
+                await _aclose(events)
+                raise
+            break
+        # Committed: the first event goes to the caller, so no failover from here on.
+        chosen.append(t)
+        state.observe_ttft(_perf() - t0)
+        idle = route.idle_timeout
+        outcome = "cancelled"
+        try:
+            yield first
+            while True:
+                try:
+                    event = await _next(events, _left(idle, end), "next event", t.provider)
+                except StopAsyncIteration:
+                    break
+                yield event
+            outcome = "ok"
+        except errors.APIError as exc:
+            outcome = "error"
+            latency = _perf() - t0
+            kind = _retry.classify(exc)
+            if _retry.counts_against_target(kind):
+                state.breaker.failure()
+            else:
+                state.breaker.success()
+            trace.attempts.append(Attempt(t.key, "error", latency, type(exc).__name__,
+                                          exc.status))
+            trace.elapsed = _perf() - started
+            if isinstance(exc, errors.StreamError):
+                exc.trace = trace  # type: ignore[attr-defined]
+                raise
+            broken = errors.StreamError(
+                f"stream broke after it started: {type(exc).__name__}: {exc.message}",
+                provider=exc.provider or t.provider, status=exc.status,
+                request_id=exc.request_id, retry_after=exc.retry_after, code=exc.code)
+            broken.trace = trace  # type: ignore[attr-defined]
+            raise broken from exc
+        finally:
+            state.inflight -= 1
+            if outcome == "ok":
+                latency = _perf() - t0
+                state.breaker.success()
+                state.observe(latency)
+                trace.attempts.append(Attempt(t.key, "ok", latency))
+                trace.elapsed = _perf() - started
+            elif outcome == "cancelled":
+                state.breaker.release()
+                trace.attempts.append(Attempt(t.key, "cancelled", _perf() - t0))
+            await _aclose(events)
+
+    # ------------------------------------------------------------ active health
+
+    def _probing(self) -> bool:
+        return self.settings.health_interval > 0
+
+    def _ensure_probes(self) -> None:
+        loop = asyncio.get_running_loop()
+        task = self._probes.get(loop)
+        if task is None or task.done():
+            self._probes[loop] = loop.create_task(self._probe_forever())
+
+    async def _probe_forever(self) -> None:
+        while True:
+            await asyncio.sleep(self.settings.health_interval)
+            await self.probe()
+
+    async def probe(self, timeout: float = 10.0) -> None:
+        """Run every route provider's ``health`` hook once and feed the breakers."""
+        providers = sorted({t.provider for r in self.routes.values() for t in r.targets})
+        results = await asyncio.gather(
+            *(self._client.ahealth(p, timeout=timeout) for p in providers),
+            return_exceptions=True)
+        for provider, listing in zip(providers, results, strict=True):
+            if isinstance(listing, BaseException):
+                continue  # no health hook or no such provider: passive health only
+            for health in listing:
+                for state in self.states.values():
+                    if state.key.partition("/")[0] != health.provider:
+                        continue
+                    if health.status == "down":
+                        state.breaker.trip()
+                    elif health.status == "ok":
+                        state.breaker.probe_ok()
+
+    async def aclose(self) -> None:
+        """Stop the active probes (on every loop they run on)."""
+        try:
+            current: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+        except RuntimeError:
+            current = None
+        for loop, task in list(self._probes.items()):
+            if loop is current:
+                task.cancel()
+                try:
+                    await task
+                except (asyncio.CancelledError, Exception):
+                    pass
+            elif not loop.is_closed():
+                loop.call_soon_threadsafe(task.cancel)
+        self._probes.clear()
+
+
+class _Plan:
+    """One call's walk over the ordered targets: exclusions, retries, backoff."""
+
+    __slots__ = ("attempts", "excluded", "min_window", "order", "pos", "route", "router",
+                 "trace", "tries")
+
+    def __init__(self, router: Router, route: CompiledRoute, order: list[RouteTarget],
+                 trace: RouteTrace) -> None:
+        self.router = router
+        self.route = route
+        self.order = order
+        self.trace = trace
+        self.pos = 0
+        self.attempts = 0
+        self.excluded: set[int] = set()
+        self.min_window: int | None = None
+        self.tries: dict[int, int] = {}
+
+    def first(self) -> RouteTarget:
+        t = self._next()
+        if t is None:  # every half-open trial is taken by other calls
+            raise self.router._none_left(self.route, True, self.trace)
+        self.attempts = 1
+        self.tries[t.index] = 1
+        return t
+
+    def _next(self) -> RouteTarget | None:
+        order, n = self.order, len(self.order)
+        for step in range(n):
+            pos = (self.pos + step) % n
+            t = order[pos]
+            if t.index in self.excluded:
+                continue
+            if self.min_window is not None:
+                info = self.router.facts(t)
+                window = info.context_window if info is not None else None
+                if window is None or window <= self.min_window:
+                    continue
+            if not t.state.breaker.acquire():
+                self.trace.attempts.append(Attempt(t.key, "skipped", error="CircuitOpen"))
+                continue
+            self.pos = pos
+            return t
+        return None
+
+    async def failed(self, t: RouteTarget, exc: errors.APIError, latency: float,
+                     end: float | None) -> RouteTarget:
+        """Record a failed attempt and return the next target (after any backoff), or
+        raise ``exc`` when nothing more may be tried."""
+        kind = _retry.classify(exc)
+        breaker = t.state.breaker
+        if _retry.counts_against_target(kind):
+            breaker.failure()
+        else:
+            breaker.success()  # it answered; the request was the problem
+        trace, route = self.trace, self.route
+        trace.attempts.append(Attempt(t.key, "error", latency, type(exc).__name__, exc.status))
+        if kind == _retry.FATAL:
+            raise self._give_up(exc)
+        if kind == _retry.CONTEXT:
+            if not route.context_failover:
+                raise self._give_up(exc)
+            info = self.router.facts(t)
+            window = info.context_window if info is not None else None
+            self.min_window = max(window or 0, self.min_window or 0)
+            self.excluded.add(t.index)
+        elif kind == _retry.FILTER:
+            if not route.content_filter_failover:
+                raise self._give_up(exc)
+            self.excluded.add(t.index)
+        elif kind == _retry.TARGET:
+            if isinstance(exc, errors.ModelNotFoundError):
+                self.excluded.add(t.index)
+            else:  # the key is bad: every target of this provider instance shares it
+                self.excluded.update(o.index for o in self.order if o.provider == t.provider)
+        if self.attempts >= route.max_attempts:
+            raise self._give_up(exc)
+        if end is not None and _perf() >= end:
+            raise self._give_up(exc)
+        self.pos = (self.pos + 1) % len(self.order)
+        nxt = self._next()
+        if nxt is None:
+            raise self._give_up(exc)
+        if not self.router.budget.withdraw():
+            nxt.state.breaker.release()
+            trace.reason += "; retry budget exhausted"
+            raise self._give_up(exc)
+        before = self.tries.get(nxt.index, 0)
+        if before:
+            s = self.router.settings
+            if nxt is t:
+                delay = _retry.delay_for(exc, before - 1, s.backoff_base, s.backoff_max,
+                                         s.retry_after_cap)
+            else:
+                delay = _retry.backoff(before - 1, s.backoff_base, s.backoff_max)
+            if end is not None and _perf() + delay >= end:
+                nxt.state.breaker.release()
+                raise self._give_up(exc)
+            if delay > 0:
+                try:
+                    await asyncio.sleep(delay)
+                except BaseException:
+                    nxt.state.breaker.release()
+                    raise
+                trace.attempts[-1].waited = delay
+        self.attempts += 1
+        self.tries[nxt.index] = before + 1
+        return nxt
+
+    def _give_up(self, exc: errors.APIError) -> errors.APIError:
+        exc.trace = self.trace  # type: ignore[attr-defined]
+        return exc
+
+
+# ------------------------------------------------------------------ helpers
+
+
+def _min(a: float | None, b: float | None) -> float | None:
+    if a is None:
+        return b
+    if b is None:
+        return a
+    return a if a < b else b
+
+
+def _left(limit: float | None, end: float | None) -> float | None:
+    if end is None:
+        return limit
+    left = end - _perf()
+    left = left if left > 0 else 0.0
+    return left if limit is None or left < limit else limit
+
+
+async def _next(events: AsyncIterator[StreamEvent], wait: float | None, what: str,
+                provider: str) -> StreamEvent:
+    if wait is None:
+        return await events.__anext__()
+    try:
+        async with _timeout(wait):
+            return await events.__anext__()
+    except TimeoutError:
+        raise errors.TimeoutError(f"no {what} within {wait:.3g} s", provider=provider) from None
+
+
+async def _aclose(events: Any) -> None:
+    aclose = getattr(events, "aclose", None)
+    if aclose is not None:
+        try:
+            await aclose()
+        except Exception:  # closing a broken stream must not mask the real error
+            pass
+
+
+def _with_model(request: Request, model: str) -> Request:
+    return request.model_copy(update={"model": model})
+
+
+def _key_of(request: Request) -> str | None:
+    """The default A/B request key: ``user``, else metadata ``ab_key``; else ``None``
+    (the strategy then hashes the prompt)."""
+    if request.user:
+        return request.user
+    meta = request.metadata
+    if meta and "ab_key" in meta:
+        return meta["ab_key"]
+    return None
+
+
+def _table_of(plugin: Any) -> Any:
+    """The plugin's price/model table, when it exposes one (``OpenAICompatible``)."""
+    candidates = (getattr(plugin.obj, "plugin", None),
+                  getattr(plugin.hooks.get("price"), "__self__", None), plugin.obj)
+    for obj in candidates:
+        fn = getattr(obj, "table", None)
+        if callable(fn):
+            try:
+                return fn()
+            except Exception:
+                return None
+    return None
