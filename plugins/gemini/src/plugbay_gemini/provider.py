@@ -1,0 +1,230 @@
+"""The Gemini API (Google AI Studio) front-end: URLs, API-key auth, HTTP, error mapping.
+
+The body, response and stream formats live in :mod:`plugbay_gemini.codec` and are
+shared with the Vertex AI plugin; this module only moves them over ``provider.http``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Mapping
+from typing import Any
+from urllib.parse import quote
+
+from plugbay import errors
+from plugbay.context import ProviderContext
+from plugbay.hookspecs import hookimpl
+from plugbay.http.hints import api_error, rate_limits
+from plugbay.http.sse import SSEDecoder
+from plugbay.openai_compat import probe
+from plugbay.pricing import PriceTable
+from plugbay.types import Completion, Health, ModelInfo, Price, Request, StreamEvent, UsageEvent
+from plugbay_gemini import codec
+
+__all__ = ["complete", "health", "list_models", "map_error", "price", "stream"]
+
+DEFAULT_BASE_URL = "https://generativelanguage.googleapis.com/v1beta"
+KEY_ENV = ("GEMINI_API_KEY", "GOOGLE_API_KEY")
+_MAX_PAGES = 50
+
+_table: PriceTable | None = None
+
+
+def table() -> PriceTable:
+    global _table
+    if _table is None:
+        _table = PriceTable.load(__package__ or "plugbay_gemini")
+    return _table
+
+
+def headers(ctx: ProviderContext) -> dict[str, str]:
+    cached = ctx.state.get("headers")
+    if cached is None:  # a header, never ?key=: URLs end up in logs
+        cached = ctx.state["headers"] = {"x-goog-api-key": ctx.api_key(*KEY_ENV) or ""}
+    return dict(cached)
+
+
+def url(ctx: ProviderContext, path: str) -> str:
+    base = ctx.state.get("base_url")
+    if base is None:
+        base = ctx.state["base_url"] = ctx.base_url(DEFAULT_BASE_URL)
+    return f"{base}{path}"
+
+
+def model_path(model: str, method: str) -> str:
+    return f"/models/{quote(model.removeprefix('models/'), safe='-._~')}:{method}"
+
+
+def map_error(status: int, hdrs: Mapping[str, str], raw: Any,
+              ctx: ProviderContext) -> errors.APIError:
+    data: Any = raw
+    if isinstance(raw, (bytes, str)):
+        try:
+            data = json.loads(raw) if raw else None
+        except ValueError:
+            data = raw
+    message, rpc_status, delay = codec.error_info(data)
+    exc = api_error(status, hdrs, message, provider=ctx.name, body=data, code=rpc_status,
+                    cls=codec.error_class(status, rpc_status, message, data),
+                    secrets=ctx.secrets())
+    if delay is not None and exc.retry_after is None:
+        exc.retry_after = delay  # Google puts the wait in the body, not in Retry-After
+    return exc
+
+
+def _raise_chunk_error(chunk: dict[str, Any], ctx: ProviderContext) -> None:
+    err = chunk.get("error")
+    if isinstance(err, dict):
+        code = err.get("code")
+        raise map_error(code if isinstance(code, int) else 500, {}, chunk, ctx)
+    reason = codec.blocked(chunk)
+    if reason:
+        raise errors.ContentFilterError(f"prompt blocked: {reason}", provider=ctx.name,
+                                        body=chunk, code=reason)
+
+
+def _json(response: Any, ctx: ProviderContext) -> Any:
+    try:
+        return response.json()
+    except ValueError:
+        raise errors.ProviderError(f"malformed JSON response: {response.text[:200]!r}",
+                                   provider=ctx.name, status=response.status) from None
+
+
+# ------------------------------------------------------------------ hooks
+
+
+@hookimpl
+async def complete(request: Request, provider: ProviderContext) -> Completion:
+    response = await provider.http.request(
+        "POST", url(provider, model_path(request.model, "generateContent")),
+        headers=headers(provider), json=codec.build_body(request))
+    if response.status >= 400:
+        raise map_error(response.status, response.headers, response.content, provider)
+    data = _json(response, provider)
+    if not isinstance(data, dict):
+        raise errors.ProviderError(f"unexpected response: {response.text[:200]!r}",
+                                   provider=provider.name, status=response.status)
+    _raise_chunk_error(data, provider)
+    result = codec.to_completion(data, provider=provider.name, model=request.model)
+    limits = rate_limits(response.headers)
+    if limits:
+        result.extra["rate_limits"] = limits
+    return result
+
+
+@hookimpl
+async def stream(request: Request, provider: ProviderContext) -> AsyncIterator[StreamEvent]:
+    path = model_path(request.model, "streamGenerateContent")
+    async with provider.http.stream("POST", url(provider, path), params={"alt": "sse"},
+                                    headers=headers(provider),
+                                    json=codec.build_body(request)) as response:
+        if response.status >= 400:
+            raise map_error(response.status, response.headers, await response.aread(),
+                            provider)
+        state = codec.StreamState()
+        # alt=sse gives SSE; a server that ignores it sends the JSON-array framing.
+        array = "json" in response.headers.get("content-type", "")
+        sse, items = SSEDecoder(), codec.JSONArrayDecoder()
+        async for raw in response.aiter_bytes():
+            for chunk in _chunks(raw, array, sse, items, provider):
+                _raise_chunk_error(chunk, provider)
+                for event in _feed(state, chunk, provider):
+                    yield event
+        for chunk in [] if array else [_loads(e.data, provider) for e in sse.close()]:
+            _raise_chunk_error(chunk, provider)
+            for event in _feed(state, chunk, provider):
+                yield event
+        if not state.done or (array and items.pending):
+            # No sentinel: a stream is complete only if its last chunk had a finishReason.
+            raise errors.StreamError("stream ended without a finishReason",
+                                     provider=provider.name)
+    if state.usage is not None:
+        yield UsageEvent(usage=state.usage)
+    yield state.finish_event()
+
+
+def _loads(data: str, ctx: ProviderContext) -> dict[str, Any]:
+    try:
+        value = json.loads(data)
+    except ValueError:
+        raise errors.StreamError(f"malformed JSON in stream: {data[:100]!r}",
+                                 provider=ctx.name) from None
+    return value if isinstance(value, dict) else {}
+
+
+def _chunks(raw: bytes, array: bool, sse: SSEDecoder, items: codec.JSONArrayDecoder,
+            ctx: ProviderContext) -> list[dict[str, Any]]:
+    if not array:
+        return [_loads(e.data, ctx) for e in sse.feed(raw)]
+    try:
+        return [c for c in items.feed(raw) if isinstance(c, dict)]
+    except ValueError as exc:
+        raise errors.StreamError(f"malformed stream: {exc}", provider=ctx.name) from None
+
+
+def _feed(state: codec.StreamState, chunk: dict[str, Any],
+          ctx: ProviderContext) -> list[StreamEvent]:
+    try:
+        return state.feed(chunk)
+    except errors.APIError as exc:
+        exc.provider = ctx.name
+        raise
+
+
+@hookimpl
+async def list_models(provider: ProviderContext) -> list[ModelInfo]:
+    found: dict[str, ModelInfo] = {}
+    if provider.api_key(*KEY_ENV, required=False) is not None:
+        token: str | None = None
+        seen: set[str] = set()
+        for _ in range(_MAX_PAGES):
+            response = await provider.http.request(
+                "GET", url(provider, "/models"), headers=headers(provider),
+                params={"pageSize": 1000, "pageToken": token}, timeout=30.0)
+            if response.status >= 400:
+                raise map_error(response.status, response.headers, response.content, provider)
+            page = _json(response, provider) or {}
+            for item in page.get("models") or ():
+                info = _info(item, provider.name) if isinstance(item, dict) else None
+                if info is not None:
+                    found.setdefault(info.id, info)
+            token = page.get("nextPageToken")
+            if not token or token in seen:  # a repeated token would loop forever
+                break
+            seen.add(token)
+    for info in table().model_infos(provider.name):
+        found.setdefault(info.id, info)
+    return list(found.values())
+
+
+def _info(item: dict[str, Any], provider: str) -> ModelInfo | None:
+    model_id = str(item.get("name") or "").removeprefix("models/")
+    methods = item.get("supportedGenerationMethods")
+    if not model_id or (methods is not None and "generateContent" not in methods):
+        return None  # embeddings, Imagen, Veo: not chat models
+    info = table().info(model_id, provider)
+    info.display_name = item.get("displayName") or info.display_name
+    info.context_window = item.get("inputTokenLimit") or info.context_window
+    info.max_output_tokens = item.get("outputTokenLimit") or info.max_output_tokens
+    if item.get("thinking") is not None and info.supports_reasoning is None:
+        info.supports_reasoning = bool(item["thinking"])
+    if item.get("version"):
+        info.extra["version"] = item["version"]
+    return info
+
+
+@hookimpl
+def price(model: str, provider: ProviderContext) -> Price | None:
+    return table().price(model.removeprefix("models/"))
+
+
+@hookimpl
+async def health(provider: ProviderContext) -> Health:
+    try:
+        hdrs = headers(provider)
+    except errors.APIError as exc:
+        return Health(provider=provider.name, status="down", detail=str(exc))
+    return await probe(provider, lambda: provider.http.request(
+        "GET", url(provider, "/models"), headers=hdrs, params={"pageSize": 1},
+        timeout=10.0), map_error)
