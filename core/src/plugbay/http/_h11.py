@@ -1,0 +1,321 @@
+"""HTTP/1.1 wire format for ``AsyncioTransport``: no I/O, only bytes in and out.
+
+URLs, request heads, response heads, body framing (Content-Length, chunked,
+read-until-close) and incremental gzip/deflate decoding. Everything malformed
+raises ``plugbay.errors.ConnectionError`` so the transport never leaks parser
+internals.
+"""
+
+from __future__ import annotations
+
+import zlib
+
+from plugbay.errors import ConnectionError as HTTPConnectionError
+
+__all__ = [
+    "LENGTH",
+    "MAX_HEAD",
+    "Decoder",
+    "Framer",
+    "HTTPConnectionError",
+    "make_decoder",
+    "parse_response",
+    "request_head",
+    "split_url",
+]
+
+MAX_HEAD = 64 * 1024  # larger response heads are refused rather than buffered forever
+_MAX_LINE = 8 * 1024  # chunk-size and trailer lines
+_HEX = b"0123456789abcdefABCDEF"
+_DEFAULT_PORT = {"http": 80, "https": 443}
+_SPECIAL = frozenset({"content-length", "transfer-encoding", "connection", "content-encoding"})
+_DEFAULT_NAMES = frozenset(
+    {"host", "user-agent", "accept-encoding", "connection", "proxy-authorization"}
+)
+_BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+
+# Parsing the same few provider URLs again for every request would cost more than the rest
+# of building the request, so split URLs are cached (bounded; cleared when full).
+_url_cache: dict[str, tuple[str, str, int, str, str]] = {}
+
+
+def split_url(url: str) -> tuple[str, str, int, str, str]:
+    """``(scheme, host, port, target, authority)``; ``target`` is path plus query."""
+    hit = _url_cache.get(url)
+    if hit is not None:
+        return hit
+    scheme, sep, rest = url.partition("://")
+    scheme = scheme.lower()
+    if not sep or scheme not in _DEFAULT_PORT:
+        raise ValueError(f"unsupported URL {url!r}: only http:// and https:// are supported")
+    rest = rest.partition("#")[0]
+    cut = min((i for i in (rest.find("/"), rest.find("?")) if i >= 0), default=len(rest))
+    authority, target = rest[:cut].rpartition("@")[2], rest[cut:]
+    if target.startswith("?"):
+        target = "/" + target
+    target = target or "/"
+    if authority.startswith("["):  # IPv6 literal
+        host, _, port_s = authority[1:].partition("]")
+        port_s = port_s[1:] if port_s.startswith(":") else port_s
+    else:
+        host, _, port_s = authority.partition(":")
+    host = host.lower()
+    if not host or (port_s and not (port_s.isascii() and port_s.isdigit())):
+        raise ValueError(f"invalid URL {url!r}: bad host or port")
+    if any(c in target for c in " \r\n\t") or any(c in host for c in " \r\n\t/@"):
+        raise ValueError(f"invalid URL {url!r}: whitespace must be percent-encoded")
+    port = int(port_s) if port_s else _DEFAULT_PORT[scheme]
+    shown = f"[{host}]" if ":" in host else host
+    authority = shown if port == _DEFAULT_PORT[scheme] else f"{shown}:{port}"
+    if len(_url_cache) >= 512:
+        _url_cache.clear()
+    result = _url_cache[url] = (scheme, host, port, target, authority)
+    return result
+
+
+def request_head(
+    method: str, target: str, defaults: dict[str, str], headers: list[tuple[str, str]],
+    body: bytes | None, default_block: str,
+) -> tuple[bytes, bool]:
+    """The encoded request head and whether the caller allows keep-alive.
+
+    ``defaults`` maps lower-case names to full header lines; ``default_block`` is all of
+    them joined, used as is when the caller overrides none (the common case).
+    """
+    custom = "".join([f"{k}: {v}\r\n" for k, v in headers])
+    n = len(headers)
+    # One C-level count instead of a check per header: CR/LF inside a name or value
+    # would let a caller-supplied string inject headers.
+    bad_method = not method or " " in method or not method.isprintable()
+    if custom.count("\n") != n or custom.count("\r") != n or bad_method:
+        raise ValueError("header names, values and the method must not contain CR, LF or spaces")
+    block, keep = default_block, True
+    names: set[str] = set()
+    if n:
+        names = {k.lower() for k, _ in headers}
+        if not names.isdisjoint(_DEFAULT_NAMES):
+            block = "".join([line for name, line in defaults.items() if name not in names])
+            if "connection" in names:
+                value = ",".join(v for k, v in headers if k.lower() == "connection")
+                keep = "close" not in {t.strip().lower() for t in value.split(",")}
+    if "content-length" in names or "transfer-encoding" in names:
+        length = ""
+    elif body is not None:
+        length = f"Content-Length: {len(body)}\r\n"
+    else:
+        length = "Content-Length: 0\r\n" if method in _BODY_METHODS else ""
+    text = f"{method} {target} HTTP/1.1\r\n{block}{custom}{length}\r\n"
+    try:
+        return text.encode("latin-1"), keep
+    except UnicodeEncodeError:
+        return text.encode("utf-8"), keep
+
+
+# Framer modes.
+LENGTH, CHUNKED, UNTIL_CLOSE = 0, 1, 2
+# Chunked states.
+_SIZE, _DATA, _DATA_END, _TRAILER = 0, 1, 2, 3
+
+
+class Framer:
+    """Cuts one response body out of the connection's receive buffer."""
+
+    __slots__ = ("done", "mode", "remaining", "state", "trailers")
+
+    def __init__(self, mode: int, length: int = 0) -> None:
+        self.mode = mode
+        self.remaining = length
+        self.state = _SIZE
+        self.done = False
+        self.trailers: list[tuple[str, str]] = []
+
+    def take(self, buf: bytearray) -> bytes:
+        """Remove and return the body bytes available in ``buf``; sets ``done`` at the end."""
+        if self.mode == LENGTH:
+            n = self.remaining
+            if len(buf) <= n:
+                data = bytes(buf)
+                buf.clear()
+            else:
+                data = bytes(buf[:n])
+                del buf[:n]
+            self.remaining = n - len(data)
+            self.done = self.remaining == 0
+            return data
+        if self.mode == UNTIL_CLOSE:
+            data = bytes(buf)
+            buf.clear()
+            return data
+        return self._take_chunked(buf)
+
+    def _take_chunked(self, buf: bytearray) -> bytes:
+        out: list[bytes] = []
+        while buf and not self.done:
+            state = self.state
+            if state == _DATA:
+                n = self.remaining
+                piece = bytes(buf[:n])
+                del buf[:n]
+                out.append(piece)
+                self.remaining = n - len(piece)
+                if self.remaining == 0:
+                    self.state = _DATA_END
+            elif state == _DATA_END:
+                if len(buf) < 2:
+                    break
+                if buf[:2] != b"\r\n":
+                    raise HTTPConnectionError("malformed chunked body: missing CRLF after chunk")
+                del buf[:2]
+                self.state = _SIZE
+            else:
+                i = buf.find(b"\r\n")
+                if i < 0:
+                    if len(buf) > _MAX_LINE:
+                        raise HTTPConnectionError("malformed chunked body: line too long")
+                    break
+                line = bytes(buf[:i])
+                del buf[: i + 2]
+                if state == _SIZE:
+                    self._size_line(line)
+                elif not line:
+                    self.done = True
+                else:
+                    name, sep, value = line.decode("latin-1").partition(":")
+                    if not sep or not name.strip():
+                        raise HTTPConnectionError(f"malformed chunked trailer {line[:100]!r}")
+                    self.trailers.append((name.strip(), value.strip()))
+                    if len(self.trailers) > 100:
+                        raise HTTPConnectionError("too many chunked trailers")
+        return out[0] if len(out) == 1 else b"".join(out)
+
+    def _size_line(self, line: bytes) -> None:
+        size = line.partition(b";")[0].strip(b" \t")
+        # int(x, 16) alone would accept "0x1f", "+5" and "1_0"; the framing must be exact.
+        if not size or size.strip(_HEX) or len(size) > 16:
+            raise HTTPConnectionError(f"malformed chunk size line {line[:100]!r}")
+        self.remaining = int(size, 16)
+        self.state = _DATA if self.remaining else _TRAILER
+
+    def at_eof(self, clean: bool) -> None:
+        """The connection ended: that ends a read-until-close body, anything else is truncated."""
+        if self.mode == UNTIL_CLOSE and clean:
+            self.done = True
+            return
+        if self.mode == LENGTH:
+            missing = f" ({self.remaining} bytes missing)"
+        elif self.mode == CHUNKED:
+            missing = " (chunked body incomplete)"
+        else:
+            missing = ""
+        raise HTTPConnectionError(f"connection closed before the body was complete{missing}")
+
+
+def parse_response(
+    text: str, head_request: bool,
+) -> tuple[int, str, list[tuple[str, str]], Framer | None, bool, str]:
+    """``(status, reason, headers, framer, keep_alive, content_encoding)`` from a response head.
+
+    ``framer`` is None when the response has no body (HEAD, 1xx, 204, 304, length 0).
+    """
+    lines = text.split("\r\n")
+    n = len(lines) - 1
+    if text.count("\n") != n or text.count("\r") != n:
+        raise HTTPConnectionError("malformed response head: bare CR or LF")
+    version, _, rest = lines[0].partition(" ")
+    code, _, reason = rest.partition(" ")
+    if version not in ("HTTP/1.1", "HTTP/1.0") or len(code) != 3 or not (
+        code.isascii() and code.isdigit()
+    ):
+        raise HTTPConnectionError(f"malformed status line {lines[0][:100]!r}")
+    status = int(code)
+    items: list[tuple[str, str]] = []
+    lengths: set[str] = set()
+    te: list[str] = []
+    conn_tokens = coding = ""
+    for i in range(1, len(lines)):
+        name, sep, value = lines[i].partition(":")
+        if not sep or not name or name[0] in " \t" or name[-1] in " \t":
+            raise HTTPConnectionError(f"malformed response header line {lines[i][:100]!r}")
+        value = value.strip(" \t")
+        items.append((name, value))
+        lname = name.lower()
+        if lname in _SPECIAL:
+            if lname == "content-length":
+                lengths.update(v.strip() for v in value.split(","))
+            elif lname == "transfer-encoding":
+                te.append(value)
+            elif lname == "connection":
+                conn_tokens += "," + value.lower()
+            else:
+                coding = f"{coding}, {value}" if coding else value
+    if version == "HTTP/1.1":
+        keep = "close" not in {t.strip() for t in conn_tokens.split(",")}
+    else:
+        keep = "keep-alive" in {t.strip() for t in conn_tokens.split(",")}
+    if head_request or status < 200 or status in (204, 304):
+        return status, reason, items, None, keep, coding
+    if te:
+        last = ",".join(te).rsplit(",", 1)[-1].strip().lower()
+        # Both headers present is a smuggling vector: honour TE, never reuse the connection.
+        keep = keep and not lengths and last == "chunked"
+        framer = Framer(CHUNKED if last == "chunked" else UNTIL_CLOSE)
+        return status, reason, items, framer, keep, coding
+    if lengths:
+        (length,) = lengths if len(lengths) == 1 else ("?",)
+        if not (length.isascii() and length.isdigit()):
+            raise HTTPConnectionError(f"malformed Content-Length {sorted(lengths)!r}")
+        size = int(length)
+        return status, reason, items, Framer(LENGTH, size) if size else None, keep, coding
+    return status, reason, items, Framer(UNTIL_CLOSE), False, coding
+
+
+class Decoder:
+    """Incremental gzip/deflate decoding that refuses bodies that are not what they claim."""
+
+    __slots__ = ("_pending", "_z", "name")
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self._z: zlib._Decompress | None = None
+        self._pending = b""
+
+    def feed(self, data: bytes) -> bytes:
+        z = self._z
+        if z is None:
+            data = self._pending + data
+            if len(data) < 2:
+                self._pending = data
+                return b""
+            self._pending = b""
+            wbits = 47  # gzip or zlib header, detected by zlib
+            # "deflate" is meant to be zlib-wrapped, but some servers send raw deflate.
+            if self.name == "deflate" and data[:2] != b"\x1f\x8b" and (
+                (data[0] & 0x0F) != 8 or ((data[0] << 8) | data[1]) % 31
+            ):
+                wbits = -15
+            z = self._z = zlib.decompressobj(wbits)
+        try:
+            out = z.decompress(data)
+            while z.eof and z.unused_data:  # concatenated gzip members
+                rest = z.unused_data
+                z = self._z = zlib.decompressobj(47)
+                out += z.decompress(rest)
+        except zlib.error as exc:
+            raise HTTPConnectionError(f"invalid {self.name} body: {exc}") from None
+        return out
+
+    def finish(self) -> bytes:
+        """Called at the end of the body: a stream cut short is an error, not a short body."""
+        if self._pending or (self._z is not None and not self._z.eof):
+            raise HTTPConnectionError(f"invalid {self.name} body: truncated stream")
+        return b""
+
+
+def make_decoder(coding: str) -> Decoder | None:
+    """A decoder for one gzip/deflate coding; other or stacked codings pass through as is."""
+    name = coding.strip().lower()
+    if name in ("gzip", "x-gzip"):
+        return Decoder("gzip")
+    if name == "deflate":
+        return Decoder("deflate")
+    return None
