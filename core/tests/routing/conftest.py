@@ -20,9 +20,9 @@ def path(provider: str) -> str:
     return f"/{provider}/v1/chat/completions"
 
 
-def ok(text: str = "hello", model: str = "m") -> Reply:
+def ok(text: str = "hello", model: str = "m", delay: float = 0.0) -> Reply:
     message = {"role": "assistant", "content": text}
-    return Reply.json(WIRE.completion(model, message, "stop", USAGE))
+    return Reply.json(WIRE.completion(model, message, "stop", USAGE), delay=delay)
 
 
 def sse_events(pieces: list[str], model: str = "m") -> list[Any]:

@@ -78,14 +78,17 @@ def test_server_hint_wins_up_to_cap() -> None:
 
 
 def test_retry_budget() -> None:
-    budget = retry.RetryBudget(ratio=0.5, minimum=2)
+    clock = Clock()
+    budget = retry.RetryBudget(ratio=0.5, minimum=2, window=10, clock=clock)
     assert budget.withdraw() and budget.withdraw() and not budget.withdraw()
     budget.deposit()
     budget.deposit()
     assert budget.withdraw() and not budget.withdraw()
     for _ in range(1000):
         budget.deposit()
-    assert budget.balance == budget.cap == 50
+    assert sum(budget.withdraw() for _ in range(1000)) == 500
+    clock.now += 10  # a new window starts from the floor again
+    assert budget.withdraw() and budget.withdraw() and not budget.withdraw()
 
 
 def test_classify() -> None:

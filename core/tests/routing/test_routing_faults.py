@@ -69,7 +69,7 @@ async def test_complete_fails_over(srv: FakeServer, fault: str) -> None:
     assert elapsed <= DEADLINE + MARGIN
     assert result.trace.attempts[0].waited == 0  # failover to another target does not wait
     if fault.startswith("401"):
-        b_request = [r for r in srv.requests if r.path == path("b")][0]
+        b_request = next(r for r in srv.requests if r.path == path("b"))
         assert b_request.headers["authorization"].endswith("sk-test-b-0123456789abcdef")
 
 

@@ -16,6 +16,8 @@ How an error steers the router (``classify``):
 from __future__ import annotations
 
 import random
+import time
+from collections.abc import Callable
 from typing import Final
 
 from plugbay import errors
@@ -47,13 +49,13 @@ def classify(exc: errors.APIError) -> int:
 
 def counts_against_target(kind: int) -> bool:
     """Whether an outcome says something about the target's health (for its breaker)."""
-    return kind == RETRY or kind == TARGET
+    return kind in (RETRY, TARGET)
 
 
 def backoff(retry: int, base: float, cap: float, rand: random.Random | None = None) -> float:
     """Full jitter: uniform in [0, min(cap, base * 2**retry)] (retry counts from 0)."""
     ceiling = min(cap, base * (2.0 ** min(retry, 30)))
-    return (rand or random).random() * ceiling  # type: ignore[union-attr]
+    return (rand or random).random() * ceiling
 
 
 def delay_for(exc: errors.APIError, retry: int, base: float, cap: float,
@@ -67,24 +69,36 @@ def delay_for(exc: errors.APIError, retry: int, base: float, cap: float,
 
 
 class RetryBudget:
-    """A token bucket that keeps retries to a share of calls (so a failing upstream is not
-    hammered by a retry storm). Every call deposits ``ratio`` tokens; every retry or
-    fallback attempt withdraws one. ``minimum`` tokens are always allowed, as a floor
-    for quiet periods."""
+    """Keeps retries to a share of calls, so a failing upstream is not hammered by a retry
+    storm: within each ``window`` seconds, retries (every attempt after a call's first,
+    fallbacks included) may number at most ``minimum + ratio * calls``."""
 
-    __slots__ = ("balance", "cap", "ratio")
+    __slots__ = ("calls", "clock", "minimum", "ratio", "retries", "started", "window")
 
-    def __init__(self, ratio: float = 0.2, minimum: float = 10.0) -> None:
+    def __init__(self, ratio: float = 0.2, minimum: float = 10.0, window: float = 10.0,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self.ratio = ratio
-        self.cap = max(minimum, 1.0) if ratio == 0 else max(minimum, 100.0 * ratio)
-        self.balance = minimum
+        self.minimum = minimum
+        self.window = window
+        self.clock = clock
+        self.calls = 0
+        self.retries = 0
+        self.started = clock()
+
+    def _roll(self) -> None:
+        now = self.clock()
+        if now - self.started >= self.window:
+            self.started, self.calls, self.retries = now, 0, 0
 
     def deposit(self) -> None:
-        balance = self.balance + self.ratio
-        self.balance = balance if balance < self.cap else self.cap
+        """A call started."""
+        self._roll()
+        self.calls += 1
 
     def withdraw(self) -> bool:
-        if self.balance >= 1.0:
-            self.balance -= 1.0
+        """May one more retry go out? Counts it when it may."""
+        self._roll()
+        if self.retries < self.minimum + self.ratio * self.calls:
+            self.retries += 1
             return True
         return False

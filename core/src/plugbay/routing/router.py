@@ -297,9 +297,9 @@ class Router:
             except StopAsyncIteration:
                 state.inflight -= 1
                 await _aclose(events)
-                exc = errors.StreamError("stream ended before its first event",
-                                         provider=t.provider)
-                t = await plan.failed(t, exc, _perf() - t0, end)
+                empty = errors.StreamError("stream ended before its first event",
+                                           provider=t.provider)
+                t = await plan.failed(t, empty, _perf() - t0, end)
                 continue
             except BaseException:
                 state.inflight -= 1
@@ -377,7 +377,7 @@ class Router:
         results = await asyncio.gather(
             *(self._client.ahealth(p, timeout=timeout) for p in providers),
             return_exceptions=True)
-        for provider, listing in zip(providers, results, strict=True):
+        for listing in results:
             if isinstance(listing, BaseException):
                 continue  # no health hook or no such provider: passive health only
             for health in listing:

@@ -61,7 +61,7 @@ class RouteTarget:
         self.index = index
         # Filled lazily by the router from config and the plugin's table (see facts()).
         self.facts: ModelInfo | None = None
-        self.price: Price | None | bool = False  # False: not looked up yet
+        self.price: Price | bool | None = False  # False: not looked up yet
 
     def __repr__(self) -> str:
         return f"RouteTarget({self.key!r})"
@@ -70,9 +70,22 @@ class RouteTarget:
 class CompiledRoute:
     """A validated route with everything the hot path needs precomputed."""
 
-    __slots__ = ("content_filter_failover", "context_failover", "deadline", "experiment",
-                 "attempt_timeout", "idle_timeout", "max_attempts", "name", "settings",
-                 "strategy", "strategy_name", "targets", "ttft_timeout", "weights")
+    __slots__ = (
+        "attempt_timeout",
+        "content_filter_failover",
+        "context_failover",
+        "deadline",
+        "experiment",
+        "idle_timeout",
+        "max_attempts",
+        "name",
+        "settings",
+        "strategy",
+        "strategy_name",
+        "targets",
+        "ttft_timeout",
+        "weights",
+    )
 
     def __init__(self, name: str, settings: RouteSettings, targets: list[RouteTarget],
                  strategy: Strategy, max_attempts: int) -> None:

@@ -166,7 +166,7 @@ def needs_of(request: Request) -> Needs:
         elif content:
             for part in content:
                 if part.type == "text":
-                    chars += len(part.text)  # type: ignore[union-attr]
+                    chars += len(part.text)
                 else:
                     vision = True
                     chars += _IMAGE_CHARS
