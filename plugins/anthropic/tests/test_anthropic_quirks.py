@@ -307,3 +307,23 @@ def test_codec_merges_consecutive_assistant_turns() -> None:
         Message.assistant(None, [ToolCall(id="t", name="f", arguments="not json")])])
     assert system is None and [t["role"] for t in turns] == ["user", "assistant"]
     assert turns[1]["content"][1] == {"type": "tool_use", "id": "t", "name": "f", "input": {}}
+
+
+async def test_stream_codec_runs_without_http() -> None:
+    """The pure stream codec, as the Vertex AI plugin drives it: bytes in, events out."""
+    from plugbay_anthropic import streaming as anthropic_stream
+
+    raw = "".join([start(), *text_block("Hi"), *end()]).encode()
+
+    async def chunks() -> AsyncIterator[bytes]:
+        for i in range(0, len(raw), 7):  # split mid-line and mid-event
+            yield raw[i:i + 7]
+
+    events = [e async for e in anthropic_stream.aiter_events(chunks())]
+    assert [e.type for e in events] == ["text", "usage", "finish"]
+
+    async def cut() -> AsyncIterator[bytes]:
+        yield raw[: raw.index(b"event: message_stop")]
+
+    with pytest.raises(errors.StreamError):
+        _ = [e async for e in anthropic_stream.aiter_events(cut())]

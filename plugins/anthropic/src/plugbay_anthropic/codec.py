@@ -24,10 +24,9 @@ include_model=True) -> dict``
     signatures, to echo back on the next turn via ``Message.provider_data``).
 ``to_completion(data, *, provider, model) -> Completion``
     ``parse_response`` as a :class:`~plugbay.types.Completion`.
-``StreamState().feed(event_name, data) -> list[StreamEvent]``
-    One named SSE event in, plugbay events out. ``done`` turns true at
-    ``message_stop``; ``usage``, ``raw_finish``, ``finish_event()`` and
-    ``provider_data`` are read after it. An ``error`` event raises the typed error.
+Streaming lives in :mod:`plugbay_anthropic.streaming`: ``StreamState`` (one named SSE
+    event in, plugbay events out) and ``aiter_events(byte_chunks)`` (SSE bytes in,
+    deltas then ``UsageEvent`` and ``FinishEvent`` out).
 ``parse_usage(dict) -> Usage``, ``finish_reason(raw) -> FinishReason``
 ``error_class(status, error_type, message, body) -> type[APIError] | None`` and
 ``error_info(body) -> (message, error_type)``: error refinement from the body.
@@ -42,21 +41,16 @@ from typing import Any
 from plugbay import errors
 from plugbay.types import (
     Completion,
-    FinishEvent,
     FinishReason,
     ImagePart,
     Message,
-    ReasoningDelta,
     Request,
-    StreamEvent,
-    TextDelta,
     ToolCall,
-    ToolCallDelta,
     ToolChoice,
     Usage,
 )
 
-__all__ = ["Parsed", "StreamState", "build_body", "encode_messages", "error_class", "error_info",
+__all__ = ["Parsed", "build_body", "encode_messages", "error_class", "error_info",
            "finish_reason", "parse_response", "parse_usage", "to_completion"]
 
 FINISH: dict[str, FinishReason] = {
@@ -107,7 +101,7 @@ def _content_blocks(m: Message) -> list[dict[str, Any]]:
             for p in m.content if isinstance(p, ImagePart) or p.text]
 
 
-def _tool_input(arguments: str) -> Any:
+def tool_input(arguments: str) -> Any:
     try:
         value = json.loads(arguments or "{}")
     except ValueError:
@@ -122,7 +116,7 @@ def _assistant_blocks(m: Message) -> list[dict[str, Any]]:
     blocks += _content_blocks(m)
     for call in m.tool_calls or ():
         blocks.append({"type": "tool_use", "id": call.id, "name": call.name,
-                       "input": _tool_input(call.arguments)})
+                       "input": tool_input(call.arguments)})
     return blocks
 
 
@@ -238,7 +232,7 @@ class Parsed:
     provider_data: dict[str, Any] | None = None
 
 
-def _provider_data(thinking: list[dict[str, Any]], server: list[dict[str, Any]],
+def provider_data(thinking: list[dict[str, Any]], server: list[dict[str, Any]],
                    ) -> dict[str, Any] | None:
     data: dict[str, Any] = {}
     if thinking:
@@ -273,7 +267,7 @@ def parse_response(data: dict[str, Any]) -> Parsed:
     return Parsed(text="".join(text), reasoning="".join(reasoning) or None, tool_calls=calls,
                   finish=finish_reason(raw), raw_finish=raw, usage=parse_usage(data.get("usage")),
                   id=data.get("id"), model=data.get("model"),
-                  provider_data=_provider_data(thinking, server))
+                  provider_data=provider_data(thinking, server))
 
 
 def to_completion(data: dict[str, Any], *, provider: str, model: str) -> Completion:
@@ -312,116 +306,3 @@ def error_class(status: int, error_type: str | None, message: str, body: Any,
     if error_type == "not_found_error" or status == 404:
         return errors.ModelNotFoundError
     return _BY_TYPE.get(error_type or "")
-
-
-# ------------------------------------------------------------------ streaming
-
-
-class StreamState:
-    """Folds named Messages SSE events into plugbay stream events."""
-
-    def __init__(self) -> None:
-        self.done = False
-        self.id: str | None = None
-        self.model: str | None = None
-        self.raw_finish: str | None = None
-        self.stop_sequence: str | None = None
-        self._usage: dict[str, Any] = {}
-        self._blocks: dict[int, dict[str, Any]] = {}
-        self._calls = 0
-        self.thinking: list[dict[str, Any]] = []
-        self.server: list[dict[str, Any]] = []
-
-    @property
-    def usage(self) -> Usage | None:
-        return parse_usage(self._usage)
-
-    @property
-    def provider_data(self) -> dict[str, Any] | None:
-        return _provider_data(self.thinking, self.server)
-
-    def finish_event(self) -> FinishEvent:
-        return FinishEvent(reason=finish_reason(self.raw_finish), raw_reason=self.raw_finish)
-
-    def feed(self, event: str, data: dict[str, Any]) -> list[StreamEvent]:
-        kind = data.get("type") or event
-        handler = getattr(self, f"_on_{kind}", None)
-        return handler(data) if handler is not None else []  # unknown events are ignored
-
-    def _on_error(self, data: dict[str, Any]) -> list[StreamEvent]:
-        message, etype = error_info(data)
-        status = STATUS_OF.get(etype or "", 500)
-        cls = error_class(status, etype, message, data) or errors.error_for_status(status)
-        raise cls(message, status=status, body=data, code=etype)
-
-    def _on_message_start(self, data: dict[str, Any]) -> list[StreamEvent]:
-        message = data.get("message") or {}
-        self.id, self.model = message.get("id"), message.get("model")
-        self._usage.update(message.get("usage") or {})
-        return []
-
-    def _on_content_block_start(self, data: dict[str, Any]) -> list[StreamEvent]:
-        block = dict(data.get("content_block") or {})
-        kind = block.get("type")
-        state: dict[str, Any] = {"block": block, "json": []}
-        self._blocks[data.get("index", 0)] = state
-        if kind == "text" and block.get("text"):
-            return [TextDelta(text=block["text"])]
-        if kind == "thinking" and block.get("thinking"):
-            return [ReasoningDelta(text=block["thinking"])]
-        if kind == "tool_use":
-            state["call"] = self._calls
-            self._calls += 1
-            return [ToolCallDelta(index=state["call"], id=block.get("id"),
-                                  name=block.get("name"), arguments="")]
-        return []
-
-    def _on_content_block_delta(self, data: dict[str, Any]) -> list[StreamEvent]:
-        delta = data.get("delta") or {}
-        state = self._blocks.setdefault(data.get("index", 0), {"block": {}, "json": []})
-        block = state["block"]
-        kind = delta.get("type")
-        if kind == "text_delta":
-            return [TextDelta(text=delta.get("text") or "")] if delta.get("text") else []
-        if kind == "thinking_delta":
-            piece = delta.get("thinking") or ""
-            block["thinking"] = (block.get("thinking") or "") + piece
-            return [ReasoningDelta(text=piece)] if piece else []
-        if kind == "signature_delta":
-            block["signature"] = (block.get("signature") or "") + (delta.get("signature") or "")
-        elif kind == "input_json_delta":
-            piece = delta.get("partial_json") or ""
-            state["json"].append(piece)
-            if piece and "call" in state:  # server tool input is not a client call
-                return [ToolCallDelta(index=state["call"], arguments=piece)]
-        elif kind == "citations_delta":
-            block.setdefault("citations", []).append(delta.get("citation"))
-        return []
-
-    def _on_content_block_stop(self, data: dict[str, Any]) -> list[StreamEvent]:
-        state = self._blocks.get(data.get("index", 0))
-        if state is None:
-            return []
-        block, kind = state["block"], state["block"].get("type")
-        if kind in ("thinking", "redacted_thinking"):
-            self.thinking.append(block)
-        elif kind not in ("text", "tool_use", None):
-            if state["json"]:
-                block["input"] = _tool_input("".join(state["json"]))
-            self.server.append(block)
-        elif kind == "tool_use" and not "".join(state["json"]) and block.get("input"):
-            # The whole input came with the start event: send it as the only fragment.
-            return [ToolCallDelta(index=state["call"], arguments=json.dumps(block["input"]))]
-        return []
-
-    def _on_message_delta(self, data: dict[str, Any]) -> list[StreamEvent]:
-        delta = data.get("delta") or {}
-        self.raw_finish = delta.get("stop_reason") or self.raw_finish
-        self.stop_sequence = delta.get("stop_sequence") or self.stop_sequence
-        # Counts here are cumulative totals, so they replace the start figures.
-        self._usage.update({k: v for k, v in (data.get("usage") or {}).items() if v is not None})
-        return []
-
-    def _on_message_stop(self, data: dict[str, Any]) -> list[StreamEvent]:
-        self.done = True
-        return []

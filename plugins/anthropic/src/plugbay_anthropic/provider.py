@@ -14,11 +14,11 @@ from plugbay import errors
 from plugbay.context import ProviderContext
 from plugbay.hookspecs import hookimpl
 from plugbay.http.hints import api_error, rate_limits
-from plugbay.http.sse import SSEDecoder
 from plugbay.openai_compat import probe
 from plugbay.pricing import PriceTable
-from plugbay.types import Completion, Health, ModelInfo, Price, Request, StreamEvent, UsageEvent
+from plugbay.types import Completion, Health, ModelInfo, Price, Request, StreamEvent
 from plugbay_anthropic import codec
+from plugbay_anthropic.streaming import aiter_events
 
 __all__ = ["complete", "health", "list_models", "map_error", "price", "stream"]
 
@@ -122,40 +122,14 @@ async def stream(request: Request, provider: ProviderContext) -> AsyncIterator[S
         limits = rate_limits(response.headers)
         if limits:
             provider.state["rate_limits"] = limits
-        decoder, state = SSEDecoder(), codec.StreamState()
-        async for chunk in response.aiter_bytes():
-            for event in decoder.feed(chunk):
-                for item in _events(event.event, event.data, state, provider):
-                    yield item
-                if state.done:
-                    break
-            if state.done:
-                break
-        if not state.done:
-            for event in decoder.close():
-                for item in _events(event.event, event.data, state, provider):
-                    yield item
-        if not state.done:
-            raise errors.StreamError("stream ended without message_stop", provider=provider.name)
-    usage = state.usage
-    if usage is not None:
-        yield UsageEvent(usage=usage)
-    yield state.finish_event()
-
-
-def _events(name: str, data: str, state: codec.StreamState,
-            ctx: ProviderContext) -> list[StreamEvent]:
-    try:
-        payload = json.loads(data)
-    except ValueError:
-        raise errors.StreamError(f"malformed JSON in stream: {data[:100]!r}",
-                                 provider=ctx.name) from None
-    try:
-        return state.feed(name, payload if isinstance(payload, dict) else {})
-    except errors.APIError as exc:
-        exc.provider = ctx.name
-        exc.body = errors.redact(exc.body, ctx.secrets())
-        raise
+        try:
+            async for event in aiter_events(response.aiter_bytes()):
+                yield event
+        except errors.APIError as exc:
+            if exc.provider is None:
+                exc.provider = provider.name
+            exc.body = errors.redact(exc.body, provider.secrets())
+            raise
 
 
 @hookimpl
