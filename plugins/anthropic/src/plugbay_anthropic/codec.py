@@ -24,12 +24,15 @@ include_model=True) -> dict``
     signatures, to echo back on the next turn via ``Message.provider_data``).
 ``to_completion(data, *, provider, model) -> Completion``
     ``parse_response`` as a :class:`~plugbay.types.Completion`.
-Streaming lives in :mod:`plugbay_anthropic.streaming`: ``StreamState`` (one named SSE
-    event in, plugbay events out) and ``aiter_events(byte_chunks)`` (SSE bytes in,
-    deltas then ``UsageEvent`` and ``FinishEvent`` out).
+``plugbay_anthropic.streaming`` (a sibling module)
+    Streaming: ``StreamState`` (one named SSE event in, plugbay events out) and
+    ``aiter_events(byte_chunks)`` (SSE bytes in; deltas, then ``UsageEvent`` and
+    ``FinishEvent`` out).
 ``parse_usage(dict) -> Usage``, ``finish_reason(raw) -> FinishReason``
 ``error_class(status, error_type, message, body) -> type[APIError] | None`` and
 ``error_info(body) -> (message, error_type)``: error refinement from the body.
+``tool_input(arguments) -> dict`` and ``provider_data(thinking, server) -> dict | None``:
+    helpers shared with the streaming module.
 """
 
 from __future__ import annotations
@@ -51,7 +54,8 @@ from plugbay.types import (
 )
 
 __all__ = ["Parsed", "build_body", "encode_messages", "error_class", "error_info",
-           "finish_reason", "parse_response", "parse_usage", "to_completion"]
+           "finish_reason", "parse_response", "parse_usage", "provider_data", "to_completion",
+           "tool_input"]
 
 FINISH: dict[str, FinishReason] = {
     "end_turn": "stop", "stop_sequence": "stop", "pause_turn": "stop", "max_tokens": "length",
