@@ -149,7 +149,7 @@ def test_every_table_model_is_priced_and_listed_offline(server):
         for info in models:
             price = c.price(f"groq/{info.id}")
             assert price is not None and price.input > 0 and price.output > 0
-            assert price.source == "https://groq.com/pricing"
+            assert price.source.startswith("https://")
 
 
 def test_health_probe_is_models(server, client):

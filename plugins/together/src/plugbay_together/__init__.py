@@ -1,0 +1,38 @@
+"""Together AI for plugbay: OpenAI-compatible serverless inference with a priced catalogue."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from plugbay.context import ProviderContext
+from plugbay.openai_compat import OpenAICompatible
+from plugbay.openai_compat.provider import price_from_listing
+from plugbay.types import ModelInfo, Price
+
+
+class Together(OpenAICompatible):
+    name = "together"
+    default_base_url = "https://api.together.xyz/v1"
+    price_package = __name__
+
+    def model_info(self, item: dict[str, Any], ctx: ProviderContext) -> ModelInfo:
+        info = super().model_info(item, ctx)
+        info.display_name = info.display_name or item.get("display_name")
+        if item.get("type"):
+            info.extra["type"] = item["type"]  # chat, language, code, image, embedding, ...
+        return info
+
+    def listing_prices(self, item: dict[str, Any], ctx: ProviderContext) -> dict[str, Price]:
+        # Together's /models is a bare array; pricing is USD per million tokens.
+        price = price_from_listing(item.get("pricing"), {"input": "input", "output": "output"},
+                                   source=self.url(ctx, self.models_path))
+        if price is None:
+            return {}
+        # 0/0 marks models without serverless token pricing (dedicated-only), not free ones.
+        if not price.input and not price.output and "free" not in item["id"].lower():
+            return {}
+        return {item["id"]: price}
+
+
+plugin = Together()
+complete, stream, list_models, price, health = plugin.hookimpls()
