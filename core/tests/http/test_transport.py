@@ -24,7 +24,7 @@ from plugbay.errors import ConnectionError as PBConnectionError
 from plugbay.errors import TimeoutError as PBTimeoutError
 from plugbay.http import _h11
 from plugbay.http.models import HTTPRequest, HTTPResponse, Timeout, Transport
-from plugbay.http.transport import AsyncioTransport, _bypass
+from plugbay.http.transport import AsyncioTransport
 
 pytestmark = pytest.mark.timeout(10)
 
@@ -608,6 +608,7 @@ async def test_connect_timeout(transport: AsyncioTransport) -> None:
     with pytest.raises(PBTimeoutError, match="connect timeout"):
         await get(transport, "http://slow.test/", timeout=Timeout(connect=0.3, read=5))
     assert 0.3 <= time.monotonic() - started < 0.8
+    assert transport._pools[("http", "slow.test", 80)].total == 0  # the slot was given back
 
 
 @pytest.mark.parametrize("partial", [b"", b"HTTP/1.1 200 OK\r\nX-Partial: 1\r\n"])
@@ -663,12 +664,18 @@ async def test_eof_before_headers_raises(transport: AsyncioTransport) -> None:
             await get(transport, server.url())
 
 
-@pytest.mark.parametrize("answer", [b"", b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nab"])
+@pytest.mark.parametrize("answer", [
+    b"",
+    b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nab",
+    b"HTTP/1.1 200 OK\r\n\r\nread until close, but reset",  # a reset is not a clean end
+])
 async def test_reset_raises_connection_error(transport: AsyncioTransport,
                                              answer: bytes) -> None:
     async with serve(once(answer, then="reset")) as server:
-        with pytest.raises(PBConnectionError):
-            await get(transport, server.url())
+        with pytest.raises(PBConnectionError, match=r"failed|closed"):
+            response = await transport.send(HTTPRequest("GET", server.url()))
+            await asyncio.sleep(0.1)  # let the reset arrive before the body is read
+            await response.aread()
 
 
 async def test_cancel_while_reading_body_closes_the_socket(transport: AsyncioTransport) -> None:
@@ -903,7 +910,7 @@ async def test_no_proxy_and_loopback_go_direct(monkeypatch: pytest.MonkeyPatch) 
     ("fd00::1", 80, "[fd00::1]:80", True),
 ])
 def test_no_proxy_matching(host: str, port: int, no_proxy: str, bypass: bool) -> None:
-    assert _bypass(host, port, no_proxy) is bypass
+    assert _h11.bypass_proxy(host, port, no_proxy) is bypass
 
 
 def test_split_url() -> None:
@@ -913,3 +920,15 @@ def test_split_url() -> None:
     for bad in ("ftp://x/", "http://", "http://h:port/", "http://h/a b"):
         with pytest.raises(ValueError):
             _h11.split_url(bad)
+
+
+def test_env_proxies_precedence() -> None:
+    env = {"HTTP_PROXY": "http://upper:1", "http_proxy": "http://lower:2",
+           "ALL_PROXY": "http://all:3", "NO_PROXY": "a.com"}
+    assert _h11.env_proxies(env) == ({"http": "http://lower:2", "https": "http://all:3"},
+                                     "a.com")
+    # In a CGI process HTTP_PROXY may come from a request header ("httpoxy"): ignored.
+    cgi = {"HTTP_PROXY": "http://evil:1", "REQUEST_METHOD": "GET"}
+    assert _h11.env_proxies(cgi) == ({}, "")
+    with pytest.raises(PBConnectionError, match="unsupported proxy"):
+        _h11.proxy_for(({"https": "socks5://p:1080"}, ""), "https", "api.example.com", 443)

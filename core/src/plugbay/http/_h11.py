@@ -1,14 +1,15 @@
-"""HTTP/1.1 wire format for ``AsyncioTransport``: no I/O, only bytes in and out.
+"""HTTP/1.1 wire format for ``AsyncioTransport``: no I/O, only bytes and strings.
 
-URLs, request heads, response heads, body framing (Content-Length, chunked,
-read-until-close) and incremental gzip/deflate decoding. Everything malformed
-raises ``plugbay.errors.ConnectionError`` so the transport never leaks parser
-internals.
+URLs and proxy settings, request heads, response heads, body framing
+(Content-Length, chunked, read-until-close) and incremental gzip/deflate decoding.
+Everything malformed on the wire raises ``plugbay.errors.ConnectionError`` so the
+transport never leaks parser internals.
 """
 
 from __future__ import annotations
 
 import zlib
+from collections.abc import Mapping
 
 from plugbay.errors import ConnectionError as HTTPConnectionError
 
@@ -18,8 +19,11 @@ __all__ = [
     "Decoder",
     "Framer",
     "HTTPConnectionError",
+    "bypass_proxy",
+    "env_proxies",
     "make_decoder",
     "parse_response",
+    "proxy_for",
     "request_head",
     "split_url",
 ]
@@ -319,3 +323,81 @@ def make_decoder(coding: str) -> Decoder | None:
     if name == "deflate":
         return Decoder("deflate")
     return None
+
+
+def env_proxies(env: Mapping[str, str]) -> tuple[dict[str, str], str]:
+    """``({scheme: proxy_url}, no_proxy)`` from the environment, lower-case names first."""
+    def get(name: str) -> str:
+        value = env.get(name)
+        # An upper-case HTTP_PROXY in a CGI process may come from a client header (httpoxy).
+        if value is None and not (name == "http_proxy" and "REQUEST_METHOD" in env):
+            value = env.get(name.upper())
+        return (value or "").strip()
+
+    fallback = get("all_proxy")
+    proxies = {"http": get("http_proxy") or fallback, "https": get("https_proxy") or fallback}
+    return {k: v for k, v in proxies.items() if v}, get("no_proxy")
+
+
+def proxy_for(proxies: tuple[dict[str, str], str], scheme: str, host: str,
+               port: int) -> tuple[str, int, str] | None:
+    """``(proxy_host, proxy_port, proxy_authorization_line)`` or None for a direct connection."""
+    url = proxies[0].get(scheme)
+    if not url or bypass_proxy(host, port, proxies[1]):
+        return None
+    if "://" not in url:
+        url = "http://" + url
+    if not url.lower().startswith("http://"):
+        raise HTTPConnectionError(f"unsupported proxy {url.split('://')[0]!r}: only http:// "
+                                  "proxies are supported")
+    userinfo, _, hostport = url[7:].partition("/")[0].rpartition("@")
+    _, proxy_host, proxy_port, _, _ = split_url("http://" + hostport)
+    auth = ""
+    if userinfo:
+        import base64
+        from urllib.parse import unquote
+
+        user, _, password = userinfo.partition(":")
+        token = base64.b64encode(f"{unquote(user)}:{unquote(password)}".encode()).decode()
+        auth = f"Proxy-Authorization: Basic {token}\r\n"
+    return proxy_host, proxy_port, auth
+
+
+def bypass_proxy(host: str, port: int, no_proxy: str) -> bool:
+    """True when ``host`` must be reached directly: loopback, or matched by NO_PROXY."""
+    # Like Go's net/http, loopback is never proxied: a local proxy cannot reach our localhost.
+    if host in ("localhost", "::1") or host.endswith(".localhost") or (
+        host.startswith("127.") and host.replace(".", "").isdigit()
+    ):
+        return True
+    for raw in no_proxy.lower().split(","):
+        entry = raw.strip()
+        if entry == "*":
+            return True
+        if not entry:
+            continue
+        entry_port = ""
+        if entry.startswith("["):
+            entry, _, rest = entry[1:].partition("]")
+            entry_port = rest.lstrip(":")
+        elif entry.count(":") == 1:
+            entry, _, entry_port = entry.partition(":")
+        if entry_port and entry_port != str(port):
+            continue
+        if "/" in entry:
+            if _in_network(host, entry):
+                return True
+            continue
+        entry = entry.removeprefix("*").lstrip(".")
+        if host == entry or host.endswith("." + entry):
+            return True
+    return False
+
+
+def _in_network(host: str, cidr: str) -> bool:
+    import ipaddress
+
+    try:
+        return ipaddress.ip_address(host) in ipaddress.ip_network(cidr, strict=False)
+    except ValueError:
+        return False

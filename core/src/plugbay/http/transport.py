@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import os
 from collections import deque
-from collections.abc import Mapping
 from typing import TYPE_CHECKING, cast
 
 from plugbay import __version__
@@ -25,8 +24,10 @@ from plugbay.http._h11 import (
     Decoder,
     Framer,
     HTTPConnectionError,
+    env_proxies,
     make_decoder,
     parse_response,
+    proxy_for,
     request_head,
     split_url,
 )
@@ -49,26 +50,9 @@ class _Stale(HTTPConnectionError):
 class _Conn(asyncio.Protocol):
     """One socket. Buffers what arrives and wakes the task waiting for it."""
 
-    __slots__ = (
-        "_deadline",
-        "_timeout",
-        "_timer",
-        "_wsize",
-        "buf",
-        "closed",
-        "eof",
-        "exc",
-        "idle",
-        "idle_since",
-        "keep",
-        "loop",
-        "paused",
-        "pool",
-        "released",
-        "reused",
-        "transport",
-        "waiter",
-    )
+    __slots__ = ("_deadline", "_timeout", "_timer", "_wsize", "buf", "closed", "eof", "exc", "idle",
+                 "idle_since", "keep", "loop", "paused", "pool", "released", "reused",
+                 "transport", "waiter")
 
     def __init__(self, pool: _Pool) -> None:
         self.pool = pool
@@ -381,7 +365,7 @@ class AsyncioTransport:
         self._ssl = ssl_context
         self._verify = verify
         self._user_agent = user_agent or f"plugbay/{__version__}"
-        self._proxies = _env_proxies(os.environ) if trust_env else None
+        self._proxies = env_proxies(os.environ) if trust_env else None
         self._pools: dict[tuple[str, str, int], _Pool] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
         self._closed = False
@@ -573,7 +557,7 @@ class AsyncioTransport:
             "connection": "Connection: keep-alive\r\n",
         }
         if self._proxies is not None:
-            pool.proxy = _proxy_for(self._proxies, scheme, host, port)
+            pool.proxy = proxy_for(self._proxies, scheme, host, port)
             if pool.proxy is not None and scheme == "http":
                 pool.prefix = f"http://{authority}"
                 if pool.proxy[2]:
@@ -590,81 +574,3 @@ class AsyncioTransport:
                 pool.close()
             except RuntimeError:  # the loop we were bound to is already closed
                 pass
-
-
-def _env_proxies(env: Mapping[str, str]) -> tuple[dict[str, str], str]:
-    """``({scheme: proxy_url}, no_proxy)`` from the environment, lower-case names first."""
-    def get(name: str) -> str:
-        value = env.get(name)
-        # An upper-case HTTP_PROXY in a CGI process may come from a client header (httpoxy).
-        if value is None and not (name == "http_proxy" and "REQUEST_METHOD" in env):
-            value = env.get(name.upper())
-        return (value or "").strip()
-
-    fallback = get("all_proxy")
-    proxies = {"http": get("http_proxy") or fallback, "https": get("https_proxy") or fallback}
-    return {k: v for k, v in proxies.items() if v}, get("no_proxy")
-
-
-def _proxy_for(proxies: tuple[dict[str, str], str], scheme: str, host: str,
-               port: int) -> tuple[str, int, str] | None:
-    """``(proxy_host, proxy_port, proxy_authorization_line)`` or None for a direct connection."""
-    url = proxies[0].get(scheme)
-    if not url or _bypass(host, port, proxies[1]):
-        return None
-    if "://" not in url:
-        url = "http://" + url
-    if not url.lower().startswith("http://"):
-        raise HTTPConnectionError(f"unsupported proxy {url.split('://')[0]!r}: only http:// "
-                                  "proxies are supported")
-    userinfo, _, hostport = url[7:].partition("/")[0].rpartition("@")
-    _, proxy_host, proxy_port, _, _ = split_url("http://" + hostport)
-    auth = ""
-    if userinfo:
-        import base64
-        from urllib.parse import unquote
-
-        user, _, password = userinfo.partition(":")
-        token = base64.b64encode(f"{unquote(user)}:{unquote(password)}".encode()).decode()
-        auth = f"Proxy-Authorization: Basic {token}\r\n"
-    return proxy_host, proxy_port, auth
-
-
-def _bypass(host: str, port: int, no_proxy: str) -> bool:
-    """True when ``host`` must be reached directly: loopback, or matched by NO_PROXY."""
-    # Like Go's net/http, loopback is never proxied: a local proxy cannot reach our localhost.
-    if host in ("localhost", "::1") or host.endswith(".localhost") or (
-        host.startswith("127.") and host.replace(".", "").isdigit()
-    ):
-        return True
-    for raw in no_proxy.lower().split(","):
-        entry = raw.strip()
-        if entry == "*":
-            return True
-        if not entry:
-            continue
-        entry_port = ""
-        if entry.startswith("["):
-            entry, _, rest = entry[1:].partition("]")
-            entry_port = rest.lstrip(":")
-        elif entry.count(":") == 1:
-            entry, _, entry_port = entry.partition(":")
-        if entry_port and entry_port != str(port):
-            continue
-        if "/" in entry:
-            if _in_network(host, entry):
-                return True
-            continue
-        entry = entry.removeprefix("*").lstrip(".")
-        if host == entry or host.endswith("." + entry):
-            return True
-    return False
-
-
-def _in_network(host: str, cidr: str) -> bool:
-    import ipaddress
-
-    try:
-        return ipaddress.ip_address(host) in ipaddress.ip_network(cidr, strict=False)
-    except ValueError:
-        return False
