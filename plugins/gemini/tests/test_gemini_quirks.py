@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from plugbay_gemini import codec
+from plugbay_gemini import codec, streaming
 
 import plugbay
 from plugbay import errors
@@ -258,8 +258,30 @@ def test_stable_ids_for_the_same_answer() -> None:
     data = answer([{"functionCall": {"name": "f", "args": {}}}], rid="abc")
     first, second = codec.parse_response(data), codec.parse_response(data)
     assert first.tool_calls[0].id == second.tool_calls[0].id
-    state = codec.StreamState()
+    state = streaming.StreamState()
     events = state.feed(data)
     assert events[0].id == first.tool_calls[0].id  # type: ignore[union-attr]
     given = answer([{"functionCall": {"name": "f", "args": {}, "id": "server-id"}}])
     assert codec.parse_response(given).tool_calls[0].id == "server-id"
+
+
+async def test_stream_codec_runs_without_http() -> None:
+    """The pure stream codec, as the Vertex AI plugin drives it: bytes in, events out."""
+    raw = ("data: " + json.dumps(answer([{"text": "a"}], None)) + "\r\n\r\n"
+           + "data: " + json.dumps(answer([{"text": "b"}])) + "\r\n\r\n").encode()
+
+    async def chunks(data: bytes) -> AsyncIterator[bytes]:
+        for i in range(0, len(data), 5):
+            yield data[i:i + 5]
+
+    events = [e async for e in streaming.aiter_events(chunks(raw))]
+    assert [e.type for e in events] == ["text", "text", "usage", "finish"]
+    array = ("[" + json.dumps(answer([{"text": "x"}])) + "]").encode()
+    events = [e async for e in streaming.aiter_events(chunks(array), json_array=True)]
+    assert [e.type for e in events] == ["text", "usage", "finish"]
+    with pytest.raises(errors.StreamError):  # cut inside the array's only object
+        _ = [e async for e in streaming.aiter_events(chunks(array[:-20]), json_array=True)]
+    error = json.dumps(rpc(429, "RESOURCE_EXHAUSTED", "quota", RETRY)).encode()
+    with pytest.raises(errors.RateLimitError) as caught:
+        _ = [e async for e in streaming.aiter_events(chunks(b"data: " + error + b"\n\n"))]
+    assert caught.value.retry_after == pytest.approx(34.4) and caught.value.status == 429

@@ -18,11 +18,13 @@ API
 ``parse_response(data) -> Parsed`` and ``to_completion(data, *, provider, model)``
     One whole ``GenerateContentResponse``. ``blocked(data)`` says why a prompt was
     refused (``promptFeedback.blockReason``) when there are no candidates.
-``StreamState().feed(chunk) -> list[StreamEvent]``
-    One streamed ``GenerateContentResponse`` chunk. ``done`` turns true on the
-    chunk that carries a ``finishReason``; read ``usage``, ``finish_event()`` and
-    ``provider_data`` after. Chunks come from SSE (``alt=sse``) or from
-    ``JSONArrayDecoder`` (the default JSON-array framing of ``streamGenerateContent``).
+``chunk_error(data) -> APIError | None``
+    The typed error inside a 200 body or stream chunk (``error`` object, blocked prompt).
+``plugbay_gemini.streaming`` (a sibling module)
+    ``StreamState`` (one streamed chunk in, plugbay events out) and
+    ``aiter_events(byte_chunks, json_array=...)`` (SSE or JSON-array bytes in; deltas,
+    then ``UsageEvent`` and ``FinishEvent`` out). ``JSONArrayDecoder`` (re-exported
+    here from ``plugbay_gemini.framing``) parses the JSON-array framing incrementally.
 ``parse_usage(usageMetadata) -> Usage``: thoughts are billed as output, so
     ``output_tokens = candidates + thoughts`` and ``reasoning_tokens = thoughts``.
 ``error_info(body) -> (message, status, retry_delay)`` and
@@ -39,28 +41,35 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from plugbay_gemini.framing import JSONArrayDecoder
-
 from plugbay import errors
 from plugbay.types import (
     Completion,
-    FinishEvent,
     FinishReason,
     ImagePart,
     Message,
-    ReasoningDelta,
     Request,
-    StreamEvent,
-    TextDelta,
     ToolCall,
-    ToolCallDelta,
     ToolChoice,
     Usage,
 )
+from plugbay_gemini.framing import JSONArrayDecoder
 
-__all__ = ["JSONArrayDecoder", "Parsed", "StreamState", "blocked", "build_body",
-           "encode_messages", "error_class", "error_info", "finish_reason", "parse_response",
-           "parse_usage", "to_completion", "tool_call_id"]
+__all__ = [
+    "JSONArrayDecoder",
+    "Parsed",
+    "blocked",
+    "build_body",
+    "candidate",
+    "chunk_error",
+    "encode_messages",
+    "error_class",
+    "error_info",
+    "finish_reason",
+    "parse_response",
+    "parse_usage",
+    "to_completion",
+    "tool_call_id",
+]
 
 _FILTERED = ("SAFETY", "RECITATION", "BLOCKLIST", "PROHIBITED_CONTENT", "SPII", "IMAGE_SAFETY",
              "IMAGE_PROHIBITED_CONTENT", "IMAGE_RECITATION")
@@ -250,7 +259,7 @@ class Parsed:
     provider_data: dict[str, Any] | None = None
 
 
-def _candidate(data: dict[str, Any]) -> dict[str, Any]:
+def candidate(data: dict[str, Any]) -> dict[str, Any]:
     for cand in data.get("candidates") or ():
         if cand.get("index", 0) == 0:
             return dict(cand)
@@ -258,7 +267,7 @@ def _candidate(data: dict[str, Any]) -> dict[str, Any]:
 
 
 def parse_response(data: dict[str, Any]) -> Parsed:
-    cand = _candidate(data)
+    cand = candidate(data)
     parts = (cand.get("content") or {}).get("parts") or []
     text, thoughts, calls = [], [], []
     for part in parts:
@@ -287,8 +296,8 @@ def to_completion(data: dict[str, Any], *, provider: str, model: str) -> Complet
     if p.provider_data:
         extra["provider_data"] = p.provider_data
     for key in ("safetyRatings", "citationMetadata", "groundingMetadata", "finishMessage"):
-        if _candidate(data).get(key):
-            extra[key] = _candidate(data)[key]
+        if candidate(data).get(key):
+            extra[key] = candidate(data)[key]
     return Completion(text=p.text, reasoning=p.reasoning, tool_calls=p.tool_calls,
                       finish_reason=p.finish, raw_finish_reason=p.raw_finish, usage=p.usage,
                       model=p.model or model, provider=provider, id=p.id, extra=extra)
@@ -331,56 +340,16 @@ def error_class(http_status: int, status: str | None, message: str, body: Any,
     return _BY_STATUS.get(status or "")
 
 
-# ------------------------------------------------------------------ streaming
-
-
-class StreamState:
-    """Folds streamed ``GenerateContentResponse`` chunks into plugbay stream events."""
-
-    def __init__(self) -> None:
-        self.done = False
-        self.raw_finish: str | None = None
-        self.usage: Usage | None = None
-        self.id: str | None = None
-        self.model: str | None = None
-        self.calls = 0
-        self.parts: list[dict[str, Any]] = []
-        self._signed = False
-
-    @property
-    def provider_data(self) -> dict[str, Any] | None:
-        return {"parts": self.parts} if self._signed else None
-
-    def finish_event(self) -> FinishEvent:
-        return FinishEvent(reason=finish_reason(self.raw_finish, has_calls=self.calls > 0),
-                           raw_reason=self.raw_finish)
-
-    def feed(self, chunk: dict[str, Any]) -> list[StreamEvent]:
-        self.id = chunk.get("responseId") or self.id
-        self.model = chunk.get("modelVersion") or self.model
-        if chunk.get("usageMetadata"):
-            self.usage = parse_usage(chunk["usageMetadata"])
-        reason = blocked(chunk)
-        if reason:
-            raise errors.ContentFilterError(f"prompt blocked: {reason}", body=chunk, code=reason)
-        cand = _candidate(chunk)
-        out: list[StreamEvent] = []
-        for part in (cand.get("content") or {}).get("parts") or ():
-            self.parts.append(part)
-            self._signed = self._signed or "thoughtSignature" in part
-            if "functionCall" in part:
-                fc = part["functionCall"] or {}
-                name = fc.get("name") or ""
-                out.append(ToolCallDelta(index=self.calls, name=name,
-                                         id=fc.get("id") or tool_call_id(self.id, self.calls,
-                                                                         name),
-                                         arguments=json.dumps(fc.get("args") or {})))
-                self.calls += 1
-            elif part.get("thought"):
-                if part.get("text"):
-                    out.append(ReasoningDelta(text=part["text"]))
-            elif part.get("text"):
-                out.append(TextDelta(text=part["text"]))
-        if cand.get("finishReason"):
-            self.raw_finish, self.done = cand["finishReason"], True
-        return out
+def chunk_error(data: Any) -> errors.APIError | None:
+    """The typed error a 200 body (or stream chunk) carries: an ``error`` object or a
+    blocked prompt. No provider name is set: the caller stamps its own."""
+    if isinstance(data, dict) and isinstance(data.get("error"), dict):
+        code = data["error"].get("code")
+        status = code if isinstance(code, int) else 500
+        message, rpc_status, delay = error_info(data)
+        cls = error_class(status, rpc_status, message, data) or errors.error_for_status(status)
+        return cls(message, status=status, body=data, code=rpc_status, retry_after=delay)
+    reason = blocked(data) if isinstance(data, dict) else None
+    if reason:
+        return errors.ContentFilterError(f"prompt blocked: {reason}", body=data, code=reason)
+    return None

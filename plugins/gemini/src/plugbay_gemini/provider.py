@@ -15,11 +15,11 @@ from plugbay import errors
 from plugbay.context import ProviderContext
 from plugbay.hookspecs import hookimpl
 from plugbay.http.hints import api_error, rate_limits
-from plugbay.http.sse import SSEDecoder
 from plugbay.openai_compat import probe
 from plugbay.pricing import PriceTable
-from plugbay.types import Completion, Health, ModelInfo, Price, Request, StreamEvent, UsageEvent
+from plugbay.types import Completion, Health, ModelInfo, Price, Request, StreamEvent
 from plugbay_gemini import codec
+from plugbay_gemini.streaming import aiter_events
 
 __all__ = ["complete", "health", "list_models", "map_error", "price", "stream"]
 
@@ -72,15 +72,18 @@ def map_error(status: int, hdrs: Mapping[str, str], raw: Any,
     return exc
 
 
-def _raise_chunk_error(chunk: dict[str, Any], ctx: ProviderContext) -> None:
-    err = chunk.get("error")
-    if isinstance(err, dict):
-        code = err.get("code")
-        raise map_error(code if isinstance(code, int) else 500, {}, chunk, ctx)
-    reason = codec.blocked(chunk)
-    if reason:
-        raise errors.ContentFilterError(f"prompt blocked: {reason}", provider=ctx.name,
-                                        body=chunk, code=reason)
+def _raise_chunk_error(data: Any, ctx: ProviderContext) -> None:
+    failure = codec.chunk_error(data)
+    if failure is not None:
+        raise _stamped(failure, ctx)
+
+
+def _stamped(exc: errors.APIError, ctx: ProviderContext) -> errors.APIError:
+    if exc.provider is None:
+        exc.provider = ctx.name
+    exc.message = errors.redact(exc.message, ctx.secrets())
+    exc.body = errors.redact(exc.body, ctx.secrets())
+    return exc
 
 
 def _json(response: Any, ctx: ProviderContext) -> Any:
@@ -122,54 +125,13 @@ async def stream(request: Request, provider: ProviderContext) -> AsyncIterator[S
         if response.status >= 400:
             raise map_error(response.status, response.headers, await response.aread(),
                             provider)
-        state = codec.StreamState()
         # alt=sse gives SSE; a server that ignores it sends the JSON-array framing.
         array = "json" in response.headers.get("content-type", "")
-        sse, items = SSEDecoder(), codec.JSONArrayDecoder()
-        async for raw in response.aiter_bytes():
-            for chunk in _chunks(raw, array, sse, items, provider):
-                _raise_chunk_error(chunk, provider)
-                for event in _feed(state, chunk, provider):
-                    yield event
-        for chunk in [] if array else [_loads(e.data, provider) for e in sse.close()]:
-            _raise_chunk_error(chunk, provider)
-            for event in _feed(state, chunk, provider):
+        try:
+            async for event in aiter_events(response.aiter_bytes(), json_array=array):
                 yield event
-        if not state.done or (array and items.pending):
-            # No sentinel: a stream is complete only if its last chunk had a finishReason.
-            raise errors.StreamError("stream ended without a finishReason",
-                                     provider=provider.name)
-    if state.usage is not None:
-        yield UsageEvent(usage=state.usage)
-    yield state.finish_event()
-
-
-def _loads(data: str, ctx: ProviderContext) -> dict[str, Any]:
-    try:
-        value = json.loads(data)
-    except ValueError:
-        raise errors.StreamError(f"malformed JSON in stream: {data[:100]!r}",
-                                 provider=ctx.name) from None
-    return value if isinstance(value, dict) else {}
-
-
-def _chunks(raw: bytes, array: bool, sse: SSEDecoder, items: codec.JSONArrayDecoder,
-            ctx: ProviderContext) -> list[dict[str, Any]]:
-    if not array:
-        return [_loads(e.data, ctx) for e in sse.feed(raw)]
-    try:
-        return [c for c in items.feed(raw) if isinstance(c, dict)]
-    except ValueError as exc:
-        raise errors.StreamError(f"malformed stream: {exc}", provider=ctx.name) from None
-
-
-def _feed(state: codec.StreamState, chunk: dict[str, Any],
-          ctx: ProviderContext) -> list[StreamEvent]:
-    try:
-        return state.feed(chunk)
-    except errors.APIError as exc:
-        exc.provider = ctx.name
-        raise
+        except errors.APIError as exc:
+            raise _stamped(exc, provider) from None
 
 
 @hookimpl
