@@ -182,3 +182,13 @@ def test_health_probes_key_endpoint(server, client):
                                                 status=401))
     (health,) = client.health("openrouter")
     assert health.status == "down" and KEY not in (health.detail or "")
+
+
+def test_keyless_listing_falls_back_to_table_when_catalogue_fails(server):
+    server.add("GET", "/api/v1/models", Reply.json({"error": {"code": 500,
+                                                              "message": "boom"}}, status=500))
+    with make(server) as c:  # no key: the catalogue is a bonus, the table still lists
+        ids = {m.id for m in c.models("openrouter")}
+        assert "openai/gpt-5" in ids and c.price("openrouter/openai/gpt-5").input == 1.25
+    with make(server, api_key=KEY) as c, pytest.raises(errors.ProviderError):
+        c.models("openrouter")  # with a key, a failing listing is reported

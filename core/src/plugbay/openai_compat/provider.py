@@ -295,25 +295,33 @@ class OpenAICompatible:
             *self.api_key_env, required=False) is not None
         public = not self.models_need_key
         if self.list_live_models and (has_key or table is None or public):
-            response = await provider.http.request(
-                "GET", self.url(provider, self.models_path),
-                headers=self.headers(provider) if has_key or not public else {}, timeout=30.0)
-            if response.status >= 400:
-                raise self.map_error(response.status, response.headers, response.content,
-                                     provider)
-            prices: dict[str, Price] = {}
-            for item in self.parse_models(response.json()):
-                info = found.setdefault(item["id"], self.model_info(item, provider))
-                listed = self.listing_prices(item, provider)
-                if item["id"] in listed:
-                    info.extra["price"] = listed[item["id"]]
-                prices.update(listed)
-            if prices:  # the price hook prefers these fresh figures to the static table
-                provider.state["listing_prices"] = prices
+            try:
+                await self._live_models(provider, found, authed=has_key or not public)
+            except errors.APIError:
+                if has_key or table is None:
+                    raise
+                # Keyless, the public catalogue is a bonus: offline, the table still lists.
         if table is not None:
             for info in table.model_infos(provider.name):
                 found.setdefault(info.id, info)
         return list(found.values())
+
+    async def _live_models(self, provider: ProviderContext, found: dict[str, ModelInfo], *,
+                           authed: bool) -> None:
+        response = await provider.http.request(
+            "GET", self.url(provider, self.models_path),
+            headers=self.headers(provider) if authed else {}, timeout=30.0)
+        if response.status >= 400:
+            raise self.map_error(response.status, response.headers, response.content, provider)
+        prices: dict[str, Price] = {}
+        for item in self.parse_models(response.json()):
+            info = found.setdefault(item["id"], self.model_info(item, provider))
+            listed = self.listing_prices(item, provider)
+            if item["id"] in listed:
+                info.extra["price"] = listed[item["id"]]
+            prices.update(listed)
+        if prices:  # the price hook prefers these fresh figures to the static table
+            provider.state["listing_prices"] = prices
 
     @hookimpl
     def price(self, model: str, provider: ProviderContext) -> Price | None:
