@@ -128,3 +128,13 @@ def test_health_uses_hub_whoami(server, client):
     assert health.status == "down" and server.last.path == "/api/whoami-v2"
     assert server.last.headers["authorization"] == "Bearer hf_quirkTESTKEY0000"
     assert "hf_quirkTESTKEY0000" not in (health.detail or "")
+
+
+def test_token_from_hf_token_is_redacted_from_errors(server):
+    token = "hf_secretFROMenvVAR123456"
+    server.add("POST", ROUTE, Reply.json({"error": f"Invalid token {token}"}, status=401))
+    with make(server, env={"HF_TOKEN": token}) as c, \
+            pytest.raises(errors.AuthenticationError) as caught:
+        c.complete("huggingface/m/x", "hi")
+    shown = " ".join([str(caught.value), repr(caught.value.body)])
+    assert token not in shown
