@@ -237,3 +237,10 @@ def test_prices_dated_and_aliases() -> None:
         assert p is not None and (p.input, p.output) == (0.15, 0.6)
         assert p.source.startswith("https://cohere.com/pricing")
         assert c.price("cohere/unknown-model") is None
+
+
+async def test_models_without_key_come_from_the_table(fake_server: FakeServer) -> None:
+    config = {"providers": {"cohere": {"base_url": fake_server.url}}}
+    async with plugbay.Client(config, env={}) as c:
+        ids = {m.id for m in await c.amodels("cohere")}
+    assert "command-r-08-2024" in ids and fake_server.requests == []

@@ -354,3 +354,10 @@ def test_prices_only_for_per_token_models() -> None:
         assert p is not None and p.source == "https://replicate.com/pricing"
         assert c.price("replicate/meta/meta-llama-3-8b-instruct:abc") == p
         assert c.price("replicate/stability-ai/sdxl") is None  # billed per second
+
+
+async def test_models_without_token_come_from_the_table(fake_server: FakeServer) -> None:
+    async with plugbay.Client({"providers": {"replicate": {"base_url": fake_server.url}}},
+                              env={}) as c:
+        ids = {m.id for m in await c.amodels("replicate")}
+    assert "meta/meta-llama-3-8b-instruct" in ids and fake_server.requests == []

@@ -159,7 +159,9 @@ async def list_models(provider: ProviderContext) -> list[ModelInfo]:
     table = _prices()
     found: dict[str, ModelInfo] = {}
     token: str | None = None
-    for _ in range(MAX_MODEL_PAGES):
+    # Without a key the live listing cannot answer: the table's models still can.
+    pages = MAX_MODEL_PAGES if provider.api_key(*KEY_ENV, required=False) else 0
+    for _ in range(pages):
         params = {"endpoint": "chat", "page_size": 1000, "page_token": token}
         response = await provider.http.request("GET", _url(provider, "/v1/models"),
                                                headers=_headers(provider), params=params,

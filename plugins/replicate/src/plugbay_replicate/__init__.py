@@ -298,6 +298,8 @@ async def list_models(provider: ProviderContext) -> list[ModelInfo]:
     else:
         collection = provider.option("collection", "language-models")
         url, pages = f"{_base(provider)}/collections/{collection}", 1
+    if not provider.api_key(*KEY_ENV, required=False):
+        url = None  # without a token only the table's models can be listed
     for _ in range(max(pages, 1)):
         if not url:
             break
