@@ -326,3 +326,55 @@ async def test_stream_closed_early_releases_target(srv: FakeServer) -> None:
                 break
         state = c.router.states["a/m"]
         assert state.inflight == 0 and state.breaker.state == "closed"
+
+
+# ----------------------------------------------------------------- one target: no failover
+
+SINGLE = {  # fault -> (reply, error class, attempts made with max_attempts = 2)
+    "429 with Retry-After": (error(429, "slow", headers={"retry-after": "0.2"}),
+                             errors.RateLimitError, 2),
+    "429 without Retry-After": (error(429, "slow"), errors.RateLimitError, 2),
+    "500": (error(500), errors.ProviderError, 2),
+    "502": (error(502), errors.ProviderError, 2),
+    "503": (error(503), errors.OverloadedError, 2),
+    "529": (error(529, "overloaded"), errors.OverloadedError, 2),
+    "reset mid-body": (Reply.truncated(b'{"id": "x", "choi'), errors.ConnectionError, 2),
+    "stall before headers": (Reply.stall(10), errors.TimeoutError, 2),
+    "malformed JSON": (Reply.text("{this is not json", "application/json"),
+                       errors.ProviderError, 2),
+    "claims gzip but is not": (Reply.bad_gzip(b'{"id": "x"}'), errors.ConnectionError, 2),
+    "401": (error(401, "bad key", code="invalid_api_key"), errors.AuthenticationError, 1),
+}
+
+
+@pytest.mark.parametrize("fault", list(SINGLE))
+async def test_single_target_fault(srv: FakeServer, fault: str) -> None:
+    reply, kind, attempts = SINGLE[fault]
+    srv.add("POST", path("a"), reply)
+    route = {**ROUTE, "targets": ["a/m"], "max_attempts": 2}
+    async with await routed(srv, route) as c:
+        started = time.monotonic()
+        with pytest.raises(kind) as info:
+            await c.acomplete("r", "hi")
+        elapsed = time.monotonic() - started
+    assert type(info.value) is kind
+    assert [(a.target, a.outcome) for a in info.value.trace.attempts] == \
+        [("a/m", "error")] * attempts
+    assert len(srv.requests) == attempts
+    assert elapsed <= DEADLINE + MARGIN
+
+
+async def test_stream_cancelled_while_waiting_for_first_event(srv: FakeServer) -> None:
+    srv.add("POST", path("a"), sse_ok(["x"], stall_after=0, stall=10))
+    async with await routed(srv, {**ROUTE, "ttft_timeout": 5, "attempt_timeout": 5}) as c:
+        stream = c.astream("r", "hi")
+        task = asyncio.ensure_future(collect(stream))
+        await asyncio.sleep(0.2)
+        started = time.monotonic()
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        assert time.monotonic() - started < 0.2
+        await stream.aclose()
+        state = c.router.states["a/m"]
+        assert state.inflight == 0 and state.breaker.state == "closed"

@@ -159,3 +159,18 @@ def test_sync_complete_and_circuits(srv: FakeServer) -> None:
         assert [i.key for i in c.circuits()] == ["a/m", "b/m"]
         with pytest.raises(errors.PluginError):
             c.complete("unknown-route", "hi")
+
+
+@pytest.mark.parametrize("strategy", ["priority", "round_robin", "weighted", "least_latency",
+                                      "least_busy", "cost", "capability", "ab"])
+async def test_every_strategy_skips_open_circuits(srv: FakeServer, strategy: str) -> None:
+    srv.add("POST", path("a"), ok("from a"))
+    srv.add("POST", path("b"), ok("from b"))
+    route = {"strategy": strategy, "targets": ["a/m", "b/m"], "experiment": "x"}
+    async with client(srv, {"r": route}) as c:
+        c.router.states["a/m"].breaker.trip()
+        for i in range(6):
+            result = await c.acomplete("r", "hi", route_key=f"k{i}")
+            assert result.provider == "b"
+            assert result.trace.decision == ["b/m"]
+    assert not any(r.path == path("a") for r in srv.requests)
