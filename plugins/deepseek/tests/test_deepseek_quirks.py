@@ -6,8 +6,9 @@ import json
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
-import plugbay
 import pytest
+
+import plugbay
 from plugbay import errors
 from plugbay.testing.replies import Reply
 from plugbay.testing.server import FakeServer
