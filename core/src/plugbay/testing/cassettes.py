@@ -45,7 +45,10 @@ class Interaction:
         import zlib
 
         if (self.header("content-encoding") or "").lower() in ("gzip", "deflate"):
-            return zlib.decompress(self.body, 47)
+            try:
+                return zlib.decompress(self.body, 47)
+            except zlib.error:  # some recorders store the body already decoded
+                return self.body
         return self.body
 
     def request_json(self) -> Any:
@@ -83,8 +86,9 @@ def load_cassette(path: Path) -> list[Interaction]:
         req, resp = item["request"], item["response"]
         body = resp.get("body")
         raw = body.get("string") if isinstance(body, dict) else resp.get("content", body)
-        status = resp.get("status", {})
-        code = status.get("code") if isinstance(status, dict) else resp.get("status_code", 200)
+        status = resp.get("status")
+        code = (status.get("code") if isinstance(status, dict) else None) or resp.get(
+            "status_code") or 200
         headers = [(k, v) for k, vs in (resp.get("headers") or {}).items()
                    for v in (vs if isinstance(vs, list) else [vs])]
         req_body = req.get("body")
@@ -97,7 +101,10 @@ def load_cassette(path: Path) -> list[Interaction]:
 
 def reply_for(interaction: Interaction) -> Reply:
     """The recorded response as a ``Reply``: same status, headers and (encoded) bytes."""
-    headers = [(k, v) for k, v in interaction.headers if k.lower() not in _DROP]
+    drop = set(_DROP)
+    if interaction.decoded_body() is interaction.body:  # stored decoded: don't claim gzip
+        drop.add("content-encoding")
+    headers = [(k, v) for k, v in interaction.headers if k.lower() not in drop]
     content_type = interaction.header("content-type") or "application/octet-stream"
     headers = [(k, v) for k, v in headers if k.lower() != "content-type"]
     return Reply.raw(interaction.body, status=interaction.status, content_type=content_type,
