@@ -24,7 +24,7 @@ class Attempt:
         self.latency = latency
         self.error = error  # the plugbay error class name
         self.status = status
-        self.waited = waited  # backoff slept before this attempt
+        self.waited = waited  # the pause after this attempt, before the next one
 
     def to_dict(self) -> dict[str, Any]:
         return {k: getattr(self, k) for k in self.__slots__}
