@@ -71,6 +71,7 @@ class Router:
         self.routes: dict[str, CompiledRoute] = {}
         self.filters: list[Filter] = []
         self._probes: dict[asyncio.AbstractEventLoop, asyncio.Task[None]] = {}
+        self._known: set[str] | None = None
         for name, settings in parse_routes(config, STRATEGIES).items():
             self._compile(name, settings, config.source)
         self.agents: dict[str, str] = parse_agents(config, self.routes)
@@ -87,7 +88,9 @@ class Router:
         return state
 
     def _compile(self, name: str, settings: RouteSettings, file: str | None) -> CompiledRoute:
-        known = set(self._client.providers())
+        if self._known is None:
+            self._known = set(self._client.providers())
+        known = self._known
         for i, t in enumerate(settings.targets):
             provider = t.model.partition("/")[0]
             if provider not in known:
@@ -177,7 +180,9 @@ class Router:
         trace.arm = call.arm
         trace.decision = [t.key for t in ordered]
         if not ordered:
-            raise NoTargetError(f"route {route.name!r}: {reason}")
+            exc = NoTargetError(f"route {route.name!r}: {reason}")
+            exc.trace = trace  # type: ignore[attr-defined]
+            raise exc
         return _Plan(self, route, ordered, trace)
 
     def _none_left(self, route: CompiledRoute, closed: bool, trace: RouteTrace,
@@ -411,7 +416,7 @@ class _Plan:
     """One call's walk over the ordered targets: exclusions, retries, backoff."""
 
     __slots__ = ("attempts", "excluded", "min_window", "order", "pos", "route", "router",
-                 "trace", "tries")
+                 "started", "trace", "tries")
 
     def __init__(self, router: Router, route: CompiledRoute, order: list[RouteTarget],
                  trace: RouteTrace) -> None:
@@ -424,6 +429,7 @@ class _Plan:
         self.excluded: set[int] = set()
         self.min_window: int | None = None
         self.tries: dict[int, int] = {}
+        self.started = _perf()
 
     def first(self) -> RouteTarget:
         t = self._next()
@@ -460,6 +466,8 @@ class _Plan:
         breaker = t.state.breaker
         if _retry.counts_against_target(kind):
             breaker.failure()
+            if isinstance(exc, errors.TimeoutError):  # slowness steers least_latency away
+                t.state.observe(latency)
         else:
             breaker.success()  # it answered; the request was the problem
         trace, route = self.trace, self.route
@@ -517,6 +525,7 @@ class _Plan:
         return nxt
 
     def _give_up(self, exc: errors.APIError) -> errors.APIError:
+        self.trace.elapsed = _perf() - self.started
         exc.trace = self.trace  # type: ignore[attr-defined]
         return exc
 
