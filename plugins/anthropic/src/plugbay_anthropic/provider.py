@@ -128,6 +128,7 @@ async def stream(request: Request, provider: ProviderContext) -> AsyncIterator[S
         except errors.APIError as exc:
             if exc.provider is None:
                 exc.provider = provider.name
+            exc.message = errors.redact(exc.message, provider.secrets())
             exc.body = errors.redact(exc.body, provider.secrets())
             raise
 

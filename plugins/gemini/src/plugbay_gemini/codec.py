@@ -269,7 +269,9 @@ def candidate(data: dict[str, Any]) -> dict[str, Any]:
 def parse_response(data: dict[str, Any]) -> Parsed:
     cand = candidate(data)
     parts = (cand.get("content") or {}).get("parts") or []
-    text, thoughts, calls = [], [], []
+    text: list[str] = []
+    thoughts: list[str] = []
+    calls: list[ToolCall] = []
     for part in parts:
         if "functionCall" in part:
             fc = part["functionCall"] or {}
