@@ -61,5 +61,5 @@ class DeepSeekWire(OpenAIWire):
 
 class TestDeepSeekConformance(ProviderConformance):
     provider = "deepseek"
-    model = "deepseek-chat"
+    model = "deepseek-flash"
     wire = DeepSeekWire()

@@ -12,6 +12,7 @@ import plugbay
 from plugbay import errors
 from plugbay.testing.replies import Reply
 from plugbay.testing.server import FakeServer
+from plugbay.types import Message, ToolCall
 
 pytestmark = pytest.mark.timeout(20)
 KEY = "sk-deepseek-test-4f9a8b7c6d"
@@ -31,7 +32,7 @@ async def client(server: FakeServer) -> AsyncIterator[plugbay.Client]:
 
 
 def chunk(delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
-    return {"id": "x", "object": "chat.completion.chunk", "model": "deepseek-reasoner",
+    return {"id": "x", "object": "chat.completion.chunk", "model": "deepseek-v4-pro",
             "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}
 
 
@@ -42,12 +43,12 @@ REASONER_USAGE = {"prompt_tokens": 30, "completion_tokens": 50, "total_tokens": 
 
 async def test_reasoning_content_is_separate_from_answer(server: FakeServer,
                                                          client: plugbay.Client) -> None:
-    body = {"id": "x", "object": "chat.completion", "model": "deepseek-reasoner",
+    body = {"id": "x", "object": "chat.completion", "model": "deepseek-v4-pro",
             "choices": [{"index": 0, "finish_reason": "stop", "message": {
                 "role": "assistant", "content": "42", "reasoning_content": "6 times 7..."}}],
             "usage": REASONER_USAGE}
     server.add("POST", "/chat/completions", Reply.json(body))
-    result = await client.acomplete("deepseek/deepseek-reasoner", "6*7?")
+    result = await client.acomplete("deepseek/deepseek-v4-pro", "6*7?")
     assert result.text == "42"
     assert result.reasoning == "6 times 7..."
     assert result.usage is not None
@@ -55,7 +56,7 @@ async def test_reasoning_content_is_separate_from_answer(server: FakeServer,
     assert result.usage.input_tokens == 30
     assert result.usage.reasoning_tokens == 40
     sent = server.last.json()
-    assert sent["model"] == "deepseek-reasoner"
+    assert sent["model"] == "deepseek-v4-pro"
     assert server.last.headers["authorization"] == f"Bearer {KEY}"
 
 
@@ -73,7 +74,7 @@ async def test_stream_reasoning_then_answer(server: FakeServer, client: plugbay.
     ]
     server.add("POST", "/chat/completions", Reply.sse(events))
     kinds = []
-    async with client.astream("deepseek/deepseek-reasoner", "q") as stream:
+    async with client.astream("deepseek/deepseek-v4-pro", "q") as stream:
         async for event in stream:
             kinds.append(event.type)
     done = stream.completion
@@ -87,14 +88,14 @@ async def test_stream_reasoning_then_answer(server: FakeServer, client: plugbay.
 
 async def test_blank_lines_before_non_stream_body(server: FakeServer,
                                                   client: plugbay.Client) -> None:
-    body = {"id": "x", "object": "chat.completion", "model": "deepseek-chat",
+    body = {"id": "x", "object": "chat.completion", "model": "deepseek-flash",
             "choices": [{"index": 0, "finish_reason": "length",
                          "message": {"role": "assistant", "content": "partial"}}],
             "usage": {"prompt_tokens": 3, "completion_tokens": 2, "total_tokens": 5,
                       "prompt_cache_hit_tokens": 0, "prompt_cache_miss_tokens": 3}}
     raw = b"\n\n\n\n\n" + json.dumps(body).encode()
     server.add("POST", "/chat/completions", Reply.raw(raw, content_type="application/json"))
-    result = await client.acomplete("deepseek/deepseek-chat", "hi", max_tokens=2)
+    result = await client.acomplete("deepseek/deepseek-flash", "hi", max_tokens=2)
     assert result.text == "partial"
     assert result.finish_reason == "length"
     assert server.last.json()["max_tokens"] == 2
@@ -106,7 +107,7 @@ async def test_402_insufficient_balance_is_quota_and_not_retried(
         {"error": {"message": "Insufficient Balance", "type": "unknown_error", "param": None,
                    "code": "invalid_request_error"}}, status=402))
     with pytest.raises(errors.QuotaExceededError) as caught:
-        await client.acomplete("deepseek/deepseek-chat", "hi")
+        await client.acomplete("deepseek/deepseek-flash", "hi")
     assert caught.value.retryable is False
     assert caught.value.status == 402
     assert "Insufficient Balance" in str(caught.value)
@@ -118,7 +119,7 @@ async def test_503_server_overloaded(server: FakeServer, client: plugbay.Client)
                    "type": "service_unavailable_error", "param": None, "code": None}},
         status=503))
     with pytest.raises(errors.OverloadedError) as caught:
-        await client.acomplete("deepseek/deepseek-chat", "hi")
+        await client.acomplete("deepseek/deepseek-flash", "hi")
     assert caught.value.retryable is True
 
 
@@ -127,12 +128,12 @@ async def test_stream_cut_before_done_is_stream_error(server: FakeServer,
     events = [": keep-alive\n\n", chunk({"content": "half"}), chunk({"content": " an"})]
     server.add("POST", "/chat/completions", Reply.sse(events))  # ends cleanly, no [DONE]
     with pytest.raises(errors.StreamError):
-        async with client.astream("deepseek/deepseek-chat", "q") as stream:
+        async with client.astream("deepseek/deepseek-flash", "q") as stream:
             async for _ in stream:
                 pass
     server.add("POST", "/chat/completions", Reply.sse(events, cut_after=2))  # torn down
     with pytest.raises((errors.StreamError, errors.ConnectionError)):
-        async with client.astream("deepseek/deepseek-chat", "q") as stream:
+        async with client.astream("deepseek/deepseek-flash", "q") as stream:
             async for _ in stream:
                 pass
 
@@ -155,8 +156,32 @@ async def test_health_uses_balance(server: FakeServer, client: plugbay.Client) -
 
 
 async def test_prices_are_dated_and_cached_input_cheaper(client: plugbay.Client) -> None:
-    price = client.price("deepseek/deepseek-chat")
+    price = client.price("deepseek/deepseek-flash")
     assert price is not None and price.source.startswith("https://api-docs.deepseek.com")
     assert price.cached_input is not None and price.input is not None
     assert price.cached_input < price.input
+    assert client.price("deepseek/deepseek-v4-flash") == price  # legacy name, Flash price
+    assert client.price("deepseek/deepseek-reasoner") is None  # retired, not priced
     assert client.price("deepseek/deepseek-v9-imaginary") is None
+
+
+async def test_reasoning_passed_back_only_on_tool_call_turns(server: FakeServer,
+                                                             client: plugbay.Client) -> None:
+    server.add("POST", "/chat/completions", Reply.json(
+        {"id": "x", "object": "chat.completion", "model": "deepseek-v4-pro",
+         "choices": [{"index": 0, "finish_reason": "stop",
+                      "message": {"role": "assistant", "content": "Sunny."}}]}))
+    history = [
+        Message.user("Hi"),
+        Message(role="assistant", content="Hello!", reasoning="greet back"),
+        Message.user("Weather in Paris?"),
+        Message(role="assistant", tool_calls=[ToolCall(id="call_0", name="weather",
+                                                       arguments='{"city":"Paris"}')],
+                reasoning="I should call the weather tool."),
+        Message.tool("call_0", "sunny"),
+    ]
+    await client.acomplete("deepseek/deepseek-v4-pro", history)
+    sent = server.last.json()["messages"]
+    assert "reasoning_content" not in sent[1]  # no tool call: not needed, not sent
+    assert sent[3]["reasoning_content"] == "I should call the weather tool."
+    assert sent[3]["tool_calls"][0]["id"] == "call_0"

@@ -4,7 +4,8 @@ The shared base already understands ``reasoning_content`` (surfaced as
 ``Completion.reasoning`` / ``ReasoningDelta``), ``prompt_cache_hit_tokens`` (mapped to
 ``Usage.cached_input_tokens``), ``: keep-alive`` SSE comments and the leading blank
 lines DeepSeek sends before a queued non-stream body. What is DeepSeek's own lives here:
-the error refinements and the balance-based health probe.
+passing thinking back on tool-call turns, the error refinements and the balance-based
+health probe.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from plugbay import errors
 from plugbay.context import ProviderContext
 from plugbay.hookspecs import hookimpl
 from plugbay.openai_compat import OpenAICompatible
-from plugbay.types import Health
+from plugbay.types import Health, Request
 
 
 class DeepSeek(OpenAICompatible):
@@ -24,6 +25,16 @@ class DeepSeek(OpenAICompatible):
     default_base_url = "https://api.deepseek.com"
     health_path = "/user/balance"
     price_package = __name__
+
+    def body(self, request: Request, ctx: ProviderContext, *, stream: bool) -> dict[str, Any]:
+        body = super().body(request, ctx, stream=stream)
+        # In thinking mode an assistant turn that called tools must carry its
+        # reasoning_content in every later request (DeepSeek answers 400 otherwise); on
+        # turns without tool calls it is ignored, so it is only sent where required.
+        for message, sent in zip(request.messages, body["messages"], strict=True):
+            if message.role == "assistant" and message.tool_calls and message.reasoning:
+                sent["reasoning_content"] = message.reasoning
+        return body
 
     def error_class(self, status: int, code: str | None, message: str,
                     ) -> type[errors.APIError] | None:
