@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import random
 
+import pytest
+
 from plugbay import errors
 from plugbay.routing import retry
 from plugbay.routing.breaker import CLOSED, HALF_OPEN, OPEN, CircuitBreaker
+
+pytestmark = pytest.mark.timeout(20)
 
 
 class Clock:

@@ -10,6 +10,8 @@ from plugbay.testing.server import FakeServer
 
 from .conftest import client, config, ok, path
 
+pytestmark = pytest.mark.timeout(20)
+
 
 def test_route_and_agent_are_called_like_models(srv: FakeServer) -> None:
     srv.add("POST", path("a"), ok("from a"))

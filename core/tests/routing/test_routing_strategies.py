@@ -22,6 +22,8 @@ from plugbay.routing.strategies import (
 )
 from plugbay.types import ImagePart, Message, ModelInfo, Price, Request, ResponseFormat, Tool
 
+pytestmark = pytest.mark.timeout(20)
+
 
 class FakeFacts:
     def __init__(self, infos: dict[str, ModelInfo], prices: dict[str, Price | None]) -> None:
