@@ -44,9 +44,10 @@ async def test_random_seed_and_no_stream_options(server: FakeServer,
                                                  client: plugbay.Client) -> None:
     server.add("POST", "/v1/chat/completions", Reply.json(completion(
         {"role": "assistant", "content": "ok"})))
-    await client.acomplete("mistral/mistral-small-latest", "hi", seed=7)
+    await client.acomplete("mistral/mistral-small-latest", "hi", seed=7, user="u-1")
     sent = server.last.json()
     assert sent["random_seed"] == 7 and "seed" not in sent
+    assert "user" not in sent  # Mistral has no such field and rejects unknown ones
     chunk = {"id": "c", "object": "chat.completion.chunk", "model": "m",
              "choices": [{"index": 0, "delta": {"content": "ok"}, "finish_reason": "stop"}],
              "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}}
@@ -173,11 +174,14 @@ async def test_models_capabilities_and_chat_only(server: FakeServer,
     assert pixtral.supports_vision is True and pixtral.supports_tools is True
     assert pixtral.context_window == 32768
     assert pixtral.extra["aliases"] == ["x-alias"]
-    assert "mistral-large-latest" in models  # from the price table
+    assert "mistral-medium-3.5" in models  # from the price table
 
 
 async def test_prices(client: plugbay.Client) -> None:
-    large = client.price("mistral/mistral-large-latest")
+    large = client.price("mistral/mistral-large-2512")
     assert large is not None and large.source.startswith("https://mistral.ai/pricing")
-    assert client.price("mistral/mistral-large-2512") == large
+    medium = client.price("mistral/mistral-medium-latest")
+    assert medium is not None and medium == client.price("mistral/mistral-medium-3.5")
+    assert medium.source.startswith("https://docs.mistral.ai/models/")  # per-row source
+    assert client.price("mistral/mistral-large-latest") is None  # moving alias, unknown
     assert client.price("mistral/mistral-unknown-9") is None

@@ -81,6 +81,9 @@ class Mistral(OpenAICompatible):
     def body(self, request: Request, ctx: ProviderContext, *, stream: bool) -> dict[str, Any]:
         body = super().body(request, ctx, stream=stream)
         fix_tool_messages(body["messages"])
+        if "user" not in request.extra:
+            # Not a Mistral field: it would be a 422 extra_forbidden on every request.
+            body.pop("user", None)
         return body
 
     def error_class(self, status: int, code: str | None, message: str,
