@@ -56,18 +56,19 @@ CLIENTS: list[Client] = [
 @dataclass
 class Plan:
     import_runs: int = 7
-    rounds: int = 5
+    rounds: int = 3
     seq_n: int = 2000
-    seq_warmup: int = 200
+    seq_warmup: int = 100
     stream_n: int = 100
     stream_warmup: int = 10
     chunks: int = 200
     conc: int = 64
     conc_n: int = 3000
     conc_warmup: int = 256
-    max_s: float = 4.0  # cap on one timed phase; slow clients measure fewer requests
+    max_s: float = 2.5  # cap on one timed phase; slow clients measure fewer requests
     ceiling_runs: int = 3
-    ceiling_s: float = 1.5
+    ceiling_s: float = 1.0
+    budget_s: float = 470.0  # start no load round that would end past this (bench/run < 10 min)
     timeout_s: float = 120.0
     quick: bool = False
 
@@ -96,6 +97,7 @@ class State:
     unavailable: dict[str, str] = field(default_factory=dict)
     versions: dict[str, str] = field(default_factory=dict)
     started: float = field(default_factory=time.time)
+    rounds_done: int = 0
 
 
 def log(msg: str) -> None:
@@ -279,8 +281,14 @@ def run_all(st: State, clients: list[Client]) -> dict[str, Any]:
         ],
         "conc": ["--n", str(p.conc_n), "--warmup", str(p.conc_warmup), "--conc", str(p.conc)],
     }
+    longest = 0.0
     for i in range(p.rounds):
+        elapsed = time.time() - st.started
+        if i and elapsed + longest > p.budget_s:
+            log(f"time budget: stopping after {i} load rounds of {p.rounds}")
+            break
         log(f"load round {i + 1}/{p.rounds}")
+        t0 = time.time()
         for mode, extra in modes.items():
             for c in clients:
                 before = server_stats(st.url) if mode == "conc" else None
@@ -291,6 +299,8 @@ def run_all(st: State, clients: list[Client]) -> dict[str, Any]:
                     cpu_us = (after["cpu_s"] - before["cpu_s"]) * 1e6
                     if served > 0:
                         r["server_cpu_per_req_us"] = cpu_us / served
+        longest = max(longest, time.time() - t0)
+        st.rounds_done = i + 1
     return ceiling
 
 
@@ -354,7 +364,7 @@ def machine() -> dict[str, Any]:
         "kernel": platform.release(),
         "python": py,
         "loadavg_end": loadavg(),
-        "pinning": f"upstream on CPU {SERVER_CPU}, clients on CPU {CLIENT_CPU}",
+        "pinning": f"upstream on CPU {SERVER_CPU}, clients on CPU {CLIENT_CPU}, nice {os.nice(0)}",
     }
 
 
@@ -367,6 +377,10 @@ def main() -> None:
     load_start = loadavg()
     if hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {SERVER_CPU})  # the runner mostly sleeps; keep CPU 1 free
+    try:  # inherited by the upstream and every client: less noise from other work
+        os.nice(-10)
+    except OSError:
+        pass
     wanted = [c for c in CLIENTS if not args.only or c.name in args.only.split(",")]
     proc, st.url = start_upstream()
     try:
@@ -380,7 +394,7 @@ def main() -> None:
     doc = {
         "date": time.strftime("%Y-%m-%d %H:%M %Z"),
         "wall_s": time.time() - st.started,
-        "plan": asdict(st.plan),
+        "plan": {**asdict(st.plan), "rounds_done": st.rounds_done},
         "machine": {**machine(), "loadavg_start": load_start},
         "ceiling": ceiling,
         "upstream_requests": stats["requests"],

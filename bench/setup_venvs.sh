@@ -104,7 +104,8 @@ install_plugbay() {
   [[ -f "$ROOT/plugins/openai/pyproject.toml" ]] && args+=("$ROOT/plugins/openai")
   [[ -d "$VENVS/plugbay" ]] || new_venv plugbay
   # Regular (non-editable) install, refreshed every run: what a user gets, current code.
-  uv_install plugbay --reinstall-package plugbay --reinstall-package plugbay-openai "${args[@]}"
+  uv_install plugbay --no-sources --reinstall-package plugbay --reinstall-package plugbay-openai \
+    "${args[@]}"
 }
 
 setup_one() {

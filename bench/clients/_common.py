@@ -72,10 +72,11 @@ def _args(argv: list[str]) -> dict[str, str]:
     return out
 
 
-def _rss_mb() -> float:
+def _rss_mb(field: str = "VmRSS:") -> float:
+    """Current RSS in MiB (``VmHWM:`` for the peak)."""
     with open("/proc/self/status") as f:
         for line in f:
-            if line.startswith("VmRSS:"):
+            if line.startswith(field):
                 return int(line.split()[1]) / 1024
     return 0.0
 
@@ -175,7 +176,6 @@ async def _stream(
 
 async def _conc(a: Adapter, url: str, n: int, warmup: int, conc: int, cap: float) -> dict[str, Any]:
     import asyncio
-    import resource
 
     await a.open(url)
 
@@ -197,9 +197,8 @@ async def _conc(a: Adapter, url: str, n: int, warmup: int, conc: int, cap: float
     cpu0, t0 = time.process_time(), time.perf_counter()
     n = await burst(n, t0 + cap)
     wall, cpu = time.perf_counter() - t0, time.process_time() - cpu0
-    rss = _rss_mb()
+    rss, maxrss = _rss_mb(), _rss_mb("VmHWM:")
     await a.close()
-    maxrss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return {
         "n": n,
         "rps": n / wall,

@@ -30,11 +30,11 @@ class Plugbay(Adapter):
     def load(self) -> None:
         import plugbay
 
-        self.plugbay: Any = plugbay
-        if not hasattr(plugbay, "Client"):
-            raise ImportError("plugbay.Client is not available yet")
+        self.plugbay: Any = plugbay  # exactly `import plugbay`: its names load lazily
 
     async def open(self, base_url: str) -> None:
+        if not hasattr(self.plugbay, "Client"):
+            raise ImportError("plugbay.Client is not available yet")
         config = VARIANTS[self.variant or "direct"](base_url)
         self.client = self.plugbay.Client(config=config)
 
