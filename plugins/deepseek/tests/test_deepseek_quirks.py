@@ -185,3 +185,18 @@ async def test_reasoning_passed_back_only_on_tool_call_turns(server: FakeServer,
     assert "reasoning_content" not in sent[1]  # no tool call: not needed, not sent
     assert sent[3]["reasoning_content"] == "I should call the weather tool."
     assert sent[3]["tool_calls"][0]["id"] == "call_0"
+
+
+async def test_thinking_toggle_option_and_per_call(server: FakeServer) -> None:
+    server.add("POST", "/chat/completions", Reply.json(
+        {"id": "x", "object": "chat.completion", "model": "deepseek-flash",
+         "choices": [{"index": 0, "finish_reason": "stop",
+                      "message": {"role": "assistant", "content": "hi"}}]}))
+    config = {"providers": {"deepseek": {"api_key": KEY, "base_url": server.url,
+                                         "thinking": False}}}
+    async with plugbay.Client(config, env={}) as client:
+        await client.acomplete("deepseek/deepseek-flash", "hi")
+        assert server.last.json()["thinking"] == {"type": "disabled"}
+        await client.acomplete("deepseek/deepseek-flash", "hi",
+                               thinking={"type": "enabled"})  # the call wins
+        assert server.last.json()["thinking"] == {"type": "enabled"}

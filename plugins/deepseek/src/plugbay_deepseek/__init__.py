@@ -34,6 +34,11 @@ class DeepSeek(OpenAICompatible):
         for message, sent in zip(request.messages, body["messages"], strict=True):
             if message.role == "assistant" and message.tool_calls and message.reasoning:
                 sent["reasoning_content"] = message.reasoning
+        thinking = ctx.option("thinking")
+        if thinking is not None and "thinking" not in body:
+            # Instance default for DeepSeek's thinking toggle (on unless told otherwise).
+            on = thinking if isinstance(thinking, bool) else str(thinking) == "enabled"
+            body["thinking"] = {"type": "enabled" if on else "disabled"}
         return body
 
     def error_class(self, status: int, code: str | None, message: str,
