@@ -303,6 +303,7 @@ class Client:
         targets = [t for t in targets if t.plugin.has("list_models")]
         items: list[ModelInfo] = []
         for target, result in await self._fan_out("list_models", targets, timeout):
+            target.prices.clear()  # a listing may carry fresher (live) prices
             if isinstance(result, BaseException):
                 if provider and isinstance(result, errors.PlugbayError):
                     raise result

@@ -26,8 +26,8 @@ __all__ = ["AsyncStream", "StreamCollector", "SyncStream"]
 class StreamCollector:
     """Folds stream events into a ``Completion``."""
 
-    __slots__ = ("_calls", "_reasoning", "_text", "finish", "raw_finish", "started", "ttft",
-                 "usage")
+    __slots__ = ("_calls", "_reasoning", "_text", "extra", "finish", "raw_finish", "started",
+                 "ttft", "usage")
 
     def __init__(self) -> None:
         self._text: list[str] = []
@@ -36,6 +36,7 @@ class StreamCollector:
         self.usage: Usage | None = None
         self.finish: str | None = None
         self.raw_finish: str | None = None
+        self.extra: dict[str, Any] = {}
         self.started = time.perf_counter()
         self.ttft: float | None = None
 
@@ -63,6 +64,7 @@ class StreamCollector:
         elif kind == "finish":
             self.finish = event.reason  # type: ignore[union-attr]
             self.raw_finish = event.raw_reason  # type: ignore[union-attr]
+            self.extra.update(event.extra)  # type: ignore[union-attr]
 
     @property
     def text(self) -> str:
@@ -88,6 +90,7 @@ class StreamCollector:
             provider=provider,
             latency=time.perf_counter() - self.started,
             time_to_first_token=self.ttft,
+            extra=self.extra,
         )
 
 

@@ -318,9 +318,13 @@ class UsageEvent(_Model):
 
 
 class FinishEvent(_Model):
+    """The last event. ``extra`` carries provider data known only at the end (cost,
+    citations, signatures); it is merged into ``Completion.extra``."""
+
     type: Literal["finish"] = "finish"
     reason: FinishReason
     raw_reason: str | None = None
+    extra: dict[str, Any] = Field(default_factory=dict)
 
 
 StreamEvent = Annotated[

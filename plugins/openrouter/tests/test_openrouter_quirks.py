@@ -95,6 +95,7 @@ def test_stream_tolerates_processing_comments(server, client):
     done = s.completion
     assert done.usage.input_tokens == 7 and done.finish_reason == "stop"
     assert done.cost is not None  # priced from the table for a stream too
+    assert done.extra["cost"] == WIRE.cost  # OpenRouter's own billed cost survives streaming
 
 
 @pytest.mark.parametrize(("code", "cls"), [(502, errors.ProviderError),

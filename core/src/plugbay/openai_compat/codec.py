@@ -181,5 +181,6 @@ def stream_events(chunk: dict[str, Any], state: dict[str, Any]) -> Iterator[Stre
             state["finish"] = raw
 
 
-def finish_event(raw: str | None) -> FinishEvent:
-    return FinishEvent(reason=finish_reason(raw) if raw else "stop", raw_reason=raw)
+def finish_event(raw: str | None, extra: dict[str, Any] | None = None) -> FinishEvent:
+    return FinishEvent(reason=finish_reason(raw) if raw else "stop", raw_reason=raw,
+                       extra=extra or {})

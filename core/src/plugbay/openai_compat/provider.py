@@ -133,6 +133,10 @@ class OpenAICompatible:
             base = ctx.state["base_url"] = ctx.base_url(self.default_base_url)
         return f"{base}{path}"
 
+    def chat_url(self, ctx: ProviderContext, model: str) -> str:
+        """The chat endpoint for ``model`` (the body's model id); Azure puts it in the path."""
+        return self.url(ctx, self.chat_path)
+
     def model_id(self, model: str) -> str:
         """The id the provider knows ``model`` by (e.g. expand a short name); sent and priced."""
         return model
@@ -208,7 +212,7 @@ class OpenAICompatible:
     @hookimpl
     async def complete(self, request: Request, provider: ProviderContext) -> Completion:
         body = self.body(request, provider, stream=False)
-        response = await provider.http.request("POST", self.url(provider, self.chat_path),
+        response = await provider.http.request("POST", self.chat_url(provider, body["model"]),
                                                headers=self.headers(provider), json=body)
         if response.status >= 400:
             raise self.map_error(response.status, response.headers, response.content, provider)
@@ -242,7 +246,7 @@ class OpenAICompatible:
     async def stream(self, request: Request, provider: ProviderContext,
                      ) -> AsyncIterator[StreamEvent]:
         body = self.body(request, provider, stream=True)
-        async with provider.http.stream("POST", self.url(provider, self.chat_path),
+        async with provider.http.stream("POST", self.chat_url(provider, body["model"]),
                                         headers=self.headers(provider), json=body) as response:
             if response.status >= 400:
                 raise self.map_error(response.status, response.headers, await response.aread(),
@@ -252,6 +256,9 @@ class OpenAICompatible:
                 provider.state["rate_limits"] = limits
             decoder, usage, done = SSEDecoder(), None, False
             state: dict[str, Any] = {}
+            extra: dict[str, Any] = {"rate_limits": limits} if limits else {}
+            # Only a plugin that surfaces extras pays for collecting them per chunk.
+            collect = type(self).completion_extra is not OpenAICompatible.completion_extra
             loads, events = json.loads, codec.stream_events
             async for raw in response.aiter_bytes():
                 for event in decoder.feed(raw):
@@ -271,6 +278,8 @@ class OpenAICompatible:
                         yield item
                     if chunk.get("usage"):
                         usage = self.parse_usage(chunk)
+                    if collect:
+                        extra.update(self.completion_extra(chunk))
                     self.on_chunk(chunk, state)
                 if done:
                     break
@@ -281,7 +290,7 @@ class OpenAICompatible:
             usage = state.get("usage")
         if usage is not None:
             yield UsageEvent(usage=usage)
-        yield codec.finish_event(state.get("finish"))
+        yield codec.finish_event(state.get("finish"), extra)
 
     def on_chunk(self, chunk: dict[str, Any], state: dict[str, Any]) -> None:
         """Called for every chunk; a quirk hook (e.g. collect citations into ``state``).
