@@ -231,6 +231,9 @@ async def test_sonar_legacy_citations_and_cumulative_stream_usage(server: FakeSe
         assert done is not None and done.text == "Hello!"
         assert kinds.count("usage") == 1  # repeated per chunk, reported once
         assert done.usage is not None and done.usage.output_tokens == 3  # cumulative: last
+        assert done.extra["search_results"] == SOURCES  # sources survive streaming, once
+        assert done.extra["citations"] == [s["url"] for s in SOURCES]
+        assert done.extra["cost"]["total_cost"] == pytest.approx(0.005003)
         body = {"id": "c", "model": "sonar", "object": "chat.completion",
                 "citations": [s["url"] for s in SOURCES], "search_results": SOURCES,
                 "related_questions": ["Why?"],

@@ -233,11 +233,8 @@ def failure_status(error: Any, default: int = 500) -> int:
 
 def finish_event(reason: FinishReason, raw: str | None,
                  extra: Mapping[str, Any] | None = None) -> FinishEvent:
-    """The finish event, with provider extras where the core's event can carry them."""
-    if extra and "extra" in FinishEvent.model_fields:  # forward compatible, see module doc
-        return FinishEvent.model_validate({"reason": reason, "raw_reason": raw,
-                                           "extra": dict(extra)})
-    return FinishEvent(reason=reason, raw_reason=raw)
+    """The finish event, carrying the provider's extras into ``Completion.extra``."""
+    return FinishEvent(reason=reason, raw_reason=raw, extra=dict(extra or {}))
 
 
 class ResponsesStream:
