@@ -91,8 +91,7 @@ class RetryBudget:
             self.started, self.calls, self.retries = now, 0, 0
 
     def deposit(self) -> None:
-        """A call started."""
-        self._roll()
+        """A call started. (Only ``withdraw`` rolls the window: this stays one addition.)"""
         self.calls += 1
 
     def withdraw(self) -> bool:

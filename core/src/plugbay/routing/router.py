@@ -72,6 +72,7 @@ class Router:
         self.filters: list[Filter] = []
         self._probes: dict[asyncio.AbstractEventLoop, asyncio.Task[None]] = {}
         self._known: set[str] | None = None
+        self._probe_interval = s.health_interval
         for name, settings in parse_routes(config, STRATEGIES).items():
             self._compile(name, settings, config.source)
         self.agents: dict[str, str] = parse_agents(config, self.routes)
@@ -162,9 +163,9 @@ class Router:
     # ------------------------------------------------------------ the plan
 
     def _begin(self, route: CompiledRoute, call: Call, trace: RouteTrace) -> _Plan:
-        if self._probing():
+        if self._probe_interval:
             self._ensure_probes()
-        self.budget.deposit()
+        self.budget.calls += 1  # deposit(), inlined: this runs on every call
         targets = route.targets
         eligible = [t for t in targets if t.state.breaker.available()]
         closed = len(eligible) != len(targets)
@@ -211,7 +212,7 @@ class Router:
         client = self._client
         key = params.pop("route_key", None)
         request = client._request(route.targets[0].model_id, messages, params)
-        call = Call(route, request, False, key if key is not None else _key_of(request))
+        call = Call(route, request, False, key)
         trace = RouteTrace(route.name, route.strategy_name)
         started = _perf()
         limit = self._limit(route, timeout)
@@ -256,7 +257,7 @@ class Router:
         client = self._client
         key = params.pop("route_key", None)
         request = client._request(route.targets[0].model_id, messages, params)
-        call = Call(route, request, True, key if key is not None else _key_of(request))
+        call = Call(route, request, True, key)
         trace = RouteTrace(route.name, route.strategy_name)
         chosen: list[RouteTarget] = []
 
@@ -361,9 +362,6 @@ class Router:
             await _aclose(events)
 
     # ------------------------------------------------------------ active health
-
-    def _probing(self) -> bool:
-        return self.settings.health_interval > 0
 
     def _ensure_probes(self) -> None:
         loop = asyncio.get_running_loop()
@@ -571,17 +569,6 @@ async def _aclose(events: Any) -> None:
 
 def _with_model(request: Request, model: str) -> Request:
     return request.model_copy(update={"model": model})
-
-
-def _key_of(request: Request) -> str | None:
-    """The default A/B request key: ``user``, else metadata ``ab_key``; else ``None``
-    (the strategy then hashes the prompt)."""
-    if request.user:
-        return request.user
-    meta = request.metadata
-    if meta and "ab_key" in meta:
-        return meta["ab_key"]
-    return None
 
 
 def _table_of(plugin: Any) -> Any:

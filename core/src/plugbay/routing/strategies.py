@@ -267,7 +267,14 @@ class CapabilityScored(Strategy):
         return out
 
 
-def _prompt_key(request: Request) -> str:
+def _default_key(request: Request) -> str:
+    """The A/B request key when the call gave no ``route_key``: ``user``, else metadata
+    ``ab_key``, else the prompt text."""
+    if request.user:
+        return request.user
+    meta = request.metadata
+    if meta and "ab_key" in meta:
+        return meta["ab_key"]
     return "\x1f".join(m.text() for m in request.messages)
 
 
@@ -286,7 +293,7 @@ class ABSplit(Strategy):
     def order(self, targets: list[RouteTarget], call: Call) -> Ordered:
         everyone = call.route.targets
         total = sum(t.weight for t in everyone)
-        key = call.key if call.key is not None else _prompt_key(call.request)
+        key = call.key if call.key is not None else _default_key(call.request)
         point = _unit(call.route.experiment, key) * total
         arm = everyone[-1]
         acc = 0.0
