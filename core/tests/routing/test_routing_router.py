@@ -5,6 +5,7 @@ least latency from measured time to first token)."""
 from __future__ import annotations
 
 import asyncio
+import json
 
 import pytest
 
@@ -33,6 +34,8 @@ async def test_trace_records_decision_and_attempts(srv: FakeServer) -> None:
     assert first["latency"] > 0 and second["latency"] > 0
     assert trace["elapsed"] >= first["latency"] + second["latency"]
     assert result.trace.target == "b/m"
+    dumped = json.loads(result.model_dump_json())["trace"]  # serialisable with the completion
+    assert dumped["attempts"][1]["target"] == "b/m" and dumped["reason"] == "priority order"
     assert result.price is None  # model "m" is not in the openai table: unknown, never 0
 
 
