@@ -25,6 +25,7 @@ from plugbay import errors
 from plugbay.client import _timeout
 from plugbay.routing import retry as _retry
 from plugbay.routing.breaker import CircuitBreaker, CircuitInfo
+from plugbay.routing.plan import Plan
 from plugbay.routing.routes import (
     RouteSettings,
     parse_agents,
@@ -162,7 +163,7 @@ class Router:
 
     # ------------------------------------------------------------ the plan
 
-    def _begin(self, route: CompiledRoute, call: Call, trace: RouteTrace) -> _Plan:
+    def _begin(self, route: CompiledRoute, call: Call, trace: RouteTrace) -> Plan:
         if self._probe_interval:
             self._ensure_probes()
         self.budget.calls += 1  # deposit(), inlined: this runs on every call
@@ -184,7 +185,7 @@ class Router:
             exc = NoTargetError(f"route {route.name!r}: {reason}")
             exc.trace = trace  # type: ignore[attr-defined]
             raise exc
-        return _Plan(self, route, ordered, trace)
+        return Plan(self, route, ordered, trace)
 
     def _none_left(self, route: CompiledRoute, closed: bool, trace: RouteTrace,
                    ) -> errors.APIError:
@@ -408,124 +409,6 @@ class Router:
             elif not loop.is_closed():
                 loop.call_soon_threadsafe(task.cancel)
         self._probes.clear()
-
-
-class _Plan:
-    """One call's walk over the ordered targets: exclusions, retries, backoff."""
-
-    __slots__ = ("attempts", "excluded", "min_window", "order", "pos", "route", "router",
-                 "started", "trace", "tries")
-
-    def __init__(self, router: Router, route: CompiledRoute, order: list[RouteTarget],
-                 trace: RouteTrace) -> None:
-        self.router = router
-        self.route = route
-        self.order = order
-        self.trace = trace
-        self.pos = 0
-        self.attempts = 0
-        self.excluded: set[int] = set()
-        self.min_window: int | None = None
-        self.tries: dict[int, int] = {}
-        self.started = _perf()
-
-    def first(self) -> RouteTarget:
-        t = self._next()
-        if t is None:  # every half-open trial is taken by other calls
-            raise self.router._none_left(self.route, True, self.trace)
-        self.attempts = 1
-        self.tries[t.index] = 1
-        return t
-
-    def _next(self) -> RouteTarget | None:
-        order, n = self.order, len(self.order)
-        for step in range(n):
-            pos = (self.pos + step) % n
-            t = order[pos]
-            if t.index in self.excluded:
-                continue
-            if self.min_window is not None:
-                info = self.router.facts(t)
-                window = info.context_window if info is not None else None
-                if window is None or window <= self.min_window:
-                    continue
-            if not t.state.breaker.acquire():
-                self.trace.attempts.append(Attempt(t.key, "skipped", error="CircuitOpen"))
-                continue
-            self.pos = pos
-            return t
-        return None
-
-    async def failed(self, t: RouteTarget, exc: errors.APIError, latency: float,
-                     end: float | None) -> RouteTarget:
-        """Record a failed attempt and return the next target (after any backoff), or
-        raise ``exc`` when nothing more may be tried."""
-        kind = _retry.classify(exc)
-        breaker = t.state.breaker
-        if _retry.counts_against_target(kind):
-            breaker.failure()
-            if isinstance(exc, errors.TimeoutError):  # slowness steers least_latency away
-                t.state.observe(latency)
-        else:
-            breaker.success()  # it answered; the request was the problem
-        trace, route = self.trace, self.route
-        trace.attempts.append(Attempt(t.key, "error", latency, type(exc).__name__, exc.status))
-        if kind == _retry.FATAL:
-            raise self._give_up(exc)
-        if kind == _retry.CONTEXT:
-            if not route.context_failover:
-                raise self._give_up(exc)
-            info = self.router.facts(t)
-            window = info.context_window if info is not None else None
-            self.min_window = max(window or 0, self.min_window or 0)
-            self.excluded.add(t.index)
-        elif kind == _retry.FILTER:
-            if not route.content_filter_failover:
-                raise self._give_up(exc)
-            self.excluded.add(t.index)
-        elif kind == _retry.TARGET:
-            if isinstance(exc, errors.ModelNotFoundError):
-                self.excluded.add(t.index)
-            else:  # the key is bad: every target of this provider instance shares it
-                self.excluded.update(o.index for o in self.order if o.provider == t.provider)
-        if self.attempts >= route.max_attempts:
-            raise self._give_up(exc)
-        if end is not None and _perf() >= end:
-            raise self._give_up(exc)
-        self.pos = (self.pos + 1) % len(self.order)
-        nxt = self._next()
-        if nxt is None:
-            raise self._give_up(exc)
-        if not self.router.budget.withdraw():
-            nxt.state.breaker.release()
-            trace.reason += "; retry budget exhausted"
-            raise self._give_up(exc)
-        before = self.tries.get(nxt.index, 0)
-        if before:
-            s = self.router.settings
-            if nxt is t:
-                delay = _retry.delay_for(exc, before - 1, s.backoff_base, s.backoff_max,
-                                         s.retry_after_cap)
-            else:
-                delay = _retry.backoff(before - 1, s.backoff_base, s.backoff_max)
-            if end is not None and _perf() + delay >= end:
-                nxt.state.breaker.release()
-                raise self._give_up(exc)
-            if delay > 0:
-                try:
-                    await asyncio.sleep(delay)
-                except BaseException:
-                    nxt.state.breaker.release()
-                    raise
-                trace.attempts[-1].waited = delay
-        self.attempts += 1
-        self.tries[nxt.index] = before + 1
-        return nxt
-
-    def _give_up(self, exc: errors.APIError) -> errors.APIError:
-        self.trace.elapsed = _perf() - self.started
-        exc.trace = self.trace  # type: ignore[attr-defined]
-        return exc
 
 
 # ------------------------------------------------------------------ helpers
