@@ -1,0 +1,16 @@
+"""Amazon Bedrock (Converse / ConverseStream) for plugbay.
+
+Authentication works the way boto3's does (credential chain, profiles, SSO, roles,
+instance metadata; or a Bedrock API key); botocore is imported lazily on the first
+request, never here. Modules: :mod:`plugbay_bedrock.auth` (credentials and SigV4),
+:mod:`plugbay_bedrock.codec` (Converse bodies and errors),
+:mod:`plugbay_bedrock.eventstream` (the binary stream framing),
+:mod:`plugbay_bedrock.streaming` (ConverseStream events) and
+:mod:`plugbay_bedrock.provider` (HTTP and the five hooks).
+"""
+
+from __future__ import annotations
+
+from plugbay_bedrock.provider import complete, health, list_models, price, stream
+
+__all__ = ["complete", "health", "list_models", "price", "stream"]
