@@ -1,0 +1,13 @@
+"""Google Vertex AI for plugbay: Gemini and Claude models with Google Cloud credentials.
+
+Auth (Application Default Credentials through google-auth, imported lazily) is in
+:mod:`plugbay_vertex.credentials`; URLs, routing by publisher and the hooks are in
+:mod:`plugbay_vertex.provider`. The Gemini and Claude wire formats are the Gemini and
+Anthropic plugins' codecs, reused as they are.
+"""
+
+from __future__ import annotations
+
+from plugbay_vertex.provider import complete, health, list_models, price, stream
+
+__all__ = ["complete", "health", "list_models", "price", "stream"]
