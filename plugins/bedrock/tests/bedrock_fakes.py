@@ -162,11 +162,12 @@ def aws_error(kind: str, message: str, status: int) -> Reply:
 
 
 def signed(reply: Reply | Callable[[RecordedRequest], Reply], keys: dict[str, str], *,
-           region: str, token: str | None = None) -> Callable[[RecordedRequest], Reply]:
+           region: str, token: str | None = None, service: str = "bedrock",
+           ) -> Callable[[RecordedRequest], Reply]:
     """A route handler that answers 403 InvalidSignatureException unless the request is
     signed correctly, and ``reply`` otherwise."""
     def handle(req: RecordedRequest) -> Reply:
-        problem = check_sigv4(req, keys, region=region, token=token)
+        problem = check_sigv4(req, keys, region=region, service=service, token=token)
         if problem is not None:
             return aws_error("InvalidSignatureException", problem, 403)
         return reply(req) if callable(reply) else reply

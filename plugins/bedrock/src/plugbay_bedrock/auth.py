@@ -181,4 +181,7 @@ def _resolve_locked(name: str, options: dict[str, Any], env: dict[str, str],
     if credentials is None:
         raise errors.MissingAPIKeyError(name, [
             BEARER_ENV, "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY", "AWS_PROFILE"])
+    # Deferred providers (role assumption, SSO, IMDS) fetch on first use: do it here, in
+    # this thread, so the first request does not block the loop and errors surface now.
+    credentials.get_frozen_credentials()
     return AwsAuth(credentials=credentials, region=region)
