@@ -131,22 +131,20 @@ _NOT_FOUND = _json_response(
     {"error": {"message": "not found", "type": "invalid_request_error"}}, "404 Not Found"
 )
 _BAD = b"HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
-_streams: dict[int, bytes] = {}
+_streams: dict[int, tuple[bytes, bytes]] = {}
 
 
-def _stream_response(n: int) -> bytes:
+def _stream_response(n: int) -> tuple[bytes, bytes]:
+    """The stream as (headers + role chunk + first content chunk, everything after)."""
     cached = _streams.get(n)
     if cached is None:
-        parts = [
-            _head(
-                "200 OK",
-                "text/event-stream; charset=utf-8",
-                "transfer-encoding: chunked\r\ncache-control: no-cache\r\n",
-            )
-        ]
-        parts += [b"%x\r\n%s\r\n" % (len(ev), ev) for ev in _sse_events(n)]
-        parts.append(b"0\r\n\r\n")
-        cached = b"".join(parts)
+        head = _head(
+            "200 OK",
+            "text/event-stream; charset=utf-8",
+            "transfer-encoding: chunked\r\ncache-control: no-cache\r\n",
+        )
+        framed = [b"%x\r\n%s\r\n" % (len(ev), ev) for ev in _sse_events(n)]
+        cached = (head + b"".join(framed[:2]), b"".join(framed[2:]) + b"0\r\n\r\n")
         if len(_streams) > 64:
             _streams.clear()
         _streams[n] = cached
@@ -198,32 +196,51 @@ class _Protocol(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         buf = self._buf + data if self._buf else data
         out: list[bytes] = []
+        # A stream goes out in two writes: its first text chunk now, the rest (and any
+        # pipelined response after it) on the next loop turn, so that a client's time to
+        # first chunk is not the time to read the whole stream.
+        later: list[bytes] = []
         close = False
         while not close:
             end = buf.find(b"\r\n\r\n")
             if end < 0:
                 if len(buf) > _MAX_HEAD:
-                    out.append(_BAD)
+                    (later or out).append(_BAD)
                     close = True
                 break
             try:
                 parsed = self._parse(buf, end)
             except ValueError:
-                out.append(_BAD)
+                (later or out).append(_BAD)
                 close = True
                 break
             if parsed is None:
                 break  # body incomplete
             response, close, buf = parsed
-            out.append(response)
+            if isinstance(response, tuple):
+                if later:
+                    later += response
+                else:
+                    out.append(response[0])
+                    later.append(response[1])
+            else:
+                (later or out).append(response)
         self._buf = b"" if close else buf
+        if out:
+            self._write(out, close and not later)
+        if later:
+            asyncio.get_running_loop().call_soon(self._write, later, close)
+
+    def _write(self, parts: list[bytes], close: bool) -> None:
         transport = self._transport
-        if transport is not None and out:
-            transport.writelines(out)
+        if transport is not None:
+            transport.writelines(parts)
             if close:
                 transport.close()
 
-    def _parse(self, buf: bytes, end: int) -> tuple[bytes, bool, bytes] | None:
+    def _parse(
+        self, buf: bytes, end: int
+    ) -> tuple[bytes | tuple[bytes, bytes], bool, bytes] | None:
         lines = buf[:end].split(b"\r\n")
         method, target, version = lines[0].split(b" ", 2)
         length = 0
@@ -254,6 +271,7 @@ class _Protocol(asyncio.Protocol):
             body = buf[end + 4 : nxt]
         self._stats.requests += 1
         path, _, query = target.partition(b"?")
+        response: bytes | tuple[bytes, bytes]
         if method == b"POST" and path.endswith(b"/chat/completions"):
             if _STREAM_RE.search(body):
                 response = _stream_response(_chunks(chunks_header, query, path))
