@@ -160,6 +160,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--provider", "-p")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_health)
+
+    from plugbay.scaffold import add_parser as add_new_plugin  # cookiecutter is imported on use
+
+    add_new_plugin(sub)
     return parser
 
 
