@@ -47,6 +47,7 @@ def derive(doc: dict[str, Any]) -> dict[str, dict[str, float | None]]:
             "import_ms": imp * 1e3 if imp is not None else None,
             "import_rss_mb": _get(row, "import", "rss_after_mb"),
             "cold_ms": cold * 1e3 if cold is not None else None,
+            "build_ms": (v * 1e3 if (v := _get(row, "cold", "build_s")) else None),
             "cold_proc_ms": (v * 1e3 if (v := _get(row, "cold", "process_wall_s")) else None),
             "p50_us": p50,
             "p99_us": _get(row, "seq", "p99_us"),
@@ -235,6 +236,15 @@ def render(doc: dict[str, Any]) -> str:
         "- Versions: " + "; ".join(f"{n} {r['version']}" for n, r in doc["clients"].items()),
         "",
     ]
+    busy = float(str(m.get("loadavg_start", "0")).split()[0])
+    if busy > 1.0:
+        lines += [
+            f"**Noisy run: other processes kept the machine busy (1-minute load average "
+            f"{busy:.1f} on {m['nproc']} CPUs when the run began). Wall-clock figures, cold "
+            "starts above all, are inflated; ratios within one run and CPU time per request "
+            "hold up best.**",
+            "",
+        ]
     if doc["unavailable"]:
         lines += ["**Not available in this run:**", ""]
         lines += [f"- {n}: {why}" for n, why in doc["unavailable"].items()]
@@ -251,18 +261,20 @@ def render(doc: dict[str, Any]) -> str:
     lines += [
         "## Startup",
         "",
-        "Median of fresh interpreters. Import: `import <library>` alone. Cold start: import, "
+        "Median of fresh interpreters. Import: `import <library>` alone (names a library loads "
+        "lazily are paid for later, in the cold start). Cold start: import, "
         "build the client, one completion, timed inside the process (the whole process, "
         "interpreter start included, in brackets).",
         "",
-        "| client | version | import (ms) | RSS after import (MB) | cold start (ms) |",
-        "|---|---|---:|---:|---:|",
+        "| client | version | import (ms) | RSS after import (MB) | import + build client (ms) "
+        "| cold start (ms) |",
+        "|---|---|---:|---:|---:|---:|",
     ]
     for n, r in doc["clients"].items():
         x = d[n]
         lines.append(
             f"| {n} | {r['version']} | {fmt(x['import_ms'], 1)} | "
-            f"{fmt(x['import_rss_mb'], 1)} | {fmt(x['cold_ms'])} "
+            f"{fmt(x['import_rss_mb'], 1)} | {fmt(x['build_ms'])} | {fmt(x['cold_ms'])} "
             f"({fmt(x['cold_proc_ms'])}) |"
         )
     rounds = p.get("rounds_done", p["rounds"])
