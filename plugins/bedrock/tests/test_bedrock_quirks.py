@@ -3,6 +3,7 @@ independently, the binary event stream, the Converse body, errors, models and pr
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import datetime as dt
 import json
@@ -591,3 +592,20 @@ def test_sync_client_streams(server: FakeServer) -> None:
     server.add("POST", STREAM, Reply.eventstream(split(text_stream(["x", "y"]), (5,))))
     with static(server) as client, client.stream(f"bedrock/{MODEL}", "hi") as stream:
         assert "".join(e.text for e in stream if e.type == "text") == "xy"
+
+
+async def test_concurrent_first_calls_resolve_credentials_once(
+        server: FakeServer, aws_files: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AWS_ENDPOINT_URL_STS", server.url)
+    later = dt.datetime.now(dt.timezone.utc) + dt.timedelta(hours=2)
+    sts = server.add("POST", "/", signed(_sts_reply("ASIAROLEONLY00000001", "only-secret",
+                                                    "only-token", later),
+                                         {WORK_AK: WORK_SK}, region="us-west-2", service="sts"))
+    server.add("POST", CONVERSE, signed(Reply.json(converse_body("one")),
+                                        {"ASIAROLEONLY00000001": "only-secret"},
+                                        region="us-west-2", token="only-token"))
+    async with make(server, aws_files, profile="bedrock-role") as client:
+        results = await asyncio.gather(*[client.acomplete(f"bedrock/{MODEL}", "hi")
+                                         for _ in range(8)])
+    assert [r.text for r in results] == ["one"] * 8
+    assert sts.hits == 1

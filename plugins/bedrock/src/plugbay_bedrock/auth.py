@@ -52,30 +52,29 @@ class AwsAuth:
         self.region = region
         self._sigv4: Any = None
         self._request: Any = None
+        self._last: Any = None  # the frozen credentials of the last signature
 
     @property
     def bearer(self) -> bool:
         return self.token is not None
 
     def secrets(self) -> list[str]:
+        """Values to redact: the token, or the secret key and session token last used
+        (read from the last snapshot: asking botocore could start a blocking refresh)."""
         if self.token:
             return [self.token]
-        frozen = self._peek()
+        frozen = self._last
         return [s for s in (frozen.secret_key, frozen.token) if s] if frozen else []
-
-    def _peek(self) -> Any:
-        try:
-            return self.credentials.get_frozen_credentials() if self.credentials else None
-        except Exception:  # a failed refresh must not break error reporting
-            return None
 
     async def frozen(self) -> Any:
         """Current credentials; a refresh botocore asks for runs off the event loop."""
         creds = self.credentials
         needs = getattr(creds, "refresh_needed", None)
         if needs is not None and needs():
-            return await asyncio.to_thread(_frozen, creds)
-        return _frozen(creds)
+            self._last = await asyncio.to_thread(_frozen, creds)
+        else:
+            self._last = _frozen(creds)
+        return self._last
 
     async def sign(self, method: str, url: str, body: bytes | None,
                    headers: Mapping[str, str], *, region: str) -> list[tuple[str, str]]:
@@ -117,16 +116,22 @@ async def auth_for(ctx: ProviderContext) -> AwsAuth:
         auth = AwsAuth(token=token, region=region)  # no botocore needed at all
     else:
         options, env = dict(ctx.options), dict(ctx.env)
-        auth = await asyncio.to_thread(_resolve, ctx.name, options, env, token, region)
+        auth = await asyncio.to_thread(_resolve, ctx.state, ctx.name, options, env, token,
+                                       region)
     ctx.state["aws_auth"] = auth
     return auth
 
 
-def _resolve(name: str, options: dict[str, Any], env: dict[str, str],
+def _resolve(state: dict[str, Any], name: str, options: dict[str, Any], env: dict[str, str],
              token: str | None, region: str | None) -> AwsAuth:
     with _lock:
+        done = state.get("aws_auth")
+        if done is not None:  # a concurrent first call resolved it while we waited
+            return done  # type: ignore[no-any-return]
         try:
-            return _resolve_locked(name, options, env, token, region)
+            auth = _resolve_locked(name, options, env, token, region)
+            state["aws_auth"] = auth  # set before the lock is released
+            return auth
         except errors.PlugbayError:
             raise
         except Exception as exc:  # ProfileNotFound, SSO token expired, bad config file...
