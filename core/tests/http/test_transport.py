@@ -298,6 +298,7 @@ async def test_informational_responses_are_skipped(transport: AsyncioTransport) 
     b"HTTP/1.1 2OO OK\r\nContent-Length: 0\r\n\r\n",
     b"HTTP/1.1 200 OK\r\nNo colon here\r\n\r\n",
     b"HTTP/1.1 200 OK\r\nX-A: 1\r\n folded: continuation\r\n\r\n",
+    b"HTTP/1.1 200 OK\r\n: empty name\r\n\r\n",
     b"HTTP/1.1 200 OK\r\nX-A : spaced name\r\n\r\n",
     b"HTTP/1.1 200 OK\r\nContent-Length: 12abc\r\n\r\n",
     b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\nabcd",

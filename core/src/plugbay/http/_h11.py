@@ -225,6 +225,8 @@ def parse_response(
     n = len(lines) - 1
     if text.count("\n") != n or text.count("\r") != n:
         raise HTTPConnectionError("malformed response head: bare CR or LF")
+    if "\r\n " in text or "\r\n\t" in text:
+        raise HTTPConnectionError("malformed response header: obsolete line folding")
     version, _, rest = lines[0].partition(" ")
     code, _, reason = rest.partition(" ")
     if version not in ("HTTP/1.1", "HTTP/1.0") or len(code) != 3 or not (
@@ -233,29 +235,32 @@ def parse_response(
         raise HTTPConnectionError(f"malformed status line {lines[0][:100]!r}")
     status = int(code)
     items: list[tuple[str, str]] = []
-    lengths: set[str] = set()
+    lengths: list[str] = []
     te: list[str] = []
     conn_tokens = coding = ""
-    for i in range(1, len(lines)):
-        name, sep, value = lines[i].partition(":")
-        if not sep or not name or name[0] in " \t" or name[-1] in " \t":
-            raise HTTPConnectionError(f"malformed response header line {lines[i][:100]!r}")
+    append = items.append
+    for line in lines[1:]:  # the hot loop of every response: keep it to a few C calls
+        name, sep, value = line.partition(":")
+        if not sep or not name or name[-1] in " \t":
+            raise HTTPConnectionError(f"malformed response header line {line[:100]!r}")
         value = value.strip(" \t")
-        items.append((name, value))
+        append((name, value))
+        if name[0] not in "cCtT":  # cheap pre-filter: no special name starts otherwise
+            continue
         lname = name.lower()
         if lname in _SPECIAL:
             if lname == "content-length":
-                lengths.update(v.strip() for v in value.split(","))
+                lengths.append(value)
             elif lname == "transfer-encoding":
                 te.append(value)
             elif lname == "connection":
-                conn_tokens += "," + value.lower()
+                conn_tokens = f"{conn_tokens},{value}" if conn_tokens else value
             else:
                 coding = f"{coding}, {value}" if coding else value
-    if version == "HTTP/1.1":
-        keep = "close" not in {t.strip() for t in conn_tokens.split(",")}
-    else:
-        keep = "keep-alive" in {t.strip() for t in conn_tokens.split(",")}
+    keep = version == "HTTP/1.1"
+    if conn_tokens:
+        tokens = conn_tokens.lower().replace(" ", "").replace("\t", "").split(",")
+        keep = "close" not in tokens if keep else "keep-alive" in tokens
     if head_request or status < 200 or status in (204, 304):
         return status, reason, items, None, keep, coding
     if te:
@@ -265,9 +270,12 @@ def parse_response(
         framer = Framer(CHUNKED if last == "chunked" else UNTIL_CLOSE)
         return status, reason, items, framer, keep, coding
     if lengths:
-        (length,) = lengths if len(lengths) == 1 else ("?",)
+        length = lengths[0]
+        if len(lengths) > 1 or "," in length:  # repeats are allowed only if all are equal
+            values = {v.strip() for v in ",".join(lengths).split(",")}
+            length = values.pop() if len(values) == 1 else "?"
         if not (length.isascii() and length.isdigit()):
-            raise HTTPConnectionError(f"malformed Content-Length {sorted(lengths)!r}")
+            raise HTTPConnectionError(f"malformed Content-Length {lengths!r}")
         size = int(length)
         return status, reason, items, Framer(LENGTH, size) if size else None, keep, coding
     return status, reason, items, Framer(UNTIL_CLOSE), False, coding
