@@ -185,7 +185,8 @@ def test_default_azure_credential_with_managed_identity(server, monkeypatch):
     Service managed-identity endpoint played by the fake server."""
     pytest.importorskip("azure.identity")
     for var in ("AZURE_CLIENT_ID", "AZURE_TENANT_ID", "AZURE_CLIENT_SECRET", "AZURE_USERNAME",
-                "AZURE_FEDERATED_TOKEN_FILE", "AZURE_CLIENT_CERTIFICATE_PATH", "MSI_ENDPOINT"):
+                "AZURE_FEDERATED_TOKEN_FILE", "AZURE_CLIENT_CERTIFICATE_PATH", "MSI_ENDPOINT",
+                "AZURE_TOKEN_CREDENTIALS"):
         monkeypatch.delenv(var, raising=False)
     mi = server.add("GET", "/msi/token", Reply.json({
         "access_token": "managed-identity-token", "expires_on": str(int(time.time()) + 3600),
@@ -355,3 +356,14 @@ def test_health_uses_the_models_route(server):
     with make_client(server, api="v1", credential=CountingCredential()) as client:
         assert client.health("azure")[0].status == "ok"
     assert route.requests[0].headers["authorization"] == "Bearer entra-token-1"
+
+
+def test_entra_token_redacted_from_errors(server):
+    server.add("POST", CHAT.format("gpt-4o"), Reply.json({"error": {
+        "code": "401", "message": "token entra-token-1 is not valid for this audience"}},
+        status=401))
+    with make_client(server, credential=CountingCredential()) as client, \
+            pytest.raises(errors.AuthenticationError) as caught:
+        client.complete("azure/gpt-4o", "hi")
+    shown = str(caught.value) + repr(caught.value.body)
+    assert "entra-token-1" not in shown

@@ -283,3 +283,14 @@ def test_google_auth_never_imported_with_the_plugin():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True, timeout=60)
     assert out.stdout.strip() == "[]"
+
+
+async def test_one_token_exchange_for_concurrent_calls(server, oauth, key_file):
+    import asyncio
+
+    server.add("POST", GEMINI, Reply.json(gemini_answer()))
+    async with make_client(server, credentials_file=str(key_file)) as client:
+        results = await asyncio.gather(*(client.acomplete("vertex/gemini-2.5-flash", "hi")
+                                         for _ in range(6)))
+    assert [r.text for r in results] == ["ok"] * 6
+    assert len(oauth.issued) == 1

@@ -165,11 +165,6 @@ class Azure(OpenAICompatible):
         bearer = await self.token(ctx).get()
         ctx.state["auth"] = {"Authorization": f"Bearer {bearer}"}
 
-    def secrets(self, ctx: ProviderContext) -> list[str]:
-        entra = ctx.state.get("entra")
-        token = entra.token if entra is not None else None
-        return [*ctx.secrets(), *([token] if token else [])]
-
     # ------------------------------------------------------------ quirks
 
     def completion_extra(self, data: dict[str, Any]) -> dict[str, Any]:
@@ -202,8 +197,9 @@ class Azure(OpenAICompatible):
                                             status=exc.status, request_id=exc.request_id,
                                             body=exc.body, code=exc.code)
         token = ctx.state.get("entra")
-        if token is not None and token.token:
+        if token is not None and token.token:  # the bearer token is no config secret
             exc.message = errors.redact(exc.message, [token.token])
+            exc.body = errors.redact(exc.body, [token.token])
         limits = rate_limits(headers)
         if limits:  # remaining requests/tokens, also when throttled
             ctx.state["rate_limits"] = limits
