@@ -17,6 +17,7 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
+
 from plugbay.http.models import Headers
 from plugbay.testing.server import FakeServer, Pause, RecordedRequest, Reply
 
@@ -92,6 +93,13 @@ def srv() -> Iterator[FakeServer]:
         yield server
 
 
+@pytest.fixture
+def conn(srv: FakeServer) -> Iterator[http.client.HTTPConnection]:
+    client = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=5)
+    yield client
+    client.close()
+
+
 @pytest.mark.timeout(10)
 def test_url_is_loopback_with_os_port() -> None:
     server = FakeServer()
@@ -117,11 +125,10 @@ def test_json_reply_exact_bytes(srv: FakeServer) -> None:
 
 
 @pytest.mark.timeout(10)
-def test_text_raw_and_custom_headers(srv: FakeServer) -> None:
+def test_text_raw_and_custom_headers(srv: FakeServer, conn: http.client.HTTPConnection) -> None:
     srv.add("GET", "/t", Reply.text("héllo", status=201, headers={"X-A": "1"}))
     cookies = [("Set-Cookie", "a=1"), ("Set-Cookie", "b=2"), ("Content-Type", "x/y")]
     srv.add("GET", "/r", Reply.raw(b"\x00\xff", content_type="a/b", headers=cookies))
-    conn = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=5)
     conn.request("GET", "/t")
     resp = conn.getresponse()
     assert (resp.status, resp.reason, resp.read()) == (201, "Created", "héllo".encode())
@@ -131,7 +138,6 @@ def test_text_raw_and_custom_headers(srv: FakeServer) -> None:
     assert resp.read() == b"\x00\xff"
     assert resp.headers.get_all("set-cookie") == ["a=1", "b=2"]
     assert resp.headers.get_all("content-type") == ["x/y"]  # the caller's replaces the default
-    conn.close()
 
 
 @pytest.mark.timeout(10)
@@ -250,13 +256,13 @@ def test_chunked_request_body_and_expect_continue(srv: FakeServer) -> None:
 
 
 @pytest.mark.timeout(10)
-def test_keep_alive_serves_two_requests_on_one_connection(srv: FakeServer) -> None:
+def test_keep_alive_serves_two_requests_on_one_connection(
+    srv: FakeServer, conn: http.client.HTTPConnection
+) -> None:
     srv.add("GET", "/a", Reply.json({"a": 1}))
-    conn = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=5)
     for _ in range(2):
         conn.request("GET", "/a")
         assert conn.getresponse().read() == b'{"a":1}'
-    conn.close()
     assert srv.connections == 1
     assert [r.connection for r in srv.requests] == [1, 1]
 
@@ -417,10 +423,9 @@ def test_stall_sends_nothing_then_closes(srv: FakeServer) -> None:
 
 
 @pytest.mark.timeout(10)
-def test_drop_and_reset(srv: FakeServer) -> None:
+def test_drop_and_reset(srv: FakeServer, conn: http.client.HTTPConnection) -> None:
     srv.add("GET", "/drop", Reply.drop())
     srv.add("GET", "/reset", Reply.reset())
-    conn = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=5)
     conn.request("GET", "/drop")
     with pytest.raises(http.client.RemoteDisconnected):
         conn.getresponse()
@@ -431,9 +436,8 @@ def test_drop_and_reset(srv: FakeServer) -> None:
 
 
 @pytest.mark.timeout(10)
-def test_truncated_body(srv: FakeServer) -> None:
+def test_truncated_body(srv: FakeServer, conn: http.client.HTTPConnection) -> None:
     srv.add("GET", "/t", Reply.truncated(b'{"partial', claim=50))
-    conn = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=5)
     conn.request("GET", "/t")
     resp = conn.getresponse()
     assert resp.getheader("content-length") == "50"
