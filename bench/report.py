@@ -374,7 +374,10 @@ def _method_section(doc: dict[str, Any]) -> list[str]:
         "RSS after load is VmRSS right after the throughput run; peak RSS is VmHWM.",
         "- litellm runs with `LITELLM_LOCAL_MODEL_COST_MAP=True` (this machine has no network; "
         "otherwise its import tries to download a cost map). Its wheel is checked for `.pth` "
-        "files before install (`bench/setup_venvs.sh`).",
+        "files before install (`bench/setup_venvs.sh`); its `certifi>=2026.10.19` floor is "
+        "relaxed to the newest certifi the registry serves here (a CA bundle, no code path).",
+        "- The upstream and the clients run at nice -10 where permitted, to shed some of the "
+        "noise of other work on the machine.",
         "- Raw results: `bench/results/latest.json` (not committed).",
         "",
     ]

@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -21,6 +20,8 @@ import urllib.request
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
+
+from sysinfo import loadavg, machine
 
 HERE = Path(__file__).resolve().parent
 VENVS = HERE / ".venvs"
@@ -335,39 +336,6 @@ def summarise(st: State, clients: list[Client]) -> dict[str, dict[str, Any]]:
     return out
 
 
-def loadavg() -> str:
-    with open("/proc/loadavg") as f:
-        return " ".join(f.read().split()[:3])
-
-
-def machine() -> dict[str, Any]:
-    model, mem_kb = "?", 0
-    with open("/proc/cpuinfo") as f:
-        for line in f:
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    with open("/proc/meminfo") as f:
-        for line in f:
-            if line.startswith("MemTotal:"):
-                mem_kb = int(line.split()[1])
-    py = (
-        subprocess.run(
-            [str(python_of("aiohttp")), "-VV"], capture_output=True, text=True, check=False
-        ).stdout.strip()
-        or platform.python_version()
-    )
-    return {
-        "nproc": os.cpu_count(),
-        "cpu_model": model,
-        "mem_gib": round(mem_kb / 2**20, 1),
-        "kernel": platform.release(),
-        "python": py,
-        "loadavg_end": loadavg(),
-        "pinning": f"upstream on CPU {SERVER_CPU}, clients on CPU {CLIENT_CPU}, nice {os.nice(0)}",
-    }
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--quick", action="store_true", help="a fast smoke run")
@@ -382,6 +350,7 @@ def main() -> None:
     except OSError:
         pass
     wanted = [c for c in CLIENTS if not args.only or c.name in args.only.split(",")]
+    pinning = f"upstream on CPU {SERVER_CPU}, clients on CPU {CLIENT_CPU}, nice {os.nice(0)}"
     proc, st.url = start_upstream()
     try:
         log(f"upstream at {st.url} (pid {proc.pid})")
@@ -395,7 +364,7 @@ def main() -> None:
         "date": time.strftime("%Y-%m-%d %H:%M %Z"),
         "wall_s": time.time() - st.started,
         "plan": {**asdict(st.plan), "rounds_done": st.rounds_done},
-        "machine": {**machine(), "loadavg_start": load_start},
+        "machine": {**machine(python_of("aiohttp"), pinning), "loadavg_start": load_start},
         "ceiling": ceiling,
         "upstream_requests": stats["requests"],
         "unavailable": st.unavailable,
