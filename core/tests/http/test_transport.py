@@ -426,6 +426,39 @@ async def test_server_connection_close_is_honoured(transport: AsyncioTransport) 
     assert server.connections == 2
 
 
+@pytest.mark.parametrize(("answer", "connections"), [
+    (b"HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nok", 2),
+    (b"HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nContent-Length: 2\r\n\r\nok", 1),
+    (b"HTTP/1.1 200 OK\r\nConnection: Keep-Alive, Close\r\nContent-Length: 2\r\n\r\nok", 2),
+    # Both framings at once: chunked wins, and the connection is not trusted again.
+    (b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nTransfer-Encoding: chunked\r\n\r\n"
+     b"2\r\nok\r\n0\r\n\r\n", 2),
+    (b"HTTP/1.1 200 OK\r\nContent-Length: 2, 2\r\n\r\nok", 1),
+])
+async def test_reuse_rules(transport: AsyncioTransport, answer: bytes, connections: int) -> None:
+    async with serve(keepalive(answer)) as server:
+        for _ in range(2):
+            _, body = await get(transport, server.url())
+            assert body == b"ok"
+    assert server.connections == connections
+
+
+async def test_unsolicited_bytes_on_an_idle_connection(transport: AsyncioTransport) -> None:
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
+                      index: int) -> None:
+        while await read_request(reader) is not None:
+            writer.write(reply(b"ok"))
+            if index == 0:
+                await asyncio.sleep(0.05)
+                writer.write(b"HTTP/1.1 408 Request Timeout\r\n\r\n")  # while we are idle
+
+    async with serve(handler) as server:
+        await get(transport, server.url())
+        await asyncio.wait_for(server.eof[0].wait(), 2)  # we dropped it
+        _, body = await get(transport, server.url())
+    assert body == b"ok" and server.connections == 2
+
+
 async def test_caller_connection_close_is_not_pooled(transport: AsyncioTransport) -> None:
     async with serve(keepalive(reply(b"ok"))) as server:
         await get(transport, server.url(), headers=[("Connection", "close")])

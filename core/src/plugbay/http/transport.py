@@ -490,9 +490,9 @@ class AsyncioTransport:
             conn.abort()
             pool.free_slot()
             if isinstance(exc, asyncio.TimeoutError):  # builtin TimeoutError on 3.11+
-                raise HTTPTimeoutError(
-                    f"connect timeout: {pool.label} not connected within {timeout:g} s"
-                ) from None
+                within = "" if timeout is None else f" within {timeout:g} s"
+                raise HTTPTimeoutError(f"connect timeout: {pool.label} not connected{within}",
+                                       ) from None
             if isinstance(exc, OSError):  # refused, DNS, TLS (ssl.SSLError is an OSError)
                 raise HTTPConnectionError(f"cannot connect to {pool.label}: {exc}") from exc
             raise
