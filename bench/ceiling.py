@@ -15,6 +15,7 @@ import asyncio
 import json
 import os
 import socket
+import sys
 import time
 from urllib.parse import urlsplit
 
@@ -130,7 +131,10 @@ def main() -> None:
     p.add_argument("--cpu", type=int, default=None)
     a = p.parse_args()
     if a.cpu is not None and hasattr(os, "sched_setaffinity"):
-        os.sched_setaffinity(0, {a.cpu})
+        try:
+            os.sched_setaffinity(0, {a.cpu})
+        except OSError as exc:
+            print(f"cannot pin to CPU {a.cpu}: {exc}", file=sys.stderr)
     result = asyncio.run(measure(a.url, a.conns, a.depth, a.seconds, a.chunks))
     print(json.dumps(result), flush=True)
 

@@ -21,6 +21,7 @@ import asyncio
 import json
 import os
 import re
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -368,7 +369,10 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--port-file", default=None, help="write the bound port here")
     args = p.parse_args(argv)
     if args.cpu is not None and hasattr(os, "sched_setaffinity"):
-        os.sched_setaffinity(0, {args.cpu})
+        try:
+            os.sched_setaffinity(0, {args.cpu})
+        except OSError as exc:
+            print(f"cannot pin to CPU {args.cpu}: {exc}", file=sys.stderr)
     try:
         asyncio.run(_serve(args))
     except KeyboardInterrupt:
