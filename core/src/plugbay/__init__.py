@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from plugbay.errors import (
         APIError,
         AuthenticationError,
+        BudgetExceededError,
         ConfigError,
         ConnectionError,
         ContentFilterError,
@@ -61,7 +62,7 @@ if TYPE_CHECKING:
 _WHERE = {
     "Client": "client", "Listing": "client", "ProviderContext": "context", "hookimpl": "hookspecs",
     **dict.fromkeys(
-        ["APIError", "AuthenticationError", "ConfigError", "ConnectionError",
+        ["APIError", "AuthenticationError", "BudgetExceededError", "ConfigError", "ConnectionError",
          "ContentFilterError", "ContextLengthError", "InvalidRequestError", "MissingAPIKeyError",
          "ModelNotFoundError", "OverloadedError", "PermissionDeniedError", "PlugbayError",
          "PluginError", "ProviderError", "QuotaExceededError", "RateLimitError", "StreamError",
@@ -75,6 +76,7 @@ _WHERE = {
 __all__ = [
     "APIError",
     "AuthenticationError",
+    "BudgetExceededError",
     "Client",
     "Completion",
     "ConfigError",

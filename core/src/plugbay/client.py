@@ -28,9 +28,14 @@ from plugbay.plugins import LoadedPlugin, PluginHost, PluginStatus
 from plugbay.streaming import AsyncStream, SyncStream
 
 if TYPE_CHECKING:
+    from plugbay.budgets import BudgetManager
     from plugbay.http.models import Transport
+    from plugbay.ledger import Ledger
+    from plugbay.ledger.meter import Meter
+    from plugbay.ratelimit import RateLimiter
     from plugbay.routing.breaker import CircuitInfo
     from plugbay.routing.router import Router
+    from plugbay.stats import ProviderStats
     from plugbay.types import Completion, Cost, Health, ModelInfo, Price, Request
 
 __all__ = ["Client", "Listing"]
@@ -102,6 +107,7 @@ class Client:
         self._targets: dict[str, _Target] = {}
         self._runner = LoopThread()
         self._router: Router | None = None
+        self._meter: Meter | None = None  # ledger, budgets, rate limits, stats (issue 7)
 
     # ------------------------------------------------------------- resolving
 
@@ -142,6 +148,42 @@ class Client:
         """A snapshot of every circuit breaker (one per provider instance + model)."""
         return self.router.circuits()
 
+    # ------------------------------------------------------------- metering (issue 7)
+
+    def _metering(self) -> Meter:
+        """The ledger/budget/rate-limit/stats hooks, built from config on the first call."""
+        if self._meter is None:
+            from plugbay.ledger.meter import Meter
+
+            self._meter = Meter(self)
+        return self._meter
+
+    @property
+    def ledger(self) -> Ledger | None:
+        """The usage ledger (``None`` when ``[ledger] path = "off"``)."""
+        return self._metering().ledger
+
+    @property
+    def budgets(self) -> BudgetManager | None:
+        """The configured budgets (``None`` when there are none)."""
+        return self._metering().budgets
+
+    @property
+    def rate_limiter(self) -> RateLimiter | None:
+        return self._metering().limiter
+
+    def stats(self) -> dict[str, ProviderStats]:
+        """Per provider instance: requests, errors by class, tokens, cost, latency p50/p95."""
+        return self._metering().stats.snapshot()
+
+    def rate_limits(self) -> list[dict[str, Any]]:
+        """Rate-limit status per provider instance: client limits and the server's figures."""
+        meter = self._metering()
+        if meter.limiter is not None:
+            return meter.limiter.status()
+        return [{"provider": name, "server": dict(t.ctx.state.get("rate_limits") or {})}
+                for name, t in sorted(self._targets.items()) if t.ctx.state.get("rate_limits")]
+
     def providers(self) -> list[str]:
         """Every provider name this client can serve: installed plugins and config instances."""
         return sorted(set(self._host.names()) | set(self.config.providers))
@@ -163,17 +205,55 @@ class Client:
 
     async def acomplete(self, model: str, messages: Any, *, timeout: float | None = None,
                         **params: Any) -> Completion:
-        """Complete ``messages`` (a prompt string, a message, or a list) with ``model``."""
-        if "/" not in model:  # a route, or agent:<name>
-            route = self.router.resolve(model)
-            if route is not None:
-                return await self.router.acomplete(route, messages, timeout, params)
-        target, model_id = self._split(model)
-        request = self._request(model_id, messages, params)
-        return await self._complete(target, request, timeout)
+        """Complete ``messages`` (a prompt string, a message, or a list) with ``model``.
+        ``tags={"agent": ...}`` label the call in the ledger and budgets (not sent)."""
+        from plugbay.ledger.meter import CALL, call_tags
+
+        meter = self._meter or self._metering()
+        tags = call_tags(params.pop("tags", None), params, model)
+        again = dict(params) if meter.budgets is not None else None  # for a downgrade
+        token = None
+        try:
+            if "/" not in model:  # a route, or agent:<name>
+                route = self.router.resolve(model)
+                if route is not None:
+                    token = CALL.set((route.name, tags))
+                    return await self.router.acomplete(route, messages, timeout, params)
+            if tags is not None:
+                token = CALL.set((None, tags))
+            target, model_id = self._split(model)
+            request = self._request(model_id, messages, params)
+            return await self._complete(target, request, timeout)
+        except errors.BudgetExceededError as exc:
+            if again is None or not exc.downgrade_to or exc.downgrade_to == model:
+                raise
+            log.warning("budget %s exceeded: %s downgraded to %s", exc.budget, model,
+                        exc.downgrade_to)
+            if token is not None:
+                CALL.reset(token)
+                token = None
+            return await self.acomplete(exc.downgrade_to, messages, timeout=timeout,
+                                        tags={**(tags or {}), "downgraded_from": model},
+                                        **again)
+        finally:
+            if token is not None:
+                CALL.reset(token)
 
     async def _complete(self, target: _Target, request: Request,
                         timeout: float | None) -> Completion:
+        """One provider call, metered: budgets/limits before, ledger/stats after."""
+        meter = self._meter or self._metering()
+        ticket = await meter.begin(target, request, False)
+        try:
+            completion = await self._call(target, request, timeout)
+        except BaseException as exc:
+            await meter.failed(ticket, exc)
+            raise
+        await meter.done(ticket, completion)
+        return completion
+
+    async def _call(self, target: _Target, request: Request,
+                    timeout: float | None) -> Completion:
         fn = target.complete or target.plugin.impl("complete")
         started = time.perf_counter()
         limit = timeout if timeout is not None else self.timeout
@@ -205,10 +285,15 @@ class Client:
     def astream(self, model: str, messages: Any, *, timeout: float | None = None,
                 **params: Any) -> AsyncStream:
         """Stream ``model``'s answer. Iterate for events; ``.completion`` after the end."""
+        from plugbay.ledger.meter import call_tags
+
+        meter = self._meter or self._metering()
+        tags = call_tags(params.pop("tags", None), params, model)
         if "/" not in model:  # a route, or agent:<name>
             route = self.router.resolve(model)
             if route is not None:
-                return self.router.astream(route, messages, timeout, params)
+                return meter.routed_stream(self.router.astream(route, messages, timeout, params),
+                                           route.name, tags)
         target, model_id = self._split(model)
         request = self._request(model_id, messages, params)
         fn = target.plugin.impl("stream")
@@ -216,13 +301,15 @@ class Client:
 
         def open_() -> AsyncIterator[Any]:
             events = fn(request=request, provider=target.ctx)
-            return _deadline(events, limit, target.ctx.name) if limit else events
+            events = _deadline(events, limit, target.ctx.name) if limit else events
+            return meter.stream(target, request, events, stream, tags)  # metered (issue 7)
 
         def done(completion: Completion) -> Completion:
             completion.price = self._price(target, request.model)
             return completion
 
-        return AsyncStream(open_, model=model_id, provider=target.ctx.name, on_done=done)
+        stream = AsyncStream(open_, model=model_id, provider=target.ctx.name, on_done=done)
+        return stream
 
     def stream(self, model: str, messages: Any, *, timeout: float | None = None,
                **params: Any) -> SyncStream:
@@ -339,11 +426,17 @@ class Client:
         """Close the connection pool of the running loop (and the sync loop's)."""
         if self._router is not None:
             await self._router.aclose()
+        if self._meter is not None:
+            await self._meter.aclose()  # flush the ledger, close shared-state connections
         await self._http.aclose()
         self.close()
 
     def close(self) -> None:
+        if self._meter is not None and self._meter.ledger is not None:
+            self._meter.ledger.flush()  # pending ledger rows are written before close returns
         if self._runner.started:
+            if self._meter is not None:
+                self._runner.run(self._meter.aclose())
             if self._router is not None:
                 self._runner.run(self._router.aclose())
             self._runner.run(self._http.aclose())

@@ -39,6 +39,7 @@ from typing import Any, ClassVar
 __all__ = [
     "APIError",
     "AuthenticationError",
+    "BudgetExceededError",
     "ConfigError",
     "ConnectionError",
     "ContentFilterError",
@@ -191,6 +192,19 @@ class PermissionDeniedError(APIError):
 
 class QuotaExceededError(APIError):
     """Credits or quota are exhausted (402, 429 insufficient_quota). Not retryable."""
+
+
+class BudgetExceededError(QuotaExceededError):
+    """A hard plugbay budget (``[budgets.<name>]``) would be overspent by this call; raised
+    before anything is sent. ``budget`` names it; ``spent``/``limit`` are in its currency;
+    ``downgrade_to`` is the cheaper route or model the budget names, if any."""
+
+    def __init__(self, message: str, *, budget: str, spent: float, limit: float,
+                 period: str, provider: str | None = None,
+                 downgrade_to: str | None = None) -> None:
+        super().__init__(message, provider=provider, code="budget_exceeded", retryable=False)
+        self.budget, self.spent, self.limit, self.period = budget, spent, limit, period
+        self.downgrade_to = downgrade_to
 
 
 class RateLimitError(APIError):

@@ -1,0 +1,30 @@
+"""The interface a ledger backend implements (SQLite and PostgreSQL ship)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+
+from plugbay.ledger.records import UsageRecord
+
+__all__ = ["Backend"]
+
+
+class Backend(Protocol):
+    """Writes come from the one writer thread; reads may come from any thread."""
+
+    url: str
+
+    def write(self, records: Sequence[UsageRecord]) -> None:
+        """Insert a batch in one transaction."""
+
+    def fetch(self, since: float | None = None, until: float | None = None,
+              ) -> list[UsageRecord]:
+        """Rows with ``since <= ts < until`` (Unix times; ``None``: unbounded), oldest first."""
+        ...
+
+    def count(self) -> int:
+        ...
+
+    def close(self) -> None:
+        ...

@@ -1,0 +1,71 @@
+"""One ledger row per call: ``UsageRecord``, and the column order every backend shares."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = ["COLUMNS", "UsageRecord"]
+
+# The order of values in a row, as the backends insert and select them (schema v2).
+COLUMNS: tuple[str, ...] = (
+    "ts", "route", "provider", "model", "input_tokens", "output_tokens", "cached_tokens",
+    "cache_write_tokens", "reasoning_tokens", "cost", "currency", "latency", "ttft", "status",
+    "error", "stream", "tags", "request_id", "prompt", "response",
+)
+
+
+@dataclass(slots=True)
+class UsageRecord:
+    """What one call used and cost. ``ts`` is the Unix time the call ended.
+
+    ``status`` is ``ok``, ``error`` or ``cancelled``; ``error`` the error class name.
+    ``cost`` is ``None`` when the price or the usage is unknown (never a guessed 0).
+    ``prompt``/``response`` are filled only when ``[ledger] record_text = true``.
+    """
+
+    ts: float
+    provider: str
+    model: str
+    route: str | None = None
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cached_tokens: int = 0
+    cache_write_tokens: int = 0
+    reasoning_tokens: int = 0
+    cost: float | None = None
+    currency: str = "USD"
+    latency: float | None = None
+    ttft: float | None = None
+    status: str = "ok"
+    error: str | None = None
+    stream: bool = False
+    tags: dict[str, str] | None = field(default=None)
+    request_id: str | None = None
+    prompt: str | None = None
+    response: str | None = None
+
+    def row(self) -> tuple[Any, ...]:
+        """The values in ``COLUMNS`` order (tags as JSON text)."""
+        return (self.ts, self.route, self.provider, self.model, self.input_tokens,
+                self.output_tokens, self.cached_tokens, self.cache_write_tokens,
+                self.reasoning_tokens, self.cost, self.currency, self.latency, self.ttft,
+                self.status, self.error, bool(self.stream),
+                json.dumps(self.tags, sort_keys=True) if self.tags else None,
+                self.request_id, self.prompt, self.response)
+
+    @classmethod
+    def from_row(cls, row: tuple[Any, ...] | list[Any]) -> UsageRecord:
+        values = dict(zip(COLUMNS, row, strict=True))
+        tags = values.pop("tags")
+        values["tags"] = json.loads(tags) if isinstance(tags, str) and tags else (tags or None)
+        values["stream"] = bool(values["stream"])
+        values["ts"] = float(values["ts"])
+        for k in ("cost", "latency", "ttft"):
+            if values[k] is not None:
+                values[k] = float(values[k])
+        return cls(**values)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in COLUMNS}

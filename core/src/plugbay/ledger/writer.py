@@ -1,0 +1,174 @@
+"""The background writer: the call path only enqueues; one daemon thread batches writes.
+
+``put`` is a ``SimpleQueue.put`` (well under a microsecond). The thread drains whatever
+has queued up to ``batch`` records and writes them in one transaction, so the batch
+grows with the load. ``flush`` waits until everything enqueued before it is written;
+an ``atexit`` hook flushes every writer, so a process that exits right after its calls
+loses nothing (daemon threads still run while ``atexit`` handlers do).
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from plugbay.ledger.base import Backend
+from plugbay.ledger.records import UsageRecord
+
+__all__ = ["LedgerWriter", "close_all"]
+
+log = logging.getLogger("plugbay.ledger")
+_STOP = object()
+_writers: list[LedgerWriter] = []
+_registered = False
+_reg_lock = threading.Lock()
+
+
+class LedgerWriter:
+    def __init__(self, open_backend: Callable[[], Backend], *, batch: int = 500,
+                 name: str = "ledger") -> None:
+        self._open = open_backend
+        self._backend: Backend | None = None
+        self.batch = batch
+        self.name = name
+        self._q: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+        self.written = 0
+        self.failed = 0  # records dropped after the backend kept failing
+        self.last_error: str | None = None
+        self.closed = False
+
+    # -- the call path -----------------------------------------------------------------
+
+    def put(self, record: UsageRecord) -> None:
+        self._q.put(record)
+        if self._thread is None:
+            self._start()
+
+    # -- control -----------------------------------------------------------------------
+
+    def backend(self) -> Backend:
+        """The backend, opened (and migrated) on first use."""
+        with self._lock:
+            if self._backend is None:
+                self._backend = self._open()
+            return self._backend
+
+    def _start(self) -> None:
+        global _registered
+        with self._lock:
+            if self._thread is not None:
+                return
+            self._thread = threading.Thread(target=self._run, name=f"plugbay-{self.name}",
+                                            daemon=True)
+            self._thread.start()
+        with _reg_lock:
+            _writers.append(self)
+            if not _registered:
+                atexit.register(close_all)
+                _registered = True
+
+    def flush(self, timeout: float = 30.0) -> bool:
+        """Wait until every record enqueued so far is written. False on timeout."""
+        if self._thread is None or not self._thread.is_alive():
+            return True
+        done = threading.Event()
+        self._q.put(done)
+        return done.wait(timeout)
+
+    def close(self, timeout: float = 30.0) -> None:
+        """Flush, stop the thread and close the backend."""
+        if self.closed:
+            return
+        self.closed = True
+        thread = self._thread
+        if thread is not None and thread.is_alive():
+            self._q.put(_STOP)
+            thread.join(timeout)
+        with self._lock:
+            if self._backend is not None:
+                try:
+                    self._backend.close()
+                except Exception:
+                    pass
+                self._backend = None
+
+    # -- the thread --------------------------------------------------------------------
+
+    def _run(self) -> None:
+        q = self._q
+        while True:
+            item = q.get()
+            batch: list[UsageRecord] = []
+            waiters: list[threading.Event] = []
+            stop = False
+            while True:
+                if item is _STOP:
+                    stop = True
+                elif isinstance(item, threading.Event):
+                    waiters.append(item)
+                else:
+                    batch.append(item)
+                if len(batch) >= self.batch:
+                    break
+                try:
+                    item = q.get_nowait()
+                except queue.Empty:
+                    break
+            if batch:
+                self._write(batch)
+            for w in waiters:
+                w.set()
+            if stop:
+                # Anything enqueued after the stop marker is written too.
+                rest = []
+                while True:
+                    try:
+                        item = q.get_nowait()
+                    except queue.Empty:
+                        break
+                    if isinstance(item, threading.Event):
+                        item.set()
+                    elif item is not _STOP:
+                        rest.append(item)
+                if rest:
+                    self._write(rest)
+                return
+
+    def _write(self, batch: list[UsageRecord]) -> None:
+        for attempt in range(3):
+            try:
+                self.backend().write(batch)
+                self.written += len(batch)
+                return
+            except Exception as exc:  # the ledger must never break the caller
+                self.last_error = f"{type(exc).__name__}: {exc}"
+                with self._lock:
+                    backend, self._backend = self._backend, None
+                if backend is not None:
+                    try:
+                        backend.close()
+                    except Exception:
+                        pass
+                if attempt < 2:
+                    time.sleep(0.2 * (attempt + 1))
+        self.failed += len(batch)
+        log.error("plugbay ledger (%s): dropped %d records: %s", self.name, len(batch),
+                  self.last_error)
+
+
+def close_all() -> None:
+    """Flush and close every writer (registered with ``atexit``)."""
+    with _reg_lock:
+        writers = list(_writers)
+    for w in writers:
+        try:
+            w.close()
+        except Exception:
+            pass

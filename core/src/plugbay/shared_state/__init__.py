@@ -1,0 +1,100 @@
+"""State shared by every process through Redis (``pip install 'plugbay[redis]'``): budget
+counters, rate-limit windows and circuit breakers, updated with atomic Lua scripts so that
+N processes never get N times a limit.
+
+Config::
+
+    [state]
+    backend = "redis"                      # default "memory": this process only
+    url = "redis://127.0.0.1:6379/0"
+    prefix = "plugbay"                     # key prefix (one per deployment)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from plugbay.routing.router import Router
+    from plugbay.shared_state.breakers import SharedBreakers
+    from plugbay.shared_state.budgets import RedisBudgetStore
+    from plugbay.shared_state.ratelimit import RedisLimitStore
+
+__all__ = ["SharedState"]
+
+
+def _redis_asyncio() -> Any:
+    try:
+        import redis.asyncio as aioredis
+    except ImportError:
+        from plugbay.errors import ConfigError
+
+        raise ConfigError("[state] backend = 'redis' needs redis-py: "
+                          "pip install 'plugbay[redis]'", key="state.backend") from None
+    return aioredis
+
+
+class SharedState:
+    """Redis connections (one pool per event loop: asyncio connections belong to a loop)
+    and the stores built on them."""
+
+    def __init__(self, url: str, *, prefix: str = "plugbay") -> None:
+        self.url = url
+        self.prefix = prefix
+        self._aioredis = _redis_asyncio()
+        self._clients: dict[asyncio.AbstractEventLoop, Any] = {}
+        self._shas: dict[str, str] = {}
+        self.breakers: SharedBreakers | None = None
+
+    def redis(self) -> Any:
+        loop = asyncio.get_running_loop()
+        client = self._clients.get(loop)
+        if client is None:
+            client = self._clients[loop] = self._aioredis.Redis.from_url(
+                self.url, socket_connect_timeout=5, health_check_interval=30)
+        return client
+
+    async def script(self, source: str, keys: list[str], args: list[Any]) -> Any:
+        """Run a Lua script by its SHA, loading it on first use (or after a flush)."""
+        redis = self.redis()
+        sha = self._shas.get(source)
+        if sha is None:
+            sha = self._shas[source] = hashlib.sha1(source.encode()).hexdigest()
+        try:
+            return await redis.evalsha(sha, len(keys), *keys, *args)
+        except self._aioredis.ResponseError as exc:
+            if "NOSCRIPT" not in str(exc):
+                raise
+            await redis.script_load(source)
+            return await redis.evalsha(sha, len(keys), *keys, *args)
+
+    def budget_store(self) -> RedisBudgetStore:
+        from plugbay.shared_state.budgets import RedisBudgetStore
+
+        return RedisBudgetStore(self)
+
+    def limit_store(self) -> RedisLimitStore:
+        from plugbay.shared_state.ratelimit import RedisLimitStore
+
+        return RedisLimitStore(self)
+
+    def share_breakers(self, router: Router, interval: float = 0.25) -> SharedBreakers:
+        from plugbay.shared_state.breakers import SharedBreakers
+
+        if self.breakers is None:
+            self.breakers = SharedBreakers(self, router, interval)
+        return self.breakers
+
+    async def aclose(self) -> None:
+        """Close this loop's connections (and stop its breaker refresher)."""
+        if self.breakers is not None:
+            await self.breakers.aclose()
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return
+        client = self._clients.pop(loop, None)
+        if client is not None:
+            await client.aclose()

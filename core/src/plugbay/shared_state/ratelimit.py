@@ -1,0 +1,50 @@
+"""Rate-limit counters in Redis, shared by every process (``[state] backend = "redis"``)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from plugbay.ratelimit import LimitSpec
+from plugbay.shared_state.scripts import LIMIT_ACQUIRE
+
+if TYPE_CHECKING:
+    from plugbay.shared_state import SharedState
+
+__all__ = ["RedisLimitStore"]
+
+
+class RedisLimitStore:
+    def __init__(self, shared: SharedState) -> None:
+        self._shared = shared
+        self._seen: dict[str, tuple[int, int, float]] = {}
+
+    def _keys(self, key: str) -> list[str]:
+        p = f"{self._shared.prefix}:rl:{key}"
+        return [f"{p}:req", f"{p}:tok", f"{p}:block"]
+
+    async def acquire(self, key: str, spec: LimitSpec, tokens: int,
+                      ) -> tuple[int | None, float]:
+        out = await self._shared.script(LIMIT_ACQUIRE, self._keys(key),
+                                        [spec.rpm, spec.tpm, tokens])
+        second, wait = int(out[0]), float(out[1])
+        blocked = self._seen.get(key, (0, 0, 0.0))[2]
+        self._seen[key] = (int(out[2]), int(out[3]), blocked)
+        return (second, 0.0) if second else (None, wait)
+
+    async def adjust(self, key: str, second: int, delta: int) -> None:
+        await self._shared.redis().hincrby(self._keys(key)[1], str(second), delta)
+
+    async def block(self, key: str, until: float) -> None:
+        import time
+
+        ms = int((until - time.time()) * 1000)
+        if ms > 0:
+            await self._shared.redis().set(self._keys(key)[2], repr(until), px=ms)
+            r, t, _ = self._seen.get(key, (0, 0, 0.0))
+            self._seen[key] = (r, t, until)
+
+    def usage(self, key: str) -> tuple[int, int, float]:
+        return self._seen.get(key, (0, 0, 0.0))
+
+    async def aclose(self) -> None:
+        return None
