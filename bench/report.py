@@ -93,9 +93,9 @@ def targets(
     lite = d.get(LITELLM, {}).get("import_ms")
     imp = me.get("import_ms")
 
-    def t(text: str, value: float | None, ok: bool | None, shown: str) -> Target:
+    def t(text: str, value: float | None, ok: bool | None, shown: str, why: str = "") -> Target:
         if value is None:
-            why = unavailable or "not measured in this run"
+            why = unavailable or why or "not measured in this run"
             return Target(text, f"not measured: {why}", None)
         return Target(text, shown, ok)
 
@@ -109,6 +109,7 @@ def targets(
             ratio,
             ratio is not None and ratio >= 30,
             f"litellm {fmt(lite)} ms / plugbay {fmt(imp, 1)} ms = {fmt(ratio, 1)}x",
+            "" if lite is not None else "litellm was not measured in this run",
         ),
         t(
             "cold start to first completion <= 300 ms",
