@@ -609,3 +609,25 @@ async def test_concurrent_first_calls_resolve_credentials_once(
                                          for _ in range(8)])
     assert [r.text for r in results] == ["one"] * 8
     assert sts.hits == 1
+
+
+async def test_requests_converse_cannot_express_are_refused(server: FakeServer) -> None:
+    image = plugbay.ImagePart(url="https://example.com/cat.png")
+    async with static(server) as client:
+        with pytest.raises(errors.InvalidRequestError, match="bytes or s3") as caught:
+            await client.acomplete(f"bedrock/{MODEL}", [plugbay.Message.user("see", image)])
+        assert caught.value.provider == "bedrock"
+        with pytest.raises(errors.InvalidRequestError, match="json_schema"):
+            await client.acomplete(f"bedrock/{MODEL}", "hi", response_format=plugbay.ResponseFormat(
+                type="json_object"))
+    assert server.requests == []
+
+
+async def test_no_region_anywhere_is_a_config_error(server: FakeServer) -> None:
+    client = plugbay.Client({"providers": {"bedrock": {
+        "aws_access_key_id": AK, "aws_secret_access_key": SK}}}, env={})
+    async with client:
+        with pytest.raises(errors.ConfigError, match="no AWS region"):
+            await client.acomplete(f"bedrock/{MODEL}", "hi")
+        (health,) = await client.ahealth("bedrock")
+    assert health.status == "down"

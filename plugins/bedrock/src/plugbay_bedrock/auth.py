@@ -82,9 +82,9 @@ class AwsAuth:
         if self.token is not None:
             return [*headers.items(), ("Authorization", f"Bearer {self.token}")]
         frozen = await self.frozen()
-        if self._sigv4 is None:
-            from botocore.auth import SigV4Auth  # already imported by the resolution thread
-            from botocore.awsrequest import AWSRequest
+        if self._sigv4 is None:  # modules already imported by the resolution thread
+            from botocore.auth import SigV4Auth  # type: ignore[import-untyped, unused-ignore]
+            from botocore.awsrequest import AWSRequest  # type: ignore[import-untyped, unused-ignore]
             self._sigv4, self._request = SigV4Auth, AWSRequest
         request = self._request(method=method, url=url, data=body or b"", headers=dict(headers))
         # Host is left to botocore: it derives the same authority our transport sends.
@@ -107,9 +107,10 @@ def _bearer(ctx: ProviderContext) -> str | None:
 
 async def auth_for(ctx: ProviderContext) -> AwsAuth:
     """The instance's auth, resolved once (in a worker thread) and kept in ``ctx.state``."""
-    auth = ctx.state.get("aws_auth")
-    if auth is not None:
-        return auth
+    cached = ctx.state.get("aws_auth")
+    if isinstance(cached, AwsAuth):
+        return cached
+    auth: AwsAuth
     token = _bearer(ctx)
     region = region_hint(ctx)
     if token is not None and region is not None:
@@ -126,8 +127,8 @@ def _resolve(state: dict[str, Any], name: str, options: dict[str, Any], env: dic
              token: str | None, region: str | None) -> AwsAuth:
     with _lock:
         done = state.get("aws_auth")
-        if done is not None:  # a concurrent first call resolved it while we waited
-            return done  # type: ignore[no-any-return]
+        if isinstance(done, AwsAuth):  # a concurrent first call resolved it while we waited
+            return done
         try:
             auth = _resolve_locked(name, options, env, token, region)
             state["aws_auth"] = auth  # set before the lock is released
@@ -143,11 +144,16 @@ def _resolve(state: dict[str, Any], name: str, options: dict[str, Any], env: dic
 def _resolve_locked(name: str, options: dict[str, Any], env: dict[str, str],
                     token: str | None, region: str | None) -> AwsAuth:
     # Imported here, off the loop, so that signing later never pays for the import.
-    import botocore.auth
-    import botocore.awsrequest
-    import botocore.session
-    from botocore.configprovider import BOTOCORE_DEFAUT_SESSION_VARIABLES
-    from botocore.credentials import ContainerProvider, EnvProvider
+    import botocore.auth  # type: ignore[import-untyped, unused-ignore]
+    import botocore.awsrequest  # type: ignore[import-untyped, unused-ignore]
+    import botocore.session  # type: ignore[import-untyped, unused-ignore]
+    from botocore.configprovider import (  # type: ignore[import-untyped, unused-ignore]
+        BOTOCORE_DEFAUT_SESSION_VARIABLES,
+    )
+    from botocore.credentials import (  # type: ignore[import-untyped, unused-ignore]
+        ContainerProvider,
+        EnvProvider,
+    )
 
     session = botocore.session.Session()
     # The instance's environment snapshot wins where it differs from the process one

@@ -331,8 +331,9 @@ def error_info(data: Any) -> str:
     """The message of an error body (``message``; ``Message`` in some AWS front ends)."""
     if isinstance(data, Mapping):
         for key in ("message", "Message", "errorMessage"):
-            if isinstance(data.get(key), str):
-                return data[key]
+            value = data.get(key)
+            if isinstance(value, str):
+                return value
     if isinstance(data, (bytes, str)) and data:
         text = data.decode("utf-8", "replace") if isinstance(data, bytes) else data
         return text[:300]

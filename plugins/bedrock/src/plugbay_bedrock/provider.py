@@ -120,9 +120,13 @@ def _model_path(model: str) -> str:
     return "/model/" + quote(model, safe="-._~")
 
 
-def _encode(request: Request) -> bytes:
-    return json.dumps(codec.build_body(request), separators=(",", ":"),
-                      ensure_ascii=False).encode()
+def _encode(request: Request, ctx: ProviderContext) -> bytes:
+    try:
+        body = codec.build_body(request)
+    except errors.APIError as exc:  # a request Converse cannot express (http image URL...)
+        exc.provider = ctx.name
+        raise
+    return json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
 
 
 def _json(response: HTTPResponse, ctx: ProviderContext) -> Any:
@@ -151,7 +155,7 @@ def _stamp(exc: errors.APIError, ctx: ProviderContext, request_id: str | None) -
 
 @hookimpl
 async def complete(request: Request, provider: ProviderContext) -> Completion:
-    body = _encode(request)
+    body = _encode(request, provider)
     auth = await auth_for(provider)
     url = runtime_url(provider, auth) + _model_path(request.model) + "/converse"
     response = await _send(provider, "POST", url, body, "application/json")
@@ -163,7 +167,7 @@ async def complete(request: Request, provider: ProviderContext) -> Completion:
 
 @hookimpl
 async def stream(request: Request, provider: ProviderContext) -> AsyncIterator[StreamEvent]:
-    body = _encode(request)
+    body = _encode(request, provider)
     auth = await auth_for(provider)
     url = runtime_url(provider, auth) + _model_path(request.model) + "/converse-stream"
     opened = await _send(provider, "POST", url, body, "application/vnd.amazon.eventstream",
