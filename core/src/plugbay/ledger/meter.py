@@ -343,18 +343,21 @@ class Meter:
         ctx = CALL.get()
         tags = ctx[1] if ctx else None
         router = self._client.router
-        keep, blocked = [], None
+        keep, over = [], []
         for t in targets:
             estimate = estimate_cost(call.request, router.price(t), budgets.output_tokens)
             b = budgets.blocking(t.provider, t.model_id, call.route.name, tags, estimate)
             if b is None:
                 keep.append(t)
-            elif blocked is None:
-                blocked = b
-        if not keep and blocked is not None:
+            else:
+                over.append((t, b))
+        if not keep and over:
+            # the budget to report: one that names a downgrade, else the first
+            blocked = next((b for _, b in over if b.on_exceed == "downgrade"), over[0][1])
             spent, _ = budgets.store.peek(blocked.key(budgets.clock()))
+            which = ", ".join(f"{t.key} ({b.name})" for t, b in over)
             raise errors.BudgetExceededError(
-                f"route {call.route.name!r}: every target is over budget {blocked.name!r}",
+                f"route {call.route.name!r}: every target is over a hard budget: {which}",
                 budget=blocked.name, spent=spent, limit=blocked.limit,
                 period=blocked.key(budgets.clock()).rpartition(":")[2],
                 downgrade_to=blocked.downgrade_to if blocked.on_exceed == "downgrade"
