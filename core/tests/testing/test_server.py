@@ -618,6 +618,12 @@ def test_restart_keeps_the_port() -> None:
         assert server.port == port and client.get(server.url + "/a").text == "a"
 
 
+@pytest.mark.timeout(10)
+def test_start_raises_when_the_port_is_taken(srv: FakeServer) -> None:
+    with pytest.raises(OSError):
+        FakeServer(port=srv.port).start()
+
+
 @pytest.mark.timeout(20)
 def test_serves_a_subprocess(srv: FakeServer) -> None:
     srv.add("GET", "/ping", Reply.text("pong"))

@@ -127,22 +127,24 @@ class FakeServer:
 
         def run() -> None:
             asyncio.set_event_loop(loop)
+            serving = asyncio.start_server(
+                self._serve, self._host, self._port, limit=_HEAD_LIMIT, backlog=_BACKLOG
+            )
             try:
-                self._server = loop.run_until_complete(
-                    asyncio.start_server(
-                        self._serve, self._host, self._port, limit=_HEAD_LIMIT, backlog=_BACKLOG
-                    )
-                )
+                self._server = loop.run_until_complete(serving)
             except BaseException as exc:  # handed to start() in the caller's thread
                 failure.append(exc)
-                loop.close()
-                ready.set()
-                return
             ready.set()
-            try:
+            if not failure:
                 loop.run_forever()
-            finally:
-                self._close_loop(loop)
+            # Cancel what is left (say a connection accepted during stop), then let the
+            # transports' close callbacks run before the loop goes.
+            pending = asyncio.all_tasks(loop)
+            for task in pending:
+                task.cancel()
+            loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+            loop.run_until_complete(asyncio.sleep(0))
+            loop.close()
 
         thread = threading.Thread(target=run, name="plugbay-fake-server", daemon=True)
         thread.start()
@@ -180,16 +182,6 @@ class FakeServer:
             task.cancel()
         if tasks:
             await asyncio.wait(tasks, timeout=2)
-
-    @staticmethod
-    def _close_loop(loop: asyncio.AbstractEventLoop) -> None:
-        pending = asyncio.all_tasks(loop)
-        for task in pending:
-            task.cancel()
-        if pending:
-            loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
-        loop.run_until_complete(loop.shutdown_asyncgens())
-        loop.close()
 
     def __enter__(self) -> FakeServer:
         return self.start()
