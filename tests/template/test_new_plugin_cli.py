@@ -19,10 +19,10 @@ PLUGBAY = str(Path(sys.executable).parent / "plugbay")
 
 def run_cli(cwd: Path, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
     # A HOME of its own: cookiecutter keeps a replay file there.
-    home = Path(tempfile.mkdtemp(prefix="home-", dir=cwd.parent))
-    return subprocess.run([PLUGBAY, "new-plugin", *args], cwd=cwd, input=stdin,
-                          capture_output=True, text=True, timeout=60,
-                          env={**os.environ, "HOME": str(home)})
+    with tempfile.TemporaryDirectory(prefix="plugbay-home-") as home:
+        return subprocess.run([PLUGBAY, "new-plugin", *args], cwd=cwd, input=stdin,
+                              capture_output=True, text=True, timeout=60,
+                              env={**os.environ, "HOME": home})
 
 
 def new_plugin(cwd: Path, *args: str) -> tuple[int, str]:
@@ -130,3 +130,13 @@ def test_missing_cookiecutter_is_one_line_and_exit_2(tmp_path: Path) -> None:
 def test_template_found_from_the_checkout() -> None:
     assert scaffold.template_dir() in (Path(scaffold.__file__).parent / "_template",
                                        Path(__file__).resolve().parents[2] / "template")
+
+
+def test_this_repository_is_detected(tmp_path: Path) -> None:
+    root = Path(__file__).resolve().parents[2]
+    assert scaffold.template_hooks().find_workspace(root / "core" / "src") == root
+    # A name that exists: refused before anything is written, nothing touched.
+    before = sorted(p.name for p in (root / "plugins").iterdir())
+    proc = run_cli(root / "docs", "--no-input", "--name", "openai")
+    assert proc.returncode == 2 and "plugins/openai already exists" in proc.stderr
+    assert sorted(p.name for p in (root / "plugins").iterdir()) == before
