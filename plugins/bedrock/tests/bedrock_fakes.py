@@ -18,8 +18,9 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote, unquote
 
+import plugbay
 from plugbay.testing.replies import Reply
-from plugbay.testing.server import RecordedRequest
+from plugbay.testing.server import FakeServer, RecordedRequest
 
 PAD = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJ"  # the random padding field "p" real streams carry
 
@@ -172,3 +173,50 @@ def signed(reply: Reply | Callable[[RecordedRequest], Reply], keys: dict[str, st
             return aws_error("InvalidSignatureException", problem, 403)
         return reply(req) if callable(reply) else reply
     return handle
+
+
+# ------------------------------------------------------------------ clients and bodies
+
+AK, SK = "AKIAIOSFODNN7EXAMPLE", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
+WORK_AK, WORK_SK, WORK_TOKEN = "AKIAWORKPROFILE00001", "work/secret+key", "IQoJb3JpZ2luX2VjEWORK"
+MODEL = "us.anthropic.claude-sonnet-4-5-20250929-v1:0"
+CONVERSE = re.compile(r"/model/[^/]+/converse")
+STREAM = re.compile(r"/model/[^/]+/converse-stream")
+
+
+def converse_body(text: str = "hi", **extra: Any) -> dict[str, Any]:
+    return {"output": {"message": {"role": "assistant", "content": [{"text": text}]}},
+            "stopReason": "end_turn", "metrics": {"latencyMs": 42},
+            "usage": {"inputTokens": 3, "outputTokens": 1, "totalTokens": 4}, **extra}
+
+
+def make(server: FakeServer, env: dict[str, str] | None = None, **options: Any) -> plugbay.Client:
+    table = {"base_url": server.url, "control_base_url": server.url, **options}
+    return plugbay.Client({"providers": {"bedrock": table}}, env=env or {})
+
+
+def static(server: FakeServer, **options: Any) -> plugbay.Client:
+    return make(server, aws_access_key_id=AK, aws_secret_access_key=SK, region="us-east-1",
+                **options)
+
+
+async def collect(client: plugbay.Client, **kw: Any) -> tuple[list[Any], Any]:
+    events = []
+    async with client.astream(f"bedrock/{MODEL}", "hi", **kw) as stream:
+        async for item in stream:
+            events.append(item)
+    return events, stream.completion
+
+
+def sts_reply(key: str, secret: str, token: str, expires: dt.datetime) -> Reply:
+    xml = f"""<AssumeRoleResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/">
+  <AssumeRoleResult>
+    <Credentials><AccessKeyId>{key}</AccessKeyId><SecretAccessKey>{secret}</SecretAccessKey>
+      <SessionToken>{token}</SessionToken>
+      <Expiration>{expires.strftime('%Y-%m-%dT%H:%M:%SZ')}</Expiration></Credentials>
+    <AssumedRoleUser><AssumedRoleId>AROAFAKE:plugbay</AssumedRoleId>
+      <Arn>arn:aws:sts::123456789012:assumed-role/bedrock/plugbay</Arn></AssumedRoleUser>
+  </AssumeRoleResult>
+  <ResponseMetadata><RequestId>sts-1</RequestId></ResponseMetadata>
+</AssumeRoleResponse>"""
+    return Reply.text(xml, "text/xml")

@@ -1,420 +1,31 @@
-"""Bedrock specifics against a real fake server: credentials the boto3 way, SigV4 checked
-independently, the binary event stream, the Converse body, errors, models and prices."""
+"""Bedrock specifics against a real fake server: the Converse body, responses, errors,
+models, inference profiles, prices and health."""
 
 from __future__ import annotations
 
-import asyncio
 import base64
-import datetime as dt
 import json
-import re
-import subprocess
-import sys
-import textwrap
-import uuid
-import zlib
-from collections.abc import Iterator
-from pathlib import Path
-from typing import Any
 
 import pytest
 from bedrock_fakes import (
-    PAD,
+    AK,
+    CONVERSE,
+    MODEL,
+    SK,
     aws_error,
     check_sigv4,
-    event,
-    exception,
-    frame,
+    converse_body,
     signed,
-    split,
-    text_stream,
+    static,
 )
 from plugbay_bedrock import codec
-from plugbay_bedrock.eventstream import EventStreamDecoder, EventStreamError
 
 import plugbay
 from plugbay import errors
 from plugbay.testing.replies import Reply
-from plugbay.testing.server import FakeServer, RecordedRequest
+from plugbay.testing.server import FakeServer
 
 pytestmark = pytest.mark.timeout(30)
-
-AK, SK = "AKIAIOSFODNN7EXAMPLE", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
-WORK_AK, WORK_SK, WORK_TOKEN = "AKIAWORKPROFILE00001", "work/secret+key", "IQoJb3JpZ2luX2VjEWORK"
-MODEL = "us.anthropic.claude-sonnet-4-5-20250929-v1:0"
-CONVERSE = re.compile(r"/model/[^/]+/converse")
-STREAM = re.compile(r"/model/[^/]+/converse-stream")
-
-
-def converse_body(text: str = "hi", **extra: Any) -> dict[str, Any]:
-    return {"output": {"message": {"role": "assistant", "content": [{"text": text}]}},
-            "stopReason": "end_turn", "metrics": {"latencyMs": 42},
-            "usage": {"inputTokens": 3, "outputTokens": 1, "totalTokens": 4}, **extra}
-
-
-@pytest.fixture
-def server() -> Iterator[FakeServer]:
-    with FakeServer() as srv:
-        yield srv
-
-
-@pytest.fixture
-def aws_files(tmp_path: Path) -> dict[str, str]:
-    """Shared config and credentials files with a default and a ``work`` profile."""
-    config = tmp_path / "config"
-    config.write_text(textwrap.dedent("""\
-        [default]
-        region = eu-west-3
-
-        [profile work]
-        region = us-west-2
-
-        [profile bedrock-role]
-        role_arn = arn:aws:iam::123456789012:role/bedrock
-        source_profile = work
-        region = us-west-2
-        """))
-    creds = tmp_path / "credentials"
-    creds.write_text(textwrap.dedent(f"""\
-        [default]
-        aws_access_key_id = {AK}
-        aws_secret_access_key = {SK}
-
-        [work]
-        aws_access_key_id = {WORK_AK}
-        aws_secret_access_key = {WORK_SK}
-        aws_session_token = {WORK_TOKEN}
-        """))
-    return {"AWS_CONFIG_FILE": str(config), "AWS_SHARED_CREDENTIALS_FILE": str(creds)}
-
-
-def make(server: FakeServer, env: dict[str, str] | None = None, **options: Any) -> plugbay.Client:
-    table = {"base_url": server.url, "control_base_url": server.url, **options}
-    return plugbay.Client({"providers": {"bedrock": table}}, env=env or {})
-
-
-def static(server: FakeServer, **options: Any) -> plugbay.Client:
-    return make(server, aws_access_key_id=AK, aws_secret_access_key=SK, region="us-east-1",
-                **options)
-
-
-async def collect(client: plugbay.Client, **kw: Any) -> tuple[list[Any], Any]:
-    events = []
-    async with client.astream(f"bedrock/{MODEL}", "hi", **kw) as stream:
-        async for item in stream:
-            events.append(item)
-    return events, stream.completion
-
-
-# ------------------------------------------------------------------ the event stream decoder
-
-
-def test_decoder_reassembles_frames_split_anywhere() -> None:
-    frames = text_stream(["Hel", "lo"])
-    data = b"".join(frames)
-    for size in (1, 2, 5, 11, 12, 13, 64, len(data)):
-        decoder, got = EventStreamDecoder(), []
-        for i in range(0, len(data), size):
-            got += decoder.feed(data[i:i + size])
-        assert [m.event_type for m in got] == ["messageStart", "contentBlockDelta",
-                                               "contentBlockDelta", "contentBlockStop",
-                                               "messageStop", "metadata"], size
-        assert decoder.pending == 0 and decoder.frames == 6
-
-
-def test_decoder_reads_every_header_type() -> None:
-    ident = uuid.uuid4()
-    headers = {"t": True, "f": False, "b": (2, -7), "s": (3, 300), "i": (4, -70000),
-               "l": (5, 2**40), "raw": b"\x00\x01", "str": "caf\u00e9", "ts": (8, 1700000000000),
-               "id": ident}
-    (message,) = EventStreamDecoder().feed(frame(headers, b"{}"))
-    assert message.headers == {"t": True, "f": False, "b": -7, "s": 300, "i": -70000,
-                               "l": 2**40, "raw": b"\x00\x01", "str": "caf\u00e9",
-                               "ts": 1700000000000, "id": ident}
-    assert message.payload == b"{}"
-
-
-def test_decoder_agrees_with_botocore() -> None:
-    from botocore.eventstream import EventStreamBuffer
-
-    data = b"".join([*text_stream(["a", "b"]), exception("throttlingException", "slow")])
-    theirs = EventStreamBuffer()
-    theirs.add_data(data)
-    ours = EventStreamDecoder().feed(data)
-    expected = [(dict(m.headers), m.payload) for m in theirs]
-    assert [(m.headers, m.payload) for m in ours] == expected
-
-
-@pytest.mark.parametrize("where", ["prelude", "message", "length"])
-def test_decoder_rejects_corrupt_frames(where: str) -> None:
-    data = bytearray(event("messageStart", {"role": "assistant"}))
-    if where == "prelude":
-        data[9] ^= 0xFF  # the prelude CRC itself
-    elif where == "message":
-        data[20] ^= 0x01  # a header byte: only the message CRC catches it
-    else:
-        data[0:4] = (8).to_bytes(4, "big")  # a total length below the minimum
-        data[8:12] = zlib.crc32(bytes(data[:8])).to_bytes(4, "big")
-    with pytest.raises(EventStreamError):
-        EventStreamDecoder().feed(bytes(data))
-    assert issubclass(EventStreamError, errors.StreamError)
-
-
-# ------------------------------------------------------------------ streams end to end
-
-
-async def test_stream_split_chunks_padding_usage_and_metrics(server: FakeServer) -> None:
-    usage = {"inputTokens": 7, "outputTokens": 4, "totalTokens": 26, "cacheReadInputTokens": 10,
-             "cacheWriteInputTokens": 5}
-    frames = text_stream(["Hello", ", ", "world"], usage=usage)
-    assert PAD[:5].encode() in frames[1]  # the padding field really is on the wire
-    server.add("POST", STREAM, signed(Reply.eventstream(split(frames)), {AK: SK},
-                                      region="us-east-1"))
-    async with static(server) as client:
-        events, done = await collect(client)
-    texts = [e.text for e in events if e.type == "text"]
-    assert texts == ["Hello", ", ", "world"]
-    assert done.text == "Hello, world" and done.finish_reason == "stop"
-    assert done.usage.input_tokens == 22 and done.usage.cached_input_tokens == 10
-    assert done.usage.cache_write_tokens == 5 and done.usage.output_tokens == 4
-    assert done.extra["latency_ms"] == 321
-    req = server.last
-    assert req.path == "/model/us.anthropic.claude-sonnet-4-5-20250929-v1%3A0/converse-stream"
-    assert req.headers["accept"] == "application/vnd.amazon.eventstream"
-
-
-async def test_stream_reasoning_and_signature_kept(server: FakeServer) -> None:
-    frames = [event("messageStart", {"role": "assistant"}),
-              event("contentBlockDelta", {"contentBlockIndex": 0, "delta": {
-                  "reasoningContent": {"text": "Think"}}}),
-              event("contentBlockDelta", {"contentBlockIndex": 0, "delta": {
-                  "reasoningContent": {"text": "ing."}}}),
-              event("contentBlockDelta", {"contentBlockIndex": 0, "delta": {
-                  "reasoningContent": {"signature": "sig-123"}}}),
-              event("contentBlockStop", {"contentBlockIndex": 0}),
-              event("contentBlockDelta", {"contentBlockIndex": 1, "delta": {"text": "42"}}),
-              event("messageStop", {"stopReason": "end_turn"}),
-              event("metadata", {"usage": {"inputTokens": 1, "outputTokens": 2},
-                                 "metrics": {"latencyMs": 5}})]
-    server.add("POST", STREAM, Reply.eventstream(frames))
-    async with static(server) as client:
-        events, done = await collect(client)
-    assert [e.text for e in events if e.type == "reasoning"] == ["Think", "ing."]
-    assert done.reasoning == "Thinking." and done.text == "42"
-    blocks = done.extra["provider_data"]["bedrock_reasoning"]
-    assert blocks == [{"reasoningText": {"text": "Thinking.", "signature": "sig-123"}}]
-
-
-@pytest.mark.parametrize(("kind", "cls"), [
-    ("throttlingException", errors.RateLimitError),
-    ("serviceUnavailableException", errors.OverloadedError),
-    ("validationException", errors.InvalidRequestError),
-    ("modelStreamErrorException", errors.StreamError),
-    ("internalServerException", errors.ProviderError),
-])
-async def test_stream_exception_frame_raises_typed_error(server: FakeServer, kind: str,
-                                                         cls: type[errors.APIError]) -> None:
-    frames = [*text_stream(["partial"])[:2], exception(kind, "it broke")]
-    server.add("POST", STREAM, Reply.eventstream(frames, headers={
-        "x-amzn-RequestId": "req-stream-1"}))
-    async with static(server) as client:
-        with pytest.raises(cls) as caught:
-            await collect(client)
-    assert caught.value.provider == "bedrock" and caught.value.message == "it broke"
-    assert caught.value.request_id == "req-stream-1"
-    assert caught.value.code == kind[0].upper() + kind[1:]
-
-
-async def test_stream_corrupt_crc_raises(server: FakeServer) -> None:
-    frames = text_stream(["ok", "then broken"])
-    bad = bytearray(frames[2])
-    bad[-1] ^= 0xFF
-    frames[2] = bytes(bad)
-    server.add("POST", STREAM, Reply.eventstream(frames))
-    async with static(server) as client:
-        with pytest.raises(errors.StreamError, match="CRC"):
-            await collect(client)
-
-
-@pytest.mark.parametrize("keep", [5, 4, 3], ids=["no-metadata", "no-messageStop", "mid"])
-async def test_stream_cut_before_terminal_events_raises(server: FakeServer, keep: int) -> None:
-    frames = text_stream(["a", "b"])[:keep]
-    server.add("POST", STREAM, Reply.eventstream(frames))
-    async with static(server) as client:
-        with pytest.raises(errors.StreamError, match="ended before"):
-            await collect(client)
-
-
-async def test_stream_cut_inside_a_frame_raises(server: FakeServer) -> None:
-    data = b"".join(text_stream(["a"]))
-    server.add("POST", STREAM, Reply.chunks([data[:-10]],
-                                            content_type="application/vnd.amazon.eventstream"))
-    async with static(server) as client:
-        with pytest.raises(errors.StreamError, match="partial frame"):
-            await collect(client)
-
-
-# ------------------------------------------------------------------ credentials and SigV4
-
-
-async def test_wrong_secret_is_rejected_by_the_signature_check(server: FakeServer) -> None:
-    server.add("POST", CONVERSE, signed(Reply.json(converse_body()), {AK: SK},
-                                        region="us-east-1"))
-    async with make(server, aws_access_key_id=AK, aws_secret_access_key="not-the-secret",
-                    region="us-east-1") as client:
-        with pytest.raises(errors.AuthenticationError) as caught:
-            await client.acomplete(f"bedrock/{MODEL}", "hi")
-    assert caught.value.status == 403 and caught.value.code == "InvalidSignatureException"
-    assert "not-the-secret" not in str(caught.value) + repr(caught.value.body)
-    async with static(server) as client:  # the right secret passes the same check
-        assert (await client.acomplete(f"bedrock/{MODEL}", "hi")).text == "hi"
-
-
-async def test_tampered_body_fails_the_check(server: FakeServer) -> None:
-    # The checker really covers the payload: a signed request with another body fails.
-    server.add("POST", CONVERSE, Reply.json(converse_body()))
-    async with static(server) as client:
-        await client.acomplete(f"bedrock/{MODEL}", "hi")
-    req = server.last
-    assert check_sigv4(req, {AK: SK}, region="us-east-1") is None
-    forged = RecordedRequest(req.method, req.url, req.path, req.query, req.headers,
-                             req.body.replace(b"hi", b"yo"))
-    assert "does not match" in (check_sigv4(forged, {AK: SK}, region="us-east-1") or "")
-
-
-async def test_profile_from_env_files_and_region_from_profile(
-        server: FakeServer, aws_files: dict[str, str]) -> None:
-    server.add("POST", CONVERSE, signed(Reply.json(converse_body("from work")),
-                                        {WORK_AK: WORK_SK}, region="us-west-2",
-                                        token=WORK_TOKEN))
-    env = {**aws_files, "AWS_PROFILE": "work"}
-    async with make(server, env) as client:
-        result = await client.acomplete(f"bedrock/{MODEL}", "hi")
-    assert result.text == "from work"
-    assert "/us-west-2/bedrock/aws4_request" in server.last.headers["authorization"]
-
-
-async def test_profile_option_and_default_profile(server: FakeServer,
-                                                  aws_files: dict[str, str]) -> None:
-    server.add("POST", CONVERSE, signed(Reply.json(converse_body("w")), {WORK_AK: WORK_SK},
-                                        region="us-west-2", token=WORK_TOKEN))
-    async with make(server, aws_files, profile="work") as client:
-        assert (await client.acomplete(f"bedrock/{MODEL}", "hi")).text == "w"
-    server.add("POST", CONVERSE, signed(Reply.json(converse_body("d")), {AK: SK},
-                                        region="eu-west-3"))
-    async with make(server, aws_files) as client:  # no profile: [default] and its region
-        assert (await client.acomplete(f"bedrock/{MODEL}", "hi")).text == "d"
-
-
-async def test_env_keys_win_over_files_and_region_env(server: FakeServer,
-                                                      aws_files: dict[str, str]) -> None:
-    server.add("POST", CONVERSE, signed(Reply.json(converse_body("env")),
-                                        {"AKIAFROMENVIRONMENT1": "env-secret"},
-                                        region="ap-south-1", token="env-token"))
-    env = {**aws_files, "AWS_PROFILE": "work", "AWS_ACCESS_KEY_ID": "AKIAFROMENVIRONMENT1",
-           "AWS_SECRET_ACCESS_KEY": "env-secret", "AWS_SESSION_TOKEN": "env-token",
-           "AWS_REGION": "ap-south-1"}
-    async with make(server, env) as client:
-        assert (await client.acomplete(f"bedrock/{MODEL}", "hi")).text == "env"
-
-
-async def test_process_environment_is_used_too(server: FakeServer, aws_files: dict[str, str],
-                                               monkeypatch: pytest.MonkeyPatch) -> None:
-    for k, v in {**aws_files, "AWS_PROFILE": "work"}.items():
-        monkeypatch.setenv(k, v)
-    server.add("POST", CONVERSE, signed(Reply.json(converse_body("os")), {WORK_AK: WORK_SK},
-                                        region="us-west-2", token=WORK_TOKEN))
-    client = plugbay.Client({"providers": {"bedrock": {"base_url": server.url}}})
-    async with client:
-        assert (await client.acomplete(f"bedrock/{MODEL}", "hi")).text == "os"
-
-
-def _sts_reply(key: str, secret: str, token: str, expires: dt.datetime) -> Reply:
-    xml = f"""<AssumeRoleResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/">
-  <AssumeRoleResult>
-    <Credentials><AccessKeyId>{key}</AccessKeyId><SecretAccessKey>{secret}</SecretAccessKey>
-      <SessionToken>{token}</SessionToken>
-      <Expiration>{expires.strftime('%Y-%m-%dT%H:%M:%SZ')}</Expiration></Credentials>
-    <AssumedRoleUser><AssumedRoleId>AROAFAKE:plugbay</AssumedRoleId>
-      <Arn>arn:aws:sts::123456789012:assumed-role/bedrock/plugbay</Arn></AssumedRoleUser>
-  </AssumeRoleResult>
-  <ResponseMetadata><RequestId>sts-1</RequestId></ResponseMetadata>
-</AssumeRoleResponse>"""
-    return Reply.text(xml, "text/xml")
-
-
-async def test_role_assumption_and_refresh_when_expiring(
-        server: FakeServer, aws_files: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("AWS_ENDPOINT_URL_STS", server.url)  # botocore's own STS client
-    soon = dt.datetime.now(dt.timezone.utc) + dt.timedelta(minutes=5)  # inside the refresh window
-    sts = server.add("POST", "/", signed(_sts_reply("ASIAROLEFIRST0000001", "first-secret",
-                                                    "first-token", soon),
-                                         {WORK_AK: WORK_SK}, region="us-west-2", service="sts"),
-                     signed(_sts_reply("ASIAROLESECOND000002", "second-secret", "second-token",
-                                       soon + dt.timedelta(hours=2)),
-                            {WORK_AK: WORK_SK}, region="us-west-2", service="sts"))
-    server.add("POST", CONVERSE, signed(Reply.json(converse_body("role")),
-                                        {"ASIAROLEFIRST0000001": "first-secret",
-                                         "ASIAROLESECOND000002": "second-secret"},
-                                        region="us-west-2"))
-    async with make(server, {**aws_files, "AWS_PROFILE": "bedrock-role"}) as client:
-        for _ in range(3):
-            assert (await client.acomplete(f"bedrock/{MODEL}", "hi")).text == "role"
-    calls = [r for r in server.requests if CONVERSE.fullmatch(r.path)]
-    keys = [r.headers["authorization"].split("Credential=")[1][:20] for r in calls]
-    # The first credentials expire within botocore's refresh window, so they are replaced
-    # before the first signature; the fresh ones are then reused.
-    assert keys == ["ASIAROLESECOND000002"] * 3
-    assert sts.hits == 2
-    assert calls[-1].headers["x-amz-security-token"] == "second-token"
-
-
-async def test_bearer_token_from_env_and_option(server: FakeServer) -> None:
-    server.add("POST", CONVERSE, Reply.json(converse_body("bearer")))
-    env = {"AWS_BEARER_TOKEN_BEDROCK": "ABSKbedrockapikey123", "AWS_REGION": "us-east-1"}
-    async with make(server, env) as client:
-        assert (await client.acomplete(f"bedrock/{MODEL}", "hi")).text == "bearer"
-    req = server.last
-    assert req.headers["authorization"] == "Bearer ABSKbedrockapikey123"
-    assert "x-amz-date" not in req.headers
-    async with make(server, {}, api_key="ABSKoption", region="us-east-1") as client:
-        await client.acomplete(f"bedrock/{MODEL}", "hi")
-    assert server.last.headers["authorization"] == "Bearer ABSKoption"
-    server.add("POST", CONVERSE, aws_error("UnrecognizedClientException", "bad key", 403))
-    async with make(server, env) as client:
-        with pytest.raises(errors.AuthenticationError) as caught:
-            await client.acomplete(f"bedrock/{MODEL}", "hi")
-    assert "ABSKbedrockapikey123" not in str(caught.value)
-
-
-async def test_no_credentials_is_a_missing_key_error_and_health_down(server: FakeServer) -> None:
-    async with make(server, {}, region="us-east-1") as client:
-        with pytest.raises(errors.MissingAPIKeyError, match="AWS_BEARER_TOKEN_BEDROCK"):
-            await client.acomplete(f"bedrock/{MODEL}", "hi")
-        (health,) = await client.ahealth("bedrock")
-    assert health.status == "down"
-    assert server.requests == []
-
-
-def test_no_boto_at_import_and_none_in_bearer_mode(server: FakeServer) -> None:
-    server.add("POST", CONVERSE, Reply.json(converse_body("lazy")))
-    code = textwrap.dedent(f"""
-        import sys, plugbay, plugbay_bedrock
-        assert not [m for m in sys.modules if m.startswith(("boto", "botocore"))]
-        c = plugbay.Client({{"providers": {{"bedrock": {{"base_url": "{server.url}",
-            "api_key": "ABSKtoken", "region": "us-east-1"}}}}}}, env={{}})
-        print(c.complete("bedrock/{MODEL}", "hi").text)
-        print(sorted({{m.split(".")[0] for m in sys.modules if "boto" in m}}))
-    """)
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         timeout=60, check=True).stdout.split("\n")
-    assert out[:2] == ["lazy", "[]"]
-    timing = subprocess.run([sys.executable, "-X", "importtime", "-c", "import plugbay"],
-                            capture_output=True, text=True, timeout=60, check=True).stderr
-    assert "boto" not in timing
-
-
-# ------------------------------------------------------------------ the Converse body
 
 
 async def test_request_body_shapes(server: FakeServer) -> None:
@@ -496,7 +107,16 @@ async def test_completion_with_reasoning_and_tool_use(server: FakeServer) -> Non
     assert again.provider_data == {"bedrock_reasoning": [content[0]["reasoningContent"]]}
 
 
-# ------------------------------------------------------------------ errors
+async def test_requests_converse_cannot_express_are_refused(server: FakeServer) -> None:
+    image = plugbay.ImagePart(url="https://example.com/cat.png")
+    async with static(server) as client:
+        with pytest.raises(errors.InvalidRequestError, match="bytes or s3") as caught:
+            await client.acomplete(f"bedrock/{MODEL}", [plugbay.Message.user("see", image)])
+        assert caught.value.provider == "bedrock"
+        with pytest.raises(errors.InvalidRequestError, match="json_schema"):
+            await client.acomplete(f"bedrock/{MODEL}", "hi", response_format=plugbay.ResponseFormat(
+                type="json_object"))
+    assert server.requests == []
 
 
 @pytest.mark.parametrize(("etype", "status", "message", "cls", "retryable"), [
@@ -529,16 +149,6 @@ async def test_error_mapping(server: FakeServer, etype: str, status: int, messag
                                                                    message)
     assert exc.request_id == "11111111-2222-3333-4444-555555555555"
     assert exc.retry_after is None
-
-
-async def test_stream_http_error_before_the_stream(server: FakeServer) -> None:
-    server.add("POST", STREAM, aws_error("ThrottlingException", "slow down", 429))
-    async with static(server) as client:
-        with pytest.raises(errors.RateLimitError):
-            await collect(client)
-
-
-# ------------------------------------------------------------------ models, prices, health
 
 
 async def test_models_and_profiles_listed_with_prices(server: FakeServer) -> None:
@@ -586,48 +196,3 @@ async def test_health_degraded_when_throttled(server: FakeServer) -> None:
     async with static(server) as client:
         (health,) = await client.ahealth("bedrock")
     assert health.status == "degraded"
-
-
-def test_sync_client_streams(server: FakeServer) -> None:
-    server.add("POST", STREAM, Reply.eventstream(split(text_stream(["x", "y"]), (5,))))
-    with static(server) as client, client.stream(f"bedrock/{MODEL}", "hi") as stream:
-        assert "".join(e.text for e in stream if e.type == "text") == "xy"
-
-
-async def test_concurrent_first_calls_resolve_credentials_once(
-        server: FakeServer, aws_files: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("AWS_ENDPOINT_URL_STS", server.url)
-    later = dt.datetime.now(dt.timezone.utc) + dt.timedelta(hours=2)
-    sts = server.add("POST", "/", signed(_sts_reply("ASIAROLEONLY00000001", "only-secret",
-                                                    "only-token", later),
-                                         {WORK_AK: WORK_SK}, region="us-west-2", service="sts"))
-    server.add("POST", CONVERSE, signed(Reply.json(converse_body("one")),
-                                        {"ASIAROLEONLY00000001": "only-secret"},
-                                        region="us-west-2", token="only-token"))
-    async with make(server, aws_files, profile="bedrock-role") as client:
-        results = await asyncio.gather(*[client.acomplete(f"bedrock/{MODEL}", "hi")
-                                         for _ in range(8)])
-    assert [r.text for r in results] == ["one"] * 8
-    assert sts.hits == 1
-
-
-async def test_requests_converse_cannot_express_are_refused(server: FakeServer) -> None:
-    image = plugbay.ImagePart(url="https://example.com/cat.png")
-    async with static(server) as client:
-        with pytest.raises(errors.InvalidRequestError, match="bytes or s3") as caught:
-            await client.acomplete(f"bedrock/{MODEL}", [plugbay.Message.user("see", image)])
-        assert caught.value.provider == "bedrock"
-        with pytest.raises(errors.InvalidRequestError, match="json_schema"):
-            await client.acomplete(f"bedrock/{MODEL}", "hi", response_format=plugbay.ResponseFormat(
-                type="json_object"))
-    assert server.requests == []
-
-
-async def test_no_region_anywhere_is_a_config_error(server: FakeServer) -> None:
-    client = plugbay.Client({"providers": {"bedrock": {
-        "aws_access_key_id": AK, "aws_secret_access_key": SK}}}, env={})
-    async with client:
-        with pytest.raises(errors.ConfigError, match="no AWS region"):
-            await client.acomplete(f"bedrock/{MODEL}", "hi")
-        (health,) = await client.ahealth("bedrock")
-    assert health.status == "down"
