@@ -117,3 +117,20 @@ def test_every_combination_is_lint_clean(render: Render, tmp_path: Path) -> None
     proc = subprocess.run([RUFF, "check", "--no-cache", "--config", str(ROOT / "pyproject.toml"),
                            str(tmp_path)], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+MYPY = Path(sys.executable).parent / "mypy"
+
+
+@pytest.mark.timeout(300)
+@pytest.mark.skipif(not MYPY.exists(), reason="mypy is not installed")
+@pytest.mark.parametrize("flavour", FLAVOURS)
+def test_the_plugin_module_is_strictly_typed(render: Render, tmp_path: Path,
+                                             flavour: str) -> None:
+    for auth in AUTHS:
+        plugin = render(tmp_path / auth, provider="acme-cloud", flavour=flavour, auth=auth)
+        proc = subprocess.run([str(MYPY), "--strict", "--python-version", "3.10",
+                               "--cache-dir", str(tmp_path / "mypy-cache"),
+                               "plugbay_acme_cloud"], cwd=plugin / "src",
+                              capture_output=True, text=True, timeout=240)
+        assert proc.returncode == 0, f"{auth}: {proc.stdout}"

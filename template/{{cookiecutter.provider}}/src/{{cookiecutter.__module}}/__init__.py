@@ -42,13 +42,11 @@ complete, stream, list_models, price, health = plugin.hookimpls()
 {%- else -%}
 """{{ c.display_name }} for plugbay: a native protocol.
 
-The wire format is in ``codec.py``.
-
-The five hooks below are complete except for the codec: they send requests through
-``provider.http`` (the only HTTP client a plugin may use), map every failure into
-``plugbay.errors`` and read prices from ``prices.toml``. Write the codec functions
-(each raises NotImplementedError naming its checklist step until then) and adjust
-the paths.
+The wire format lives in ``codec.py``. The five hooks below are complete except for
+it: they send requests through ``provider.http`` (the only HTTP client a plugin may
+use), map every failure into ``plugbay.errors`` and read prices from ``prices.toml``.
+Write the codec functions (each raises NotImplementedError naming its checklist step
+until then) and adjust the paths.
 """
 
 from __future__ import annotations
