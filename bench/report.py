@@ -207,6 +207,8 @@ def chart(doc: dict[str, Any], d: dict[str, dict[str, float | None]], path: Path
         ax.invert_yaxis()
         ax.tick_params(labelsize=8)
         ax.margins(x=0.25)
+        if not log:
+            ax.set_xlim(left=min(0.0, min(shown)) * 1.5)
     fig.suptitle(
         f"plugbay bench {doc['date']}: grey = raw floors, green = plugbay, "
         "blue = other libraries, red dashes = plugbay's targets",
