@@ -951,7 +951,7 @@ def test_split_url() -> None:
     assert _h11.split_url("HTTPS://API.Example.com/v1?a=b#frag") == (
         "https", "api.example.com", 443, "/v1?a=b", "api.example.com")
     assert _h11.split_url("http://u:p@[::1]:8080?q") == ("http", "::1", 8080, "/?q", "[::1]:8080")
-    for bad in ("ftp://x/", "http://", "http://h:port/", "http://h/a b"):
+    for bad in ("ftp://x/", "http://", "http://h:port/", "http://h/a b", "http://h:70000/"):
         with pytest.raises(ValueError):
             _h11.split_url(bad)
 

@@ -69,6 +69,8 @@ def split_url(url: str) -> tuple[str, str, int, str, str]:
     if any(c in target for c in " \r\n\t") or any(c in host for c in " \r\n\t/@"):
         raise ValueError(f"invalid URL {url!r}: whitespace must be percent-encoded")
     port = int(port_s) if port_s else _DEFAULT_PORT[scheme]
+    if port > 65535:
+        raise ValueError(f"invalid URL {url!r}: port out of range")
     shown = f"[{host}]" if ":" in host else host
     authority = shown if port == _DEFAULT_PORT[scheme] else f"{shown}:{port}"
     if len(_url_cache) >= 512:
