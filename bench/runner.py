@@ -304,6 +304,7 @@ def run_all(st: State, clients: list[Client]) -> dict[str, Any]:
                     cpu_us = (after["cpu_s"] - before["cpu_s"]) * 1e6
                     if served > 0:
                         r["server_cpu_per_req_us"] = cpu_us / served
+                        r["server_connections"] = after["connections"] - before["connections"]
         longest = max(longest, time.time() - t0)
         st.rounds_done = i + 1
     return ceiling

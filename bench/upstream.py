@@ -7,7 +7,8 @@ A raw ``asyncio.Protocol`` HTTP/1.1 server with keep-alive and pipelining:
   chunk, N content chunks, a finish chunk, a usage chunk and ``data: [DONE]``. N comes from
   the ``x-bench-chunks`` header, the ``chunks`` query parameter or a ``/chunks/N/`` path
   prefix (default 20).
-* ``GET .../models``: a model list. ``GET /bench/stats``: requests served and CPU seconds.
+* ``GET .../models``: a model list. ``GET /bench/stats``: requests served, connections accepted
+  and CPU seconds.
 
 Every response is precomputed bytes, so the server spends its time on parsing and writing
 only. Use it from code with ``await start()`` or ``with serve_in_thread() as up: up.url``;
@@ -173,10 +174,11 @@ def _dechunk(buf: bytes, pos: int) -> tuple[bytes, int] | None:
 
 
 class Stats:
-    __slots__ = ("requests",)
+    __slots__ = ("connections", "requests")
 
     def __init__(self) -> None:
         self.requests = 0
+        self.connections = 0
 
 
 class _Protocol(asyncio.Protocol):
@@ -190,6 +192,7 @@ class _Protocol(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
         self._transport = transport
+        self._stats.connections += 1
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._transport = None
@@ -281,7 +284,11 @@ class _Protocol(asyncio.Protocol):
         elif method == b"GET" and path.endswith(b"/models"):
             response = _MODELS
         elif method == b"GET" and path == b"/bench/stats":
-            stats = {"requests": self._stats.requests, "cpu_s": time.process_time()}
+            stats = {
+                "requests": self._stats.requests,
+                "connections": self._stats.connections,
+                "cpu_s": time.process_time(),
+            }
             response = _json_response(stats)
         else:
             response = _NOT_FOUND
