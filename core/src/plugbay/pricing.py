@@ -23,6 +23,7 @@ A model missing from the table has price ``None``, never 0. A dated snapshot id
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
 from collections.abc import Mapping
 from importlib import resources
@@ -64,6 +65,11 @@ class PriceTable:
 
         text = resources.files(package).joinpath(filename).read_text("utf-8")
         return cls(_toml.loads(text), origin=f"{package}/{filename}")
+
+    @classmethod
+    def for_package(cls, package: str, filename: str = "prices.toml") -> PriceTable:
+        """The table shipped in ``package``, read once per process (it is immutable data)."""
+        return _cached_table(cls, package, filename)
 
     def row(self, model: str) -> dict[str, Any] | None:
         """The table row for ``model``, following aliases and snapshot suffixes."""
@@ -148,3 +154,8 @@ def _date(value: Any) -> dt.date:
     if isinstance(value, dt.date):
         return value
     return dt.date.fromisoformat(str(value))
+
+
+@functools.cache
+def _cached_table(cls: type[PriceTable], package: str, filename: str) -> PriceTable:
+    return cls.load(package, filename)

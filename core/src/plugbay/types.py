@@ -189,6 +189,17 @@ class Request(_Model):
     reasoning_effort: Literal["minimal", "low", "medium", "high"] | None = None
     extra: dict[str, Any] = Field(default_factory=dict)
 
+    def merge_extra(self, body: dict[str, Any]) -> dict[str, Any]:
+        """Merge ``extra`` into a provider body; a dict merges into a dict one level deep,
+        so ``extra={"generationConfig": {"topK": 5}}`` adds to what plugbay built."""
+        for key, value in self.extra.items():
+            current = body.get(key)
+            if isinstance(value, Mapping) and isinstance(current, dict):
+                body[key] = {**current, **value}
+            else:
+                body[key] = value
+        return body
+
     def system_text(self) -> str | None:
         """All system messages joined, for providers that take the system prompt apart."""
         texts = [m.text() for m in self.messages if m.role == "system"]

@@ -100,8 +100,7 @@ def build_body(request: Request, *, stream: bool, max_tokens_field: str = "max_t
         body["stream"] = True
         if include_usage:
             body["stream_options"] = {"include_usage": True}
-    body.update(request.extra)
-    return body
+    return request.merge_extra(body)
 
 
 # ------------------------------------------------------------------ responses

@@ -351,7 +351,7 @@ class OpenAICompatible:
 
     def table(self) -> PriceTable | None:
         if self._table is None and self.price_package:
-            self._table = PriceTable.load(self.price_package)
+            self._table = PriceTable.for_package(self.price_package)
         return self._table
 
     def hookimpls(self) -> tuple[Callable[..., Any], ...]:

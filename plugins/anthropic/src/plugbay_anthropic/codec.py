@@ -201,12 +201,7 @@ def build_body(request: Request, *, stream: bool, default_max_tokens: int = 4096
     body["max_tokens"] = max_tokens
     if stream:
         body["stream"] = True
-    for key, value in request.extra.items():
-        if isinstance(value, dict) and isinstance(body.get(key), dict):
-            body[key] = {**body[key], **value}
-        else:
-            body[key] = value
-    return body
+    return request.merge_extra(body)
 
 
 # ------------------------------------------------------------------ responses

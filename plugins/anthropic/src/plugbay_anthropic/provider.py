@@ -28,14 +28,8 @@ KEY_ENV = ("ANTHROPIC_API_KEY",)
 FALLBACK_MAX_TOKENS = 4096
 _MAX_PAGES = 50  # a listing that never ends is a server bug, not a reason to hang
 
-_table: PriceTable | None = None
-
-
 def table() -> PriceTable:
-    global _table
-    if _table is None:
-        _table = PriceTable.load(__package__ or "plugbay_anthropic")
-    return _table
+    return PriceTable.for_package(__package__ or "plugbay_anthropic")
 
 
 def headers(ctx: ProviderContext) -> dict[str, str]:

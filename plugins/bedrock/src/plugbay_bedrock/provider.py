@@ -35,14 +35,8 @@ _ARN = re.compile(r"^arn:aws[\w-]*:bedrock:[\w-]*:\d*:(?:[\w-]+)/(.+)$")
 _MAX_PAGES = 20
 _RATES = ("input", "output", "cached_input", "cache_write", "reasoning")
 
-_table: PriceTable | None = None
-
-
 def table() -> PriceTable:
-    global _table
-    if _table is None:
-        _table = PriceTable.load(__package__ or "plugbay_bedrock")
-    return _table
+    return PriceTable.for_package(__package__ or "plugbay_bedrock")
 
 
 def base_model(model: str) -> str:

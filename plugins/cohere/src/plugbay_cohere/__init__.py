@@ -31,14 +31,8 @@ DEFAULT_BASE_URL = "https://api.cohere.com"
 KEY_ENV = ("COHERE_API_KEY", "CO_API_KEY")
 MAX_MODEL_PAGES = 20  # a listing never loops forever on a server that repeats its token
 
-_table: PriceTable | None = None
-
-
 def _prices() -> PriceTable:
-    global _table
-    if _table is None:
-        _table = PriceTable.load(__name__)
-    return _table
+    return PriceTable.for_package(__name__)
 
 
 def _headers(ctx: ProviderContext) -> dict[str, str]:

@@ -215,12 +215,7 @@ def build_body(request: Request, *, json_schema_fields: bool = True) -> dict[str
         config["thinkingConfig"] = _thinking(request.model, request.reasoning_effort)
     if config:
         body["generationConfig"] = config
-    for key, value in request.extra.items():
-        if isinstance(value, dict) and isinstance(body.get(key), dict):
-            body[key] = {**body[key], **value}
-        else:
-            body[key] = value
-    return body
+    return request.merge_extra(body)
 
 
 # ------------------------------------------------------------------ responses

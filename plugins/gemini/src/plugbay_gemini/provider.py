@@ -27,14 +27,8 @@ DEFAULT_BASE_URL = "https://generativelanguage.googleapis.com/v1beta"
 KEY_ENV = ("GEMINI_API_KEY", "GOOGLE_API_KEY")
 _MAX_PAGES = 50
 
-_table: PriceTable | None = None
-
-
 def table() -> PriceTable:
-    global _table
-    if _table is None:
-        _table = PriceTable.load(__package__ or "plugbay_gemini")
-    return _table
+    return PriceTable.for_package(__package__ or "plugbay_gemini")
 
 
 def headers(ctx: ProviderContext) -> dict[str, str]:

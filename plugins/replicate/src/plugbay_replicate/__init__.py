@@ -36,14 +36,8 @@ DEFAULT_WAIT = 60  # seconds Replicate may hold a create open (Prefer: wait, 1-6
 DEFAULT_POLL_LIMIT = 600.0  # seconds of polling when neither the call nor config bounds it
 MAX_MODEL_PAGES = 5
 
-_table: PriceTable | None = None
-
-
 def _prices() -> PriceTable:
-    global _table
-    if _table is None:
-        _table = PriceTable.load(__name__)
-    return _table
+    return PriceTable.for_package(__name__)
 
 
 def _headers(ctx: ProviderContext) -> dict[str, str]:

@@ -39,14 +39,8 @@ PROJECT_ENV = ("GOOGLE_CLOUD_PROJECT", "CLOUDSDK_CORE_PROJECT")
 LOCATION_ENV = ("GOOGLE_CLOUD_LOCATION", "GOOGLE_CLOUD_REGION", "CLOUD_ML_REGION")
 HEALTH_MODEL = "gemini-2.5-flash"
 
-_table: PriceTable | None = None
-
-
 def table() -> PriceTable:
-    global _table
-    if _table is None:
-        _table = PriceTable.load(__package__ or "plugbay_vertex")
-    return _table
+    return PriceTable.for_package(__package__ or "plugbay_vertex")
 
 
 # ------------------------------------------------------------------ routing
