@@ -69,7 +69,7 @@ class PriceTable:
     @classmethod
     def for_package(cls, package: str, filename: str = "prices.toml") -> PriceTable:
         """The table shipped in ``package``, read once per process (it is immutable data)."""
-        return _cached_table(cls, package, filename)
+        return _cached_table(package, filename)
 
     def row(self, model: str) -> dict[str, Any] | None:
         """The table row for ``model``, following aliases and snapshot suffixes."""
@@ -157,5 +157,5 @@ def _date(value: Any) -> dt.date:
 
 
 @functools.cache
-def _cached_table(cls: type[PriceTable], package: str, filename: str) -> PriceTable:
-    return cls.load(package, filename)
+def _cached_table(package: str, filename: str) -> PriceTable:
+    return PriceTable.load(package, filename)
