@@ -154,9 +154,9 @@ def test_spend_is_carried_over_from_the_ledger(srv: FakeServer, db: Path) -> Non
 
 
 def test_budget_config_errors() -> None:
-    with pytest.raises(errors.ConfigError, match="budgets.x.scope"):
+    with pytest.raises(errors.ConfigError, match=r"budgets\.x\.scope"):
         parse_budgets({"x": {"scope": "team:a", "limit": 1}})
-    with pytest.raises(errors.ConfigError, match="budgets.x.limit"):
+    with pytest.raises(errors.ConfigError, match=r"budgets\.x\.limit"):
         parse_budgets({"x": {"limit": "lots"}})
     with pytest.raises(errors.ConfigError, match="downgrade_to"):
         parse_budgets({"x": {"limit": 1, "on_exceed": "downgrade"}})

@@ -44,6 +44,9 @@ class SharedState:
         self.url = url
         self.prefix = prefix
         self._aioredis = _redis_asyncio()
+        from redis.exceptions import NoScriptError
+
+        self._noscript = NoScriptError
         self._clients: dict[asyncio.AbstractEventLoop, Any] = {}
         self._shas: dict[str, str] = {}
         self.breakers: SharedBreakers | None = None
@@ -64,9 +67,7 @@ class SharedState:
             sha = self._shas[source] = hashlib.sha1(source.encode()).hexdigest()
         try:
             return await redis.evalsha(sha, len(keys), *keys, *args)
-        except self._aioredis.ResponseError as exc:
-            if "NOSCRIPT" not in str(exc):
-                raise
+        except self._noscript:  # first use, or the server restarted / flushed scripts
             await redis.script_load(source)
             return await redis.evalsha(sha, len(keys), *keys, *args)
 

@@ -66,6 +66,7 @@ class SharedBreakers:
         self._tag = f"{os.getpid()}-{id(self)}"
         self._tasks: set[asyncio.Task[Any]] = set()
         self._refreshers: dict[asyncio.AbstractEventLoop, asyncio.Task[None]] = {}
+        self._closing = False
         for state in router.states.values():
             self._wrap(state)
         make_state = router._state
@@ -115,6 +116,8 @@ class SharedBreakers:
         self._spawn(publish())
 
     def ensure_refresher(self) -> None:
+        if self._closing:
+            return
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:
@@ -137,7 +140,9 @@ class SharedBreakers:
                 b.remote_open(int(ttl) / 1000)
 
     async def _refresh_forever(self) -> None:
-        while True:
+        # A flag, not only cancel(): redis-py may turn a cancellation that lands inside a
+        # command into a connection error, which must not keep this loop alive.
+        while not self._closing:
             with contextlib.suppress(Exception):
                 await self.refresh()
             await asyncio.sleep(self.interval)
@@ -147,11 +152,12 @@ class SharedBreakers:
             current: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
         except RuntimeError:
             current = None
+        self._closing = True
         for loop, task in list(self._refreshers.items()):
             if loop is current:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await task
+                    await asyncio.wait_for(task, 5)
             elif not loop.is_closed():
                 loop.call_soon_threadsafe(task.cancel)
         self._refreshers.clear()
