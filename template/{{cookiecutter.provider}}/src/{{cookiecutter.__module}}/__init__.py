@@ -89,14 +89,10 @@ KEY_REQUIRED = {{ 'False' if c.auth == 'none' else 'True' }}
 CHAT_PATH = "/chat"
 MODELS_PATH = "/models"
 
-_table: PriceTable | None = None
 
 
 def _prices() -> PriceTable:
-    global _table
-    if _table is None:
-        _table = PriceTable.load(__name__)
-    return _table
+    return PriceTable.for_package(__name__)  # read once per process
 
 
 def _headers(ctx: ProviderContext) -> dict[str, str]:

@@ -27,7 +27,8 @@ def _todo(step: str, what: str) -> NotImplementedError:
 def build_body(request: Request, *, stream: bool) -> dict[str, Any]:
     """The JSON body for ``request``: messages (text and ``ImagePart`` images), system
     prompt, sampling parameters, ``tools``/``tool_choice``, ``response_format``, the
-    stream flag, and ``request.extra`` merged in last (caller's provider-specific keys)."""
+    stream flag; finish with ``request.merge_extra(body)`` (the caller's provider-specific
+    keys, merged one level deep)."""
     raise _todo("request and response handling", "build_body")
 
 
