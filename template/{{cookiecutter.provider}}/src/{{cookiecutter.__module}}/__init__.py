@@ -90,7 +90,6 @@ CHAT_PATH = "/chat"
 MODELS_PATH = "/models"
 
 
-
 def _prices() -> PriceTable:
     return PriceTable.for_package(__name__)  # read once per process
 
