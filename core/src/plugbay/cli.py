@@ -170,6 +170,16 @@ def build_parser() -> argparse.ArgumentParser:
 EXTRA_COMMANDS: list[Callable[[Any], None]] = []
 
 
+def _usage_commands(parser: argparse.ArgumentParser) -> None:
+    # `plugbay usage` / `plugbay budget` (issue 7), imported only when the CLI runs.
+    from plugbay.cli_usage import register
+
+    register(parser)
+
+
+EXTRA_COMMANDS.append(_usage_commands)
+
+
 def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     out = out or sys.stdout
     parser = build_parser()

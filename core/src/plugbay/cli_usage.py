@@ -1,0 +1,264 @@
+"""``plugbay usage`` and ``plugbay budget``: reports from the usage ledger.
+
+``plugbay usage --by model --since 7d --csv`` groups the ledger's rows by day, provider,
+model, route, status or a tag (``--by tag:agent``) over a time range; ``--json`` and
+``--csv`` print machine-readable rows and ``--chart cost.png`` draws cost over time
+(needs matplotlib: ``pip install 'plugbay[chart]'``). ``plugbay budget`` shows each
+configured budget's spend in the current period against its limit.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import datetime as dt
+import json
+import re
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any, TextIO
+
+if TYPE_CHECKING:
+    from plugbay.ledger import Ledger, UsageRecord
+
+__all__ = ["aggregate", "cmd_budget", "cmd_usage", "parse_when", "register"]
+
+_RELATIVE = re.compile(r"^(\d+)([hdw])$")
+FIELDS = ["key", "calls", "errors", "input_tokens", "output_tokens", "cached_tokens",
+          "reasoning_tokens", "cost", "unpriced", "latency_p50"]
+
+
+class UsageError(Exception):
+    """A bad option: the CLI prints it on one line and exits with status 2."""
+
+
+def parse_when(text: str, *, now: float | None = None) -> float:
+    """``2026-11-01``, ``2026-11-01T12:00``, or relative ``12h``, ``7d``, ``2w`` ago (UTC)."""
+    from plugbay.errors import ConfigError
+
+    now = dt.datetime.now(dt.timezone.utc).timestamp() if now is None else now
+    m = _RELATIVE.match(text.strip())
+    if m:
+        hours = {"h": 1, "d": 24, "w": 168}[m.group(2)] * int(m.group(1))
+        return now - hours * 3600
+    try:
+        when = dt.datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise ConfigError(f"{text!r} is not a date (2026-11-01, 2026-11-01T12:00, 7d, 12h)",
+                          key="--since/--until") from None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=dt.timezone.utc)
+    return when.timestamp()
+
+
+def _day(ts: float) -> str:
+    return dt.datetime.fromtimestamp(ts, dt.timezone.utc).strftime("%Y-%m-%d")
+
+
+def key_fn(by: str) -> Callable[[UsageRecord], str]:
+    from plugbay.errors import ConfigError
+
+    if by == "day":
+        return lambda r: _day(r.ts)
+    if by == "provider":
+        return lambda r: r.provider
+    if by == "model":
+        return lambda r: f"{r.provider}/{r.model}"
+    if by == "route":
+        return lambda r: r.route or "-"
+    if by == "status":
+        return lambda r: r.status if r.error is None else f"{r.status}:{r.error}"
+    if by.startswith("tag:") and len(by) > 4:
+        tag = by[4:]
+        return lambda r: (r.tags or {}).get(tag, "-")
+    raise ConfigError(f"cannot group by {by!r} (day, provider, model, route, status, "
+                      "tag:<name>)", key="--by")
+
+
+def aggregate(records: Iterable[UsageRecord], by: str) -> list[dict[str, Any]]:
+    """One row per group, sorted by key: calls, errors, tokens, cost, median latency."""
+    key = key_fn(by)
+    groups: dict[str, dict[str, Any]] = {}
+    for r in records:
+        g = groups.get(key(r))
+        if g is None:
+            g = groups[key(r)] = {f: 0 for f in FIELDS}
+            g.update(key=key(r), cost=0.0, lat=[])
+        g["calls"] += 1
+        g["errors"] += r.status == "error"
+        g["input_tokens"] += r.input_tokens
+        g["output_tokens"] += r.output_tokens
+        g["cached_tokens"] += r.cached_tokens
+        g["reasoning_tokens"] += r.reasoning_tokens
+        if r.cost is None:
+            g["unpriced"] += r.status == "ok"
+        else:
+            g["cost"] += r.cost
+        if r.latency is not None and r.status == "ok":
+            g["lat"].append(r.latency)
+    rows = []
+    for k in sorted(groups):
+        g = groups[k]
+        lat = sorted(g.pop("lat"))
+        g["latency_p50"] = lat[len(lat) // 2] if lat else None
+        g["cost"] = round(g["cost"], 10)
+        rows.append(g)
+    return rows
+
+
+def _ledger(args: argparse.Namespace) -> Ledger:
+    from plugbay.errors import ConfigError
+    from plugbay.ledger import Ledger
+
+    if args.ledger:
+        url = args.ledger if "://" in args.ledger else f"sqlite:///{args.ledger}"
+        return Ledger(url)
+    from plugbay.client import Client
+
+    ledger = Client(args.config).ledger
+    if ledger is None:
+        raise ConfigError("the ledger is off ([ledger] path = \"off\" or PLUGBAY_LEDGER=off)",
+                          key="ledger")
+    return ledger
+
+
+def _print_table(rows: list[list[str]], out: TextIO) -> None:
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        cells = [c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(row, widths,
+                                                                                strict=True))]
+        out.write("  ".join(cells).rstrip() + "\n")
+
+
+def cmd_usage(args: argparse.Namespace, out: TextIO) -> int:
+    since = parse_when(args.since) if args.since else None
+    until = parse_when(args.until) if args.until else None
+    ledger = _ledger(args)
+    if args.chart and not _has_matplotlib():
+        raise UsageError("--chart needs matplotlib: pip install 'plugbay[chart]'")
+    records = ledger.fetch(since, until)
+    rows = aggregate(records, args.by)
+    if args.chart:
+        chart(records, args.by, args.chart)
+        out.write(f"wrote {args.chart}\n")
+    if args.json:
+        out.write(json.dumps(rows, indent=2) + "\n")
+    elif args.csv:
+        writer = csv.DictWriter(out, fieldnames=FIELDS, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+    elif not args.chart or rows:
+        if not rows:
+            out.write("no calls in the ledger for this range\n")
+            return 0
+        total = aggregate(records, "status")
+        table = [[args.by.upper(), "CALLS", "ERRORS", "INPUT", "OUTPUT", "CACHED", "REASONING",
+                  "COST $", "P50 S"]]
+        for r in rows:
+            table.append([r["key"], str(r["calls"]), str(r["errors"]), str(r["input_tokens"]),
+                          str(r["output_tokens"]), str(r["cached_tokens"]),
+                          str(r["reasoning_tokens"]), _money(r["cost"], r["unpriced"]),
+                          "-" if r["latency_p50"] is None else f"{r['latency_p50']:.3f}"])
+        cost = sum(r["cost"] for r in total)
+        unpriced = sum(r["unpriced"] for r in total)
+        table.append(["TOTAL", str(sum(r["calls"] for r in total)),
+                      str(sum(r["errors"] for r in total)),
+                      str(sum(r["input_tokens"] for r in total)),
+                      str(sum(r["output_tokens"] for r in total)),
+                      str(sum(r["cached_tokens"] for r in total)),
+                      str(sum(r["reasoning_tokens"] for r in total)),
+                      _money(cost, unpriced), ""])
+        _print_table(table, out)
+    return 0
+
+
+def _money(cost: float, unpriced: int) -> str:
+    text = f"{cost:.6f}"
+    return f"{text} (+{unpriced} unpriced)" if unpriced else text
+
+
+def _has_matplotlib() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("matplotlib") is not None
+
+
+def chart(records: list[UsageRecord], by: str, path: str) -> None:
+    """A PNG of cost per day, one line per group (one line in all for ``--by day``)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    key = key_fn(by) if by != "day" else (lambda r: "cost")
+    days = sorted({_day(r.ts) for r in records})
+    series: dict[str, dict[str, float]] = {}
+    for r in records:
+        s = series.setdefault(key(r), {})
+        s[_day(r.ts)] = s.get(_day(r.ts), 0.0) + (r.cost or 0.0)
+    fig, ax = plt.subplots(figsize=(9, 4.5))
+    x = [dt.date.fromisoformat(d) for d in days]
+    for name in sorted(series):
+        ax.plot(x, [series[name].get(d, 0.0) for d in days], marker="o", label=name)  # type: ignore[arg-type]
+    ax.set_ylabel("cost (USD)")
+    ax.set_title(f"plugbay cost per day{'' if by == 'day' else f' by {by}'}")
+    if len(series) > 1:
+        ax.legend(fontsize="small")
+    fig.autofmt_xdate()
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def cmd_budget(args: argparse.Namespace, out: TextIO) -> int:
+    from plugbay.client import Client
+
+    client = Client(args.config)
+    try:
+        budgets = client.budgets
+        if budgets is None:
+            out.write("no budgets configured (add [budgets.<name>] to plugbay.toml)\n")
+            return 0
+        statuses = client._runner.run(budgets.astatus())
+    finally:
+        client.close()
+    if args.json:
+        out.write(json.dumps([{**s.__dict__, "fraction": s.fraction} for s in statuses],
+                             indent=2) + "\n")
+        return 0
+    table = [["BUDGET", "SCOPE", "PERIOD", "MODE", "SPENT", "LIMIT", "USED"]]
+    for s in statuses:
+        table.append([s.name, s.scope, s.period, s.mode, f"{s.spent:.6f}",
+                      f"{s.limit:g} {s.currency}", f"{s.fraction * 100:.0f}%"])
+    _print_table(table, out)
+    return 0
+
+
+def _wrap(fn: Callable[[argparse.Namespace, TextIO], int],
+          ) -> Callable[[argparse.Namespace, TextIO], int]:
+    def run(args: argparse.Namespace, out: TextIO) -> int:
+        try:
+            return fn(args, out)
+        except UsageError as exc:
+            from plugbay.errors import ConfigError
+
+            raise ConfigError(str(exc)) from None
+    return run
+
+
+def register(parser: argparse.ArgumentParser) -> None:
+    """Add ``usage`` and ``budget`` to the ``plugbay`` command (cli.EXTRA_COMMANDS)."""
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    p = sub.add_parser("usage", help="usage and cost from the ledger, grouped")
+    p.add_argument("--by", default="day",
+                   help="day (default), provider, model, route, status or tag:<name>")
+    p.add_argument("--since", help="from: 2026-11-01, 2026-11-01T12:00, 7d, 12h (UTC)")
+    p.add_argument("--until", help="until (exclusive), same forms")
+    fmt = p.add_mutually_exclusive_group()
+    fmt.add_argument("--json", action="store_true")
+    fmt.add_argument("--csv", action="store_true")
+    p.add_argument("--chart", metavar="FILE.png", help="draw cost over time (matplotlib)")
+    p.add_argument("--ledger", help="a ledger path or URL (default: from the config)")
+    p.set_defaults(func=_wrap(cmd_usage))
+    p = sub.add_parser("budget", help="each budget's spend against its limit")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=_wrap(cmd_budget))
