@@ -22,6 +22,7 @@ fallback and routing code reads nothing else::
         ├── ContentFilterError       the prompt or answer was blocked
         ├── StreamError              a stream broke after it started (carries partial text)
         └── ProviderError            other 5xx and anything unrecognised
+            └── MalformedResponseError   a body that does not parse (also a ValueError)
 
 Every ``APIError`` carries ``provider``, ``status``, ``request_id``, ``retryable``,
 ``retry_after`` and ``body`` (the provider's error body with secrets redacted).
@@ -45,6 +46,7 @@ __all__ = [
     "ContentFilterError",
     "ContextLengthError",
     "InvalidRequestError",
+    "MalformedResponseError",
     "MissingAPIKeyError",
     "ModelNotFoundError",
     "OverloadedError",
@@ -263,6 +265,10 @@ class ProviderError(APIError):
     """Any other provider failure: 5xx and unrecognised responses."""
 
     default_retryable = True
+
+
+class MalformedResponseError(ProviderError, ValueError):
+    """The provider's body could not be parsed (bad JSON, wrong shape). Retryable."""
 
 
 _BY_STATUS: dict[int, type[APIError]] = {

@@ -48,7 +48,8 @@ FAILOVER_FAULTS = {
     "reset mid-body": (Reply.truncated(b'{"id": "x", "choices": [{"mess'), "ConnectionError"),
     "reset before reply": (Reply.reset(), "ConnectionError"),
     "stall before headers": (Reply.stall(10), "TimeoutError"),
-    "malformed JSON": (Reply.text("{this is not json", "application/json"), "ProviderError"),
+    "malformed JSON": (Reply.text("{this is not json", "application/json"),
+                       "MalformedResponseError"),
     "claims gzip but is not": (Reply.bad_gzip(b'{"id": "x"}'), "ConnectionError"),
     "401 (second key on b)": (error(401, "bad key", code="invalid_api_key"),
                               "AuthenticationError"),
@@ -341,7 +342,7 @@ SINGLE = {  # fault -> (reply, error class, attempts made with max_attempts = 2)
     "reset mid-body": (Reply.truncated(b'{"id": "x", "choi'), errors.ConnectionError, 2),
     "stall before headers": (Reply.stall(10), errors.TimeoutError, 2),
     "malformed JSON": (Reply.text("{this is not json", "application/json"),
-                       errors.ProviderError, 2),
+                       errors.MalformedResponseError, 2),
     "claims gzip but is not": (Reply.bad_gzip(b'{"id": "x"}'), errors.ConnectionError, 2),
     "401": (error(401, "bad key", code="invalid_api_key"), errors.AuthenticationError, 1),
 }

@@ -94,7 +94,9 @@ class HTTPClient:
     async def send(self, request: HTTPRequest) -> HTTPResponse:
         """Send and return once headers arrive; the caller reads or closes the body."""
         try:
-            return await self.transport().send(request)
+            response = await self.transport().send(request)
+            response.provider = self.provider
+            return response
         except errors.APIError as exc:
             if exc.provider is None:
                 exc.provider = self.provider

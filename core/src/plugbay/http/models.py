@@ -89,7 +89,7 @@ class ResponseStream(Protocol):
 class HTTPResponse:
     """A response whose body is streamed; ``aread`` buffers it."""
 
-    __slots__ = ("_content", "_stream", "headers", "reason", "request", "status")
+    __slots__ = ("_content", "_stream", "headers", "provider", "reason", "request", "status")
 
     def __init__(
         self,
@@ -105,6 +105,7 @@ class HTTPResponse:
         self.headers = headers
         self.request = request
         self.reason = reason
+        self.provider: str | None = None  # stamped by HTTPClient, for error attribution
         self._stream = stream
         self._content = content
 
@@ -145,7 +146,14 @@ class HTTPResponse:
         return self.content.decode("utf-8", errors="replace")
 
     def json(self) -> Any:
-        return _json.loads(self.content)
+        """The body parsed as JSON; a body that is not JSON is a ``ProviderError``."""
+        try:
+            return _json.loads(self.content)
+        except ValueError:
+            from plugbay.errors import MalformedResponseError
+
+            raise MalformedResponseError(f"malformed JSON response: {self.text[:200]!r}",
+                                provider=self.provider, status=self.status) from None
 
     def __repr__(self) -> str:
         return f"<HTTPResponse {self.status}>"

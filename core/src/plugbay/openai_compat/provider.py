@@ -216,11 +216,7 @@ class OpenAICompatible:
                                                headers=self.headers(provider), json=body)
         if response.status >= 400:
             raise self.map_error(response.status, response.headers, response.content, provider)
-        try:
-            data = response.json()
-        except ValueError:
-            raise errors.ProviderError(f"malformed JSON response: {response.text[:200]!r}",
-                                       provider=provider.name, status=response.status) from None
+        data = response.json()
         failure = self.chunk_error(data, provider) if isinstance(data, dict) else None
         if failure is not None:  # some servers answer 200 with an error body
             raise failure

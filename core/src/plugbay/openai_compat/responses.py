@@ -329,11 +329,7 @@ async def acomplete(ctx: ProviderContext, url: str, headers: Mapping[str, str],
     response = await ctx.http.request("POST", url, headers=dict(headers), json=body)
     if response.status >= 400:
         raise error_for(response.status, response.headers, response.content)
-    try:
-        data = response.json()
-    except ValueError:
-        raise errors.ProviderError(f"malformed JSON response: {response.text[:200]!r}",
-                                   provider=ctx.name, status=response.status) from None
+    data = response.json()
     if not isinstance(data, dict):
         raise errors.ProviderError("response is not a JSON object", provider=ctx.name,
                                    status=response.status)

@@ -77,13 +77,6 @@ def map_error(status: int, hdrs: Mapping[str, str], raw: Any,
     return exc
 
 
-def _json(response: Any, ctx: ProviderContext) -> Any:
-    try:
-        return response.json()  # a real parser: Anthropic pads JSON with whitespace
-    except ValueError:
-        raise errors.ProviderError(f"malformed JSON response: {response.text[:200]!r}",
-                                   provider=ctx.name, status=response.status) from None
-
 
 # ------------------------------------------------------------------ hooks
 
@@ -95,7 +88,7 @@ async def complete(request: Request, provider: ProviderContext) -> Completion:
                                            json=body(request, stream=False))
     if response.status >= 400:
         raise map_error(response.status, response.headers, response.content, provider)
-    data = _json(response, provider)
+    data = response.json()
     if isinstance(data, dict) and data.get("type") == "error":
         raise map_error(500, response.headers, data, provider)
     result = codec.to_completion(data, provider=provider.name, model=request.model)
@@ -138,7 +131,7 @@ async def list_models(provider: ProviderContext) -> list[ModelInfo]:
                 params={"limit": 1000, "after_id": after}, timeout=30.0)
             if response.status >= 400:
                 raise map_error(response.status, response.headers, response.content, provider)
-            page = _json(response, provider) or {}
+            page = response.json() or {}
             for item in page.get("data") or ():
                 if isinstance(item, dict) and item.get("id"):
                     found.setdefault(item["id"], _info(item, provider.name))

@@ -123,13 +123,6 @@ def _encode(request: Request, ctx: ProviderContext) -> bytes:
     return json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
 
 
-def _json(response: HTTPResponse, ctx: ProviderContext) -> Any:
-    try:
-        return response.json()
-    except ValueError:
-        raise errors.ProviderError(f"malformed JSON response: {response.text[:200]!r}",
-                                   provider=ctx.name, status=response.status) from None
-
 
 def _request_id(response: HTTPResponse) -> str | None:
     return response.headers.get("x-amzn-requestid")
@@ -155,7 +148,7 @@ async def complete(request: Request, provider: ProviderContext) -> Completion:
     response = await _send(provider, "POST", url, body, "application/json")
     if response.status >= 400:
         raise map_error(response.status, response.headers, response.content, provider)
-    return codec.to_completion(_json(response, provider), provider=provider.name,
+    return codec.to_completion(response.json(), provider=provider.name,
                                model=request.model, request_id=_request_id(response))
 
 
@@ -197,7 +190,7 @@ async def list_models(provider: ProviderContext) -> list[ModelInfo]:
     response = await _get(provider, "/foundation-models")
     if response.status >= 400:
         raise map_error(response.status, response.headers, response.content, provider)
-    for item in (_json(response, provider) or {}).get("modelSummaries") or ():
+    for item in (response.json() or {}).get("modelSummaries") or ():
         if isinstance(item, dict) and item.get("modelId"):
             found.setdefault(item["modelId"], _info(item, provider.name))
     for profile in await _profiles(provider):
@@ -219,7 +212,7 @@ async def _profiles(ctx: ProviderContext) -> list[ModelInfo]:
             if response.status in (401, 403):
                 return out
             raise map_error(response.status, response.headers, response.content, ctx)
-        page = _json(response, ctx) or {}
+        page = response.json() or {}
         for item in page.get("inferenceProfileSummaries") or ():
             pid = item.get("inferenceProfileId") if isinstance(item, dict) else None
             if pid:

@@ -72,13 +72,6 @@ def map_error(status: int, headers: Mapping[str, str], raw: Any,
     return exc
 
 
-def _json(response: Any, ctx: ProviderContext) -> Any:
-    try:
-        return response.json()
-    except ValueError:
-        raise errors.ProviderError(f"malformed JSON response: {response.text[:200]!r}",
-                                   provider=ctx.name, status=response.status) from None
-
 
 @hookimpl
 async def complete(request: Request, provider: ProviderContext) -> Completion:
@@ -87,7 +80,7 @@ async def complete(request: Request, provider: ProviderContext) -> Completion:
                                            headers=_headers(provider), json=body)
     if response.status >= 400:
         raise map_error(response.status, response.headers, response.content, provider)
-    data = _json(response, provider)
+    data = response.json()
     if not isinstance(data, dict) or "message" not in data:
         raise errors.ProviderError(f"unexpected response: {response.text[:200]!r}",
                                    provider=provider.name, status=response.status)
@@ -162,7 +155,7 @@ async def list_models(provider: ProviderContext) -> list[ModelInfo]:
                                                timeout=30.0)
         if response.status >= 400:
             raise map_error(response.status, response.headers, response.content, provider)
-        data = _json(response, provider) or {}
+        data = response.json() or {}
         for item in data.get("models") or ():
             if isinstance(item, dict) and item.get("name") and item["name"] not in found:
                 base = table.info(item["name"], provider.name) if table.row(item["name"]) \

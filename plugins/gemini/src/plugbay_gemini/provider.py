@@ -80,13 +80,6 @@ def _stamped(exc: errors.APIError, ctx: ProviderContext) -> errors.APIError:
     return exc
 
 
-def _json(response: Any, ctx: ProviderContext) -> Any:
-    try:
-        return response.json()
-    except ValueError:
-        raise errors.ProviderError(f"malformed JSON response: {response.text[:200]!r}",
-                                   provider=ctx.name, status=response.status) from None
-
 
 # ------------------------------------------------------------------ hooks
 
@@ -98,7 +91,7 @@ async def complete(request: Request, provider: ProviderContext) -> Completion:
         headers=headers(provider), json=codec.build_body(request))
     if response.status >= 400:
         raise map_error(response.status, response.headers, response.content, provider)
-    data = _json(response, provider)
+    data = response.json()
     if not isinstance(data, dict):
         raise errors.ProviderError(f"unexpected response: {response.text[:200]!r}",
                                    provider=provider.name, status=response.status)
@@ -140,7 +133,7 @@ async def list_models(provider: ProviderContext) -> list[ModelInfo]:
                 params={"pageSize": 1000, "pageToken": token}, timeout=30.0)
             if response.status >= 400:
                 raise map_error(response.status, response.headers, response.content, provider)
-            page = _json(response, provider) or {}
+            page = response.json() or {}
             for item in page.get("models") or ():
                 info = _info(item, provider.name) if isinstance(item, dict) else None
                 if info is not None:

@@ -104,11 +104,7 @@ async def complete(request: Request, provider: ProviderContext) -> Completion:
                                            headers=_headers(provider), json=body)
     if response.status >= 400:
         raise map_error(response.status, response.headers, response.content, provider)
-    try:
-        data = response.json()
-    except ValueError:
-        raise errors.ProviderError(f"malformed JSON response: {response.text[:200]!r}",
-                                   provider=provider.name, status=response.status) from None
+    data = response.json()
     if not isinstance(data, dict):
         raise errors.ProviderError(f"unexpected response: {response.text[:200]!r}",
                                    provider=provider.name, status=response.status)

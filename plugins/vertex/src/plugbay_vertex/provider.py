@@ -148,13 +148,6 @@ def _stamped(exc: errors.APIError, ctx: ProviderContext) -> errors.APIError:
     return exc
 
 
-def _json(response: Any, ctx: ProviderContext) -> Any:
-    try:
-        return response.json()
-    except ValueError:
-        raise errors.ProviderError(f"malformed JSON response: {response.text[:200]!r}",
-                                   provider=ctx.name, status=response.status) from None
-
 
 # ------------------------------------------------------------------ bodies
 
@@ -190,7 +183,7 @@ async def complete(request: Request, provider: ProviderContext) -> Completion:
                                            json=body)
     if response.status >= 400:
         raise map_error(response.status, response.headers, response.content, provider)
-    data = _json(response, provider)
+    data = response.json()
     if not isinstance(data, dict):
         raise errors.ProviderError(f"unexpected response: {response.text[:200]!r}",
                                    provider=provider.name, status=response.status)
