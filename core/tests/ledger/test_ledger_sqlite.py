@@ -216,3 +216,16 @@ def test_client_ledger_is_public_api(srv: FakeServer, db: Path) -> None:
         assert client.ledger is not None
         (rec,) = client.ledger.fetch()
         assert rec.provider == "openai" and rec.cost is not None
+
+
+def test_writer_keeps_up_with_a_burst(tmp_path: Path) -> None:
+    """Full batches are written back to back (no gathering pause while a backlog exists)."""
+    import time
+
+    ledger = Ledger(f"sqlite:///{tmp_path / 'burst.db'}", batch=500)
+    t0 = time.perf_counter()
+    for i in range(20_000):
+        ledger.record(UsageRecord(ts=1.8e9 + i, provider="p", model="m", cost=0.001))
+    assert ledger.count() == 20_000
+    assert time.perf_counter() - t0 < 10
+    ledger.close()

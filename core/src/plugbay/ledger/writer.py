@@ -1,10 +1,12 @@
 """The background writer: the call path only enqueues; one daemon thread batches writes.
 
-``put`` is a ``SimpleQueue.put`` (well under a microsecond). The thread drains whatever
-has queued up to ``batch`` records and writes them in one transaction, so the batch
-grows with the load. ``flush`` waits until everything enqueued before it is written;
-an ``atexit`` hook flushes every writer, so a process that exits right after its calls
-loses nothing (daemon threads still run while ``atexit`` handlers do).
+``put`` is a ``SimpleQueue.put`` (well under a microsecond). The thread wakes on the
+first record, lets ``interval`` seconds of records gather, then writes up to ``batch`` of
+them in one transaction: waking once per record would take the GIL from the event loop
+on every call (measured: ~70 us per call over a socket, against ~1 us batched).
+``flush`` waits until everything enqueued before it is written; an ``atexit`` hook
+flushes every writer, so a process that exits right after its calls loses nothing
+(daemon threads still run while ``atexit`` handlers do).
 """
 
 from __future__ import annotations
@@ -31,10 +33,12 @@ _reg_lock = threading.Lock()
 
 class LedgerWriter:
     def __init__(self, open_backend: Callable[[], Backend], *, batch: int = 500,
-                 name: str = "ledger") -> None:
+                 interval: float = 0.1, name: str = "ledger") -> None:
         self._open = open_backend
         self._backend: Backend | None = None
         self.batch = batch
+        self.interval = interval
+        self._wake = threading.Event()  # set by flush/close: stop gathering, write now
         self.name = name
         self._q: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
@@ -80,6 +84,7 @@ class LedgerWriter:
             return True
         done = threading.Event()
         self._q.put(done)
+        self._wake.set()
         return done.wait(timeout)
 
     def close(self, timeout: float = 30.0) -> None:
@@ -90,6 +95,7 @@ class LedgerWriter:
         thread = self._thread
         if thread is not None and thread.is_alive():
             self._q.put(_STOP)
+            self._wake.set()
             thread.join(timeout)
         with self._lock:
             if self._backend is not None:
@@ -105,6 +111,9 @@ class LedgerWriter:
         q = self._q
         while True:
             item = q.get()
+            if isinstance(item, UsageRecord) and self.interval > 0 and q.qsize() < self.batch:
+                self._wake.wait(self.interval)  # let a batch gather (flush/close cut it short)
+            self._wake.clear()
             batch: list[UsageRecord] = []
             waiters: list[threading.Event] = []
             stop = False
