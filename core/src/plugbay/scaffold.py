@@ -2,9 +2,8 @@
 
 cookiecutter is optional (``pip install plugbay[scaffold]``) and imported only when
 the command runs. The template ships inside the wheel as ``plugbay/_template``; in a
-source checkout it is the repository's ``template/``. (The wheel takes it from
-``../template`` through hatch's force-include, so build the wheel from the source tree,
-``uv build --wheel core``: an sdist does not carry the template.) Inside the plugbay repository
+source checkout it is the repository's ``template/`` (core/hatch_build.py puts it in both
+the sdist and the wheel). Inside the plugbay repository
 the plugin goes to ``plugins/<name>``, elsewhere into the current directory.
 
 Names are checked before anything is written by the template's own pre-generation
