@@ -48,7 +48,7 @@ check_pth() {  # refuse any venv whose site-packages gained a .pth we did not ex
   sp="$(site_packages "$venv")" || return 1
   bad="$(find "$sp" -maxdepth 1 -name '*.pth' ! -name '_virtualenv.pth' -printf '%f ')"
   if [[ -n "$bad" ]]; then
-    fail "$name" "refused: unexpected .pth file(s) in site-packages after install: $bad"
+    fail "$name" "refused: unexpected .pth file(s) in site-packages: $bad"
     return 1
   fi
 }
@@ -117,7 +117,8 @@ setup_one() {
   fi
   if [[ -f "$stamp" && "$(cat "$stamp")" == "$spec" ]]; then
     log "$name: reusing $VENVS/$name"
-    return 0
+    check_pth "$name"
+    return
   fi
   log "$name: creating venv ($spec)"
   new_venv "$name" || { fail "$name" "uv venv failed"; return 1; }
