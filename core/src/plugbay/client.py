@@ -225,7 +225,8 @@ class Client:
             request = self._request(model_id, messages, params)
             return await self._complete(target, request, timeout)
         except errors.BudgetExceededError as exc:
-            if again is None or not exc.downgrade_to or exc.downgrade_to == model:
+            if (again is None or not exc.downgrade_to or exc.downgrade_to == model
+                    or (tags and "downgraded_from" in tags)):  # one downgrade, never a loop
                 raise
             log.warning("budget %s exceeded: %s downgraded to %s", exc.budget, model,
                         exc.downgrade_to)

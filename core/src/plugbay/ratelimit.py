@@ -241,6 +241,21 @@ class RateLimiter:
             await asyncio.sleep(wait)
             waited += wait
 
+    def would_wait(self, provider: str, key: str) -> bool:
+        """Whether a call now would wait (as this process last saw the counters)."""
+        requests, tokens, blocked = self.store.usage(key)
+        if blocked > self.clock():
+            return True
+        spec = self.specs.get(provider)
+        if spec is None:
+            return False
+        return bool((spec.rpm and requests + 1 > spec.rpm)
+                    or (spec.tpm and tokens >= spec.tpm))
+
+    async def note(self, provider: str, key: str, tokens: int) -> None:
+        """Count a call made without ``acquire`` (a routed stream) so later calls see it."""
+        await self.store.acquire(key, LimitSpec(), tokens)
+
     async def settle(self, permit: Permit | None, tokens: int | None) -> None:
         if permit is not None and tokens is not None and tokens != permit.tokens:
             await self.store.adjust(permit.key, permit.second, tokens - permit.tokens)

@@ -229,3 +229,25 @@ def test_writer_keeps_up_with_a_burst(tmp_path: Path) -> None:
     assert ledger.count() == 20_000
     assert time.perf_counter() - t0 < 10
     ledger.close()
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "fork"), reason="needs fork")
+def test_a_forked_child_writes_its_own_records(srv: FakeServer, db: Path) -> None:
+    import multiprocessing
+
+    srv.add("POST", chat(), ok())
+    client = make(srv, db)
+    client.complete("openai/gpt-4o-mini", "parent")  # the writer thread runs in the parent
+
+    def child() -> None:
+        c = make(srv, db)
+        for _ in range(5):
+            c.complete("openai/gpt-4o-mini", "child")
+        c.close()  # multiprocessing skips atexit in the child: close flushes
+
+    proc = multiprocessing.get_context("fork").Process(target=child)
+    proc.start()
+    proc.join(30)
+    assert proc.exitcode == 0
+    client.close()
+    assert len(rows(db)) == 6

@@ -133,3 +133,24 @@ def test_config_errors() -> None:
         parse_rate_limits({"openai": {"on_limit": "drop"}})
     assert parse_rate_limits({"x": {"tpm": 10}})["x"].on_limit == "wait"
     assert time.time() > 0
+
+
+def test_router_prefers_targets_under_their_limit(srv: FakeServer) -> None:
+    srv.add("POST", chat("a"), ok())
+    srv.add("POST", chat("b"), ok())
+    routes = {"r": {"strategy": "priority", "targets": ["a/gpt-4o-mini", "b/gpt-4o-mini"]}}
+    limits = {"a": {"rpm": 2, "on_limit": "raise"}}
+    with make(srv, None, providers=("a", "b"), routes=routes, rate_limits=limits) as client:
+        got = [client.complete("r", "hi").provider for _ in range(4)]
+        assert got == ["a", "a", "b", "b"]  # a's window is full: the filter moves on to b
+        srv.add("POST", chat("b"), sse_ok_reply())
+        client.stream("r", "hi").get_completion()  # a routed stream counts too
+        (b_status,) = [s for s in client.rate_limits() if s["provider"] == "b"]
+        assert b_status["requests"] == 3
+    assert [r.path.split("/")[1] for r in srv.requests] == ["a", "a", "b", "b", "b"]
+
+
+def sse_ok_reply() -> Reply:
+    from .conftest import sse_ok
+
+    return sse_ok(["x"])

@@ -221,8 +221,11 @@ class BudgetManager:
     def _emit(self, event: BudgetEvent) -> None:
         b = event.budget
         if event.refused:
-            log.warning("budget %s (%s): refused a call at %.6g of %g %s", b.name, b.scope,
-                        event.spent, event.limit, b.currency)
+            first = (b.name, event.period, -1.0) not in self._notified
+            self._notified.add((b.name, event.period, -1.0))
+            log.log(logging.WARNING if first else logging.DEBUG,
+                    "budget %s (%s): refusing calls at %.6g of %g %s", b.name, b.scope,
+                    event.spent, event.limit, b.currency)
         else:
             log.warning("budget %s (%s, %s %s): %.0f%% used (%.6g of %g %s)", b.name, b.scope,
                         b.period, event.period, event.threshold * 100, event.spent,

@@ -125,13 +125,15 @@ class Meter:
             store = self._shared.limit_store() if self._shared else None
             self.limiter = RateLimiter(specs, store)
         self._pre = self.budgets is not None or self.limiter is not None
-        if (self.budgets is not None or self._shared is not None) and (
-                client._router is not None or extra.get("routes")):
-            client.router  # noqa: B018  (build it now so the hooks below can attach)
-        if self.budgets is not None and client._router is not None:
-            client._router.filters.append(self._budget_filter)
-        if self._shared is not None and client._router is not None:
-            self._shared.share_breakers(client._router)
+        if (self._pre or self._shared is not None) and (client._router is not None
+                                                          or extra.get("routes")):
+            router = client.router  # built now, so that routed calls see these hooks
+            if self.budgets is not None:
+                router.filters.append(self._budget_filter)
+            if self.limiter is not None:
+                router.filters.append(self._limit_filter)
+            if self._shared is not None:
+                self._shared.share_breakers(router)
         if (extra.get("otel") or {}).get("enabled"):
             from plugbay.otel import Instrumentation
 
@@ -315,6 +317,12 @@ class Meter:
                 ticket.reservation = reservation
                 col = inner.collector
                 price = c.price if c is not None else None
+                if meter.limiter is not None and c is not None:
+                    # the router opened this stream itself: count it after the fact
+                    target = meter._client._target(provider)
+                    ticket.key = meter.limiter.key(provider, _api_key(target))
+                    await meter.limiter.note(provider, ticket.key,
+                                             c.usage.total_tokens if c.usage else 0)
                 if outcome is None and c is not None:
                     await meter.end(ticket, usage=c.usage, price=price,
                                     latency=_perf() - started, ttft=col.ttft, error=None,
@@ -363,6 +371,18 @@ class Meter:
                 downgrade_to=blocked.downgrade_to if blocked.on_exceed == "downgrade"
                 else None)
         return keep
+
+    def _limit_filter(self, targets: list[Any], call: Any) -> list[Any]:
+        """Router filter: prefer targets whose rate limit admits a call now (a full
+        window, or a provider that said to wait). If none does, keep them all: the
+        attempt then waits or raises as its ``on_limit`` says."""
+        limiter = self.limiter
+        if limiter is None:
+            return targets
+        client = self._client
+        free = [t for t in targets if not limiter.would_wait(
+            t.provider, limiter.key(t.provider, _api_key(client._target(t.provider))))]
+        return free or targets
 
     # ------------------------------------------------------------ lifecycle
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import atexit
 import logging
+import os
 import queue
 import threading
 import time
@@ -170,6 +171,24 @@ class LedgerWriter:
         self.failed += len(batch)
         log.error("plugbay ledger (%s): dropped %d records: %s", self.name, len(batch),
                   self.last_error)
+
+
+def _after_fork_in_child() -> None:
+    """A forked child has none of the parent's threads: start afresh, and never touch
+    the parent's connection (it belongs to the parent)."""
+    global _reg_lock
+    _reg_lock = threading.Lock()
+    for w in list(_writers):
+        w._q = queue.SimpleQueue()
+        w._lock = threading.Lock()
+        w._wake = threading.Event()
+        w._thread = None
+        w._backend = None
+    _writers.clear()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def close_all() -> None:
