@@ -121,11 +121,12 @@ def _ledger(args: argparse.Namespace) -> Ledger:
     return ledger
 
 
-def _print_table(rows: list[list[str]], out: TextIO) -> None:
+def _print_table(rows: list[list[str]], out: TextIO, text_columns: int = 1) -> None:
+    """Text columns (the first ``text_columns``) flush left, figures flush right."""
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     for row in rows:
-        cells = [c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(row, widths,
-                                                                                strict=True))]
+        cells = [c.ljust(w) if i < text_columns else c.rjust(w)
+                 for i, (c, w) in enumerate(zip(row, widths, strict=True))]
         out.write("  ".join(cells).rstrip() + "\n")
 
 
@@ -199,6 +200,11 @@ def chart(records: list[UsageRecord], by: str, path: str) -> None:
     x = [dt.date.fromisoformat(d) for d in days]
     for name in sorted(series):
         ax.plot(x, [series[name].get(d, 0.0) for d in days], marker="o", label=name)  # type: ignore[arg-type]
+    import matplotlib.dates as mdates
+
+    ax.xaxis.set_major_locator(mdates.AutoDateLocator(minticks=1, maxticks=12))
+    ax.xaxis.set_major_formatter(mdates.DateFormatter("%Y-%m-%d"))
+    ax.set_ylim(bottom=0)
     ax.set_ylabel("cost (USD)")
     ax.set_title(f"plugbay cost per day{'' if by == 'day' else f' by {by}'}")
     if len(series) > 1:
@@ -229,7 +235,7 @@ def cmd_budget(args: argparse.Namespace, out: TextIO) -> int:
     for s in statuses:
         table.append([s.name, s.scope, s.period, s.mode, f"{s.spent:.6f}",
                       f"{s.limit:g} {s.currency}", f"{s.fraction * 100:.0f}%"])
-    _print_table(table, out)
+    _print_table(table, out, text_columns=4)
     return 0
 
 

@@ -228,8 +228,8 @@ class Client:
             if (again is None or not exc.downgrade_to or exc.downgrade_to == model
                     or (tags and "downgraded_from" in tags)):  # one downgrade, never a loop
                 raise
-            log.warning("budget %s exceeded: %s downgraded to %s", exc.budget, model,
-                        exc.downgrade_to)
+            log.info("budget %s exceeded: %s downgraded to %s", exc.budget, model,
+                     exc.downgrade_to)
             if token is not None:
                 CALL.reset(token)
                 token = None
