@@ -202,8 +202,8 @@ def chart(records: list[UsageRecord], by: str, path: str) -> None:
         ax.plot(x, [series[name].get(d, 0.0) for d in days], marker="o", label=name)  # type: ignore[arg-type]
     import matplotlib.dates as mdates
 
-    ax.xaxis.set_major_locator(mdates.AutoDateLocator(minticks=1, maxticks=12))
-    ax.xaxis.set_major_formatter(mdates.DateFormatter("%Y-%m-%d"))
+    ax.xaxis.set_major_locator(mdates.AutoDateLocator(minticks=1, maxticks=12))  # type: ignore[no-untyped-call]
+    ax.xaxis.set_major_formatter(mdates.DateFormatter("%Y-%m-%d"))  # type: ignore[no-untyped-call]
     ax.set_ylim(bottom=0)
     ax.set_ylabel("cost (USD)")
     ax.set_title(f"plugbay cost per day{'' if by == 'day' else f' by {by}'}")
