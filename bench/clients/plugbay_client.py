@@ -17,9 +17,16 @@ def _direct(base_url: str) -> dict[str, Any]:
     return {"providers": {"openai": {"api_key": API_KEY, "base_url": base_url}}}
 
 
-VARIANTS: dict[str, Callable[[str], dict[str, Any]]] = {
-    "direct": _direct,
-    # "route": ...   (a route in front of openai, when routes land)
+def _route(base_url: str) -> dict[str, Any]:
+    # One route, priority strategy, in front of the same provider: the router's own cost.
+    return {**_direct(base_url),
+            "routes": {"smart": {"strategy": "priority", "targets": [MODEL]}}}
+
+
+# variant -> (config builder, the model name the variant calls)
+VARIANTS: dict[str, tuple[Callable[[str], dict[str, Any]], str]] = {
+    "direct": (_direct, MODEL),
+    "route": (_route, "smart"),
     # "ledger": ...  (direct with the ledger on, when the ledger lands)
 }
 
@@ -35,16 +42,16 @@ class Plugbay(Adapter):
     async def open(self, base_url: str) -> None:
         if not hasattr(self.plugbay, "Client"):
             raise ImportError("plugbay.Client is not available yet")
-        config = VARIANTS[self.variant or "direct"](base_url)
-        self.client = self.plugbay.Client(config=config)
+        build, self.model = VARIANTS[self.variant or "direct"]
+        self.client = self.plugbay.Client(config=build(base_url))
 
     async def complete(self) -> str:
-        c = await self.client.acomplete(MODEL, PROMPT)
+        c = await self.client.acomplete(self.model, PROMPT)
         text: str = c.text
         return text
 
     async def stream(self) -> AsyncIterator[str]:
-        async with self.client.astream(MODEL, PROMPT) as s:
+        async with self.client.astream(self.model, PROMPT) as s:
             async for ev in s:
                 if ev.type == "text" and ev.text:
                     yield ev.text
