@@ -293,8 +293,9 @@ class Client:
         if "/" not in model:  # a route, or agent:<name>
             route = self.router.resolve(model)
             if route is not None:
+                ask = (messages, dict(params)) if meter.budgets is not None else None
                 return meter.routed_stream(self.router.astream(route, messages, timeout, params),
-                                           route.name, tags)
+                                           route.name, tags, ask)
         target, model_id = self._split(model)
         request = self._request(model_id, messages, params)
         fn = target.plugin.impl("stream")

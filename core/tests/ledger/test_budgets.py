@@ -125,8 +125,23 @@ def test_router_filter_skips_targets_over_budget(srv: FakeServer) -> None:
         assert [r.path.split("/")[1] for r in srv.requests] == ["a", "b", "b"]
         with pytest.raises(errors.BudgetExceededError, match="route-cap"):
             client.complete("r", "hi", max_tokens=50)
-        # a stream through the route counts against the route budget too
+
+
+def test_routed_streams_count_on_route_and_provider_budgets(srv: FakeServer) -> None:
+    srv.add("POST", chat("a"), sse_ok(["x"], usage=USAGE))
+    routes = {"r": {"strategy": "priority", "targets": ["a/gpt-4o-mini"]}}
+    budgets = {"route-cap": {"scope": "route:r", "limit": 2.5 * ACTUAL},
+               "a-soft": {"scope": "provider:a", "limit": 1.0, "mode": "soft"}}
+    with budget_client(srv, None, budgets, providers=("a",), routes=routes) as client:
+        for _ in range(2):
+            client.stream("r", "hi", max_tokens=50).get_completion()
+        with pytest.raises(errors.BudgetExceededError, match="route-cap"):
+            client.stream("r", "hi", max_tokens=50).get_completion()
         assert client.budgets is not None
+        status = {s.name: s for s in client._runner.run(client.budgets.astatus())}
+    assert status["route-cap"].spent == pytest.approx(2 * ACTUAL)
+    assert status["a-soft"].spent == pytest.approx(2 * ACTUAL)  # settled once known
+    assert len(srv.requests) == 2
 
 
 def test_streams_reserve_and_settle(srv: FakeServer) -> None:

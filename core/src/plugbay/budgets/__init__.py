@@ -240,11 +240,12 @@ class BudgetManager:
 
     def blocking(self, provider: str, model: str, route: str | None,
                  tags: Mapping[str, str] | None, estimate: float) -> Budget | None:
-        """The first hard budget this call would overspend, as this process last saw the
-        counters (the router's filter; the reservation is the real check)."""
+        """The first hard budget *of this target* (provider or model scope) the call would
+        overspend, as this process last saw the counters: the router's filter. Route, tag
+        and global budgets are the same for every target; the reservation checks them."""
         now = self.clock()
         for b in self.matching(provider, model, route, tags):
-            if b.hard:
+            if b.hard and b.kind in ("provider", "model"):
                 spent, held = self.store.peek(b.key(now))
                 if spent + held + estimate > b.limit + 1e-12:
                     return b

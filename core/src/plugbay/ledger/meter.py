@@ -281,9 +281,10 @@ class Meter:
         else:
             await self.failed(ticket, outcome, usage=col.usage, price=price, ttft=col.ttft)
 
-    def routed_stream(self, inner: AsyncStream, route: str,
-                      tags: dict[str, str] | None) -> AsyncStream:
-        """Meter a routed stream as one call of the target the router chose."""
+    def routed_stream(self, inner: AsyncStream, route: str, tags: dict[str, str] | None,
+                      ask: tuple[Any, dict[str, Any]] | None = None) -> AsyncStream:
+        """Meter a routed stream as one call of the target the router chose. ``ask``:
+        the messages and params, for the budget estimate."""
         from plugbay.streaming import AsyncStream
 
         meter = self
@@ -296,7 +297,10 @@ class Meter:
 
                 router = meter._client.router
                 compiled = router.routes[route]
-                request = meter._client._request(compiled.targets[0].model_id, "", {})
+                messages, params = ask if ask is not None else ("", {})
+                params.pop("route_key", None)
+                request = meter._client._request(compiled.targets[0].model_id, messages,
+                                                 params)
                 estimate = max((estimate_cost(request, router.price(t), budgets.output_tokens)
                                 for t in compiled.targets), default=0.0)
                 reservation = await budgets.reserve(None, None, route, tags, estimate)
