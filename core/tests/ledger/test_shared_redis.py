@@ -144,3 +144,22 @@ def test_redis_state_needs_the_driver_message() -> None:
     assert _state_settings({"backend": "redis"})["url"] == "redis://127.0.0.1:6379/0"
     with pytest.raises(errors.ConfigError, match="memory"):
         _state_settings({"backend": "etcd"})
+
+
+def test_redis_down_falls_back_to_local_counters(srv: FakeServer,
+                                                 caplog: pytest.LogCaptureFixture) -> None:
+    pytest.importorskip("redis", reason="pip install 'plugbay[redis]'")
+    srv.add("POST", chat(), ok(usage=USAGE))
+    cfg = base_config(srv, "redis://127.0.0.1:1/0",  # nothing listens on port 1
+                      budgets={"g": {"limit": 2.5 * ACTUAL}},
+                      rate_limits={"openai": {"rpm": 100, "on_limit": "raise"}})
+    import plugbay
+
+    with plugbay.Client(cfg, env={}) as client:
+        for _ in range(2):
+            client.complete("openai/gpt-4o-mini", "hi", max_tokens=50)
+        with pytest.raises(errors.BudgetExceededError):  # the limit still holds, locally
+            client.complete("openai/gpt-4o-mini", "hi", max_tokens=50)
+        assert client.rate_limits()[0]["requests"] >= 0
+    assert "fall back to this process's own counters" in caplog.text
+    assert caplog.text.count("Redis at redis://127.0.0.1:1/0 failed") == 1  # once a minute

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import logging
+import time
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -23,6 +25,8 @@ if TYPE_CHECKING:
     from plugbay.shared_state.ratelimit import RedisLimitStore
 
 __all__ = ["SharedState"]
+
+log = logging.getLogger("plugbay.shared_state")
 
 
 def _redis_asyncio() -> Any:
@@ -44,9 +48,13 @@ class SharedState:
         self.url = url
         self.prefix = prefix
         self._aioredis = _redis_asyncio()
-        from redis.exceptions import NoScriptError
+        from redis.exceptions import NoScriptError, RedisError
 
         self._noscript = NoScriptError
+        # What a store catches to fall back to this process's own counters.
+        self.errors: tuple[type[BaseException], ...] = (RedisError, OSError,
+                                                        asyncio.TimeoutError)
+        self._warned = 0.0
         self._clients: dict[asyncio.AbstractEventLoop, Any] = {}
         self._shas: dict[str, str] = {}
         self.breakers: SharedBreakers | None = None
@@ -56,7 +64,7 @@ class SharedState:
         client = self._clients.get(loop)
         if client is None:
             client = self._clients[loop] = self._aioredis.Redis.from_url(
-                self.url, socket_connect_timeout=5, health_check_interval=30)
+                self.url, socket_connect_timeout=5, socket_timeout=5, health_check_interval=30)
         return client
 
     async def script(self, source: str, keys: list[str], args: list[Any]) -> Any:
@@ -70,6 +78,19 @@ class SharedState:
         except self._noscript:  # first use, or the server restarted / flushed scripts
             await redis.script_load(source)
             return await redis.evalsha(sha, len(keys), *keys, *args)
+
+    def unavailable(self, exc: BaseException) -> None:
+        """Log (at most once a minute) that Redis failed and local counters are used."""
+        now = time.monotonic()
+        if now - self._warned > 60 or not self._warned:
+            self._warned = now
+            log.error("plugbay shared state: Redis at %s failed (%s: %s); budgets and rate "
+                      "limits fall back to this process's own counters until it answers",
+                      self._safe_url(), type(exc).__name__, exc)
+
+    def _safe_url(self) -> str:
+        scheme, sep, rest = self.url.partition("://")
+        return scheme + sep + rest.rpartition("@")[2]
 
     def budget_store(self) -> RedisBudgetStore:
         from plugbay.shared_state.budgets import RedisBudgetStore

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from plugbay.budgets.store import Entry
+from plugbay.budgets.store import Entry, MemoryStore
 from plugbay.shared_state.scripts import BUDGET_RESERVE, BUDGET_SETTLE
 
 if TYPE_CHECKING:
@@ -15,9 +15,13 @@ __all__ = ["RedisBudgetStore"]
 
 
 class RedisBudgetStore:
+    """When Redis fails, each operation falls back to this process's ``MemoryStore`` (a
+    logged degradation: limits then hold per process) rather than failing the call."""
+
     def __init__(self, shared: SharedState) -> None:
         self._shared = shared
         self._seen: dict[str, tuple[float, float]] = {}  # last values seen, for peek()
+        self._local = MemoryStore()
 
     def _k(self, key: str) -> str:
         return f"{self._shared.prefix}:budget:{key}"
@@ -26,7 +30,11 @@ class RedisBudgetStore:
         keys = [self._k(k) for k, _, _ in entries]
         args = [repr(amount), *("" if lim is None else repr(lim) for _, lim, _ in entries),
                 *(str(int(ttl) + 1) for _, _, ttl in entries)]
-        out = await self._shared.script(BUDGET_RESERVE, keys, args)
+        try:
+            out = await self._shared.script(BUDGET_RESERVE, keys, args)
+        except self._shared.errors as exc:
+            self._shared.unavailable(exc)
+            return await self._local.reserve(entries, amount)
         for i, (k, _, _) in enumerate(entries):
             self._seen[k] = (float(out[1 + 2 * i]), float(out[2 + 2 * i]))
         failed = int(out[0])
@@ -34,8 +42,12 @@ class RedisBudgetStore:
 
     async def settle(self, keys: Sequence[str], reserved: float, actual: float,
                      ) -> list[float]:
-        out = await self._shared.script(BUDGET_SETTLE, [self._k(k) for k in keys],
-                                        [repr(reserved), repr(actual)])
+        try:
+            out = await self._shared.script(BUDGET_SETTLE, [self._k(k) for k in keys],
+                                            [repr(reserved), repr(actual)])
+        except self._shared.errors as exc:
+            self._shared.unavailable(exc)
+            return await self._local.settle(keys, reserved, actual)
         spent = []
         for i, k in enumerate(keys):
             s, r = float(out[2 * i]), float(out[2 * i + 1])
@@ -44,10 +56,14 @@ class RedisBudgetStore:
         return spent
 
     async def seed(self, key: str, spent: float, ttl: float) -> None:
+        await self._local.seed(key, spent, ttl)
         redis = self._shared.redis()
         k = self._k(key)
-        await redis.hsetnx(k, "spent", repr(spent))
-        await redis.expire(k, int(ttl) + 1)
+        try:
+            await redis.hsetnx(k, "spent", repr(spent))
+            await redis.expire(k, int(ttl) + 1)
+        except self._shared.errors as exc:
+            self._shared.unavailable(exc)
         self._seen.setdefault(key, (spent, 0.0))
 
     def has(self, key: str) -> bool:
@@ -57,7 +73,11 @@ class RedisBudgetStore:
         return self._seen.get(key, (0.0, 0.0))
 
     async def read(self, key: str) -> tuple[float, float]:
-        spent, held = await self._shared.redis().hmget(self._k(key), ["spent", "reserved"])
+        try:
+            spent, held = await self._shared.redis().hmget(self._k(key), ["spent", "reserved"])
+        except self._shared.errors as exc:
+            self._shared.unavailable(exc)
+            return await self._local.read(key)
         value = (float(spent or 0.0), float(held or 0.0))
         self._seen[key] = value
         return value

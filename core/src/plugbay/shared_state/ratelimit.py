@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from plugbay.ratelimit import LimitSpec
+from plugbay.ratelimit import LimitSpec, MemoryLimitStore
 from plugbay.shared_state.scripts import LIMIT_ACQUIRE
 
 if TYPE_CHECKING:
@@ -14,9 +14,12 @@ __all__ = ["RedisLimitStore"]
 
 
 class RedisLimitStore:
+    """Falls back to this process's ``MemoryLimitStore`` while Redis fails (logged)."""
+
     def __init__(self, shared: SharedState) -> None:
         self._shared = shared
         self._seen: dict[str, tuple[int, int, float]] = {}
+        self._local = MemoryLimitStore()
 
     def _keys(self, key: str) -> list[str]:
         p = f"{self._shared.prefix}:rl:{key}"
@@ -24,22 +27,37 @@ class RedisLimitStore:
 
     async def acquire(self, key: str, spec: LimitSpec, tokens: int,
                       ) -> tuple[int | None, float]:
-        out = await self._shared.script(LIMIT_ACQUIRE, self._keys(key),
-                                        [spec.rpm, spec.tpm, tokens])
+        try:
+            out = await self._shared.script(LIMIT_ACQUIRE, self._keys(key),
+                                            [spec.rpm, spec.tpm, tokens])
+        except self._shared.errors as exc:
+            self._shared.unavailable(exc)
+            second, wait = await self._local.acquire(key, spec, tokens)
+            return (-second if second is not None else None), wait  # negative: local bucket
         second, wait = int(out[0]), float(out[1])
         blocked = self._seen.get(key, (0, 0, 0.0))[2]
         self._seen[key] = (int(out[2]), int(out[3]), blocked)
         return (second, 0.0) if second else (None, wait)
 
     async def adjust(self, key: str, second: int, delta: int) -> None:
-        await self._shared.redis().hincrby(self._keys(key)[1], str(second), delta)
+        if second < 0:
+            await self._local.adjust(key, -second, delta)
+            return
+        try:
+            await self._shared.redis().hincrby(self._keys(key)[1], str(second), delta)
+        except self._shared.errors as exc:
+            self._shared.unavailable(exc)
 
     async def block(self, key: str, until: float) -> None:
         import time
 
         ms = int((until - time.time()) * 1000)
         if ms > 0:
-            await self._shared.redis().set(self._keys(key)[2], repr(until), px=ms)
+            await self._local.block(key, until)
+            try:
+                await self._shared.redis().set(self._keys(key)[2], repr(until), px=ms)
+            except self._shared.errors as exc:
+                self._shared.unavailable(exc)
             r, t, _ = self._seen.get(key, (0, 0, 0.0))
             self._seen[key] = (r, t, until)
 
