@@ -251,3 +251,16 @@ def test_a_forked_child_writes_its_own_records(srv: FakeServer, db: Path) -> Non
     assert proc.exitcode == 0
     client.close()
     assert len(rows(db)) == 6
+
+
+def test_routed_stream_that_tried_no_target_writes_no_row(srv: FakeServer, db: Path) -> None:
+    srv.add("POST", chat("a"), Reply.json({"error": {"message": "down"}}, status=503))
+    routes = {"r": {"strategy": "priority", "targets": ["a/gpt-4o-mini"], "max_attempts": 1}}
+    with make(srv, db, providers=("a",), routes=routes,
+              routing={"breaker": {"threshold": 1, "cooldown": 60}}) as client:
+        with pytest.raises(errors.APIError):
+            client.stream("r", "hi").get_completion()  # tried a: one error row
+        with pytest.raises(errors.OverloadedError, match="circuit"):
+            client.stream("r", "hi").get_completion()  # every circuit open: nothing sent
+    got = rows(db)
+    assert [(r["route"], r["provider"], r["status"]) for r in got] == [("r", "a", "error")]

@@ -314,33 +314,42 @@ class Meter:
                 raise
             finally:
                 await inner.aclose()
-                c = inner.completion
-                provider, model = _chosen(c, outcome, route)
-                ticket = Ticket(provider, model, route, tags, True)
-                ticket.started = started
-                ticket.reservation = reservation
-                col = inner.collector
-                price = c.price if c is not None else None
-                if meter.limiter is not None and c is not None:
-                    # the router opened this stream itself: count it after the fact
-                    target = meter._client._target(provider)
-                    ticket.key = meter.limiter.key(provider, _api_key(target))
-                    await meter.limiter.note(provider, ticket.key,
-                                             c.usage.total_tokens if c.usage else 0)
-                if outcome is None and c is not None:
-                    await meter.end(ticket, usage=c.usage, price=price,
-                                    latency=_perf() - started, ttft=col.ttft, error=None,
-                                    request_id=c.id, text=c.text,
-                                    limits=c.extra.get("rate_limits"))
-                else:
-                    await meter.failed(ticket, outcome or errors.StreamError("no completion"),
-                                       usage=col.usage, price=price, ttft=col.ttft)
+                await meter._routed_end(inner, outcome, route, tags, reservation, started)
 
         def done(_: Completion) -> Completion:
             assert inner.completion is not None
             return inner.completion
 
         return AsyncStream(run, model=route, provider=route, on_done=done)
+
+    async def _routed_end(self, inner: AsyncStream, outcome: BaseException | None,
+                          route: str, tags: dict[str, str] | None,
+                          reservation: Reservation | None, started: float) -> None:
+        c = inner.completion
+        chosen = _chosen(c, outcome)
+        if chosen is None:  # no target was tried (circuits open, filters): no row
+            if self.budgets is not None:
+                await self.budgets.settle(reservation, 0.0)
+            return
+        provider, model = chosen
+        ticket = Ticket(provider, model, route, tags, True)
+        ticket.started = started
+        ticket.reservation = reservation
+        col = inner.collector
+        price = c.price if c is not None else None
+        if self.limiter is not None and c is not None:
+            # the router opened this stream itself: count it after the fact
+            target = self._client._target(provider)
+            ticket.key = self.limiter.key(provider, _api_key(target))
+            await self.limiter.note(provider, ticket.key,
+                                    c.usage.total_tokens if c.usage else 0)
+        if outcome is None and c is not None:
+            await self.end(ticket, usage=c.usage, price=price, latency=_perf() - started,
+                           ttft=col.ttft, error=None, request_id=c.id, text=c.text,
+                           limits=c.extra.get("rate_limits"))
+        else:
+            await self.failed(ticket, outcome or errors.StreamError("no completion"),
+                              usage=col.usage, price=price, ttft=col.ttft)
 
     # ------------------------------------------------------------ routing
 
@@ -407,16 +416,17 @@ def _api_key(target: _Target) -> str | None:
         return None
 
 
-def _chosen(c: Completion | None, exc: BaseException | None, route: str) -> tuple[str, str]:
-    """The provider and model a routed call ended on (from the completion or the trace)."""
+def _chosen(c: Completion | None, exc: BaseException | None) -> tuple[str, str] | None:
+    """The provider and model a routed call ended on (from the completion or the trace);
+    ``None`` when no target was tried."""
     if c is not None:
         return c.provider, c.model
     trace = getattr(exc, "trace", None)
-    attempts = getattr(trace, "attempts", None)
-    if attempts:
-        provider, _, model = attempts[-1].target.partition("/")
+    tried = [a for a in getattr(trace, "attempts", None) or () if a.outcome != "skipped"]
+    if tried:
+        provider, _, model = tried[-1].target.partition("/")
         return provider, model
-    return route, route
+    return None
 
 
 def _state_settings(section: Any) -> dict[str, Any]:
