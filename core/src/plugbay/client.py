@@ -207,20 +207,19 @@ class Client:
                         **params: Any) -> Completion:
         """Complete ``messages`` (a prompt string, a message, or a list) with ``model``.
         ``tags={"agent": ...}`` label the call in the ledger and budgets (not sent)."""
-        from plugbay.ledger.meter import CALL, call_tags
-
         meter = self._meter or self._metering()
-        tags = call_tags(params.pop("tags", None), params, model)
+        call_var = meter.CALL  # (route, tags) of this call, read per attempt
+        tags = meter.call_tags(params.pop("tags", None), params, model)
         again = dict(params) if meter.budgets is not None else None  # for a downgrade
         token = None
         try:
             if "/" not in model:  # a route, or agent:<name>
                 route = self.router.resolve(model)
                 if route is not None:
-                    token = CALL.set((route.name, tags))
+                    token = call_var.set((route.name, tags))
                     return await self.router.acomplete(route, messages, timeout, params)
             if tags is not None:
-                token = CALL.set((None, tags))
+                token = call_var.set((None, tags))
             target, model_id = self._split(model)
             request = self._request(model_id, messages, params)
             return await self._complete(target, request, timeout)
@@ -231,14 +230,14 @@ class Client:
             log.info("budget %s exceeded: %s downgraded to %s", exc.budget, model,
                      exc.downgrade_to)
             if token is not None:
-                CALL.reset(token)
+                call_var.reset(token)
                 token = None
             return await self.acomplete(exc.downgrade_to, messages, timeout=timeout,
                                         tags={**(tags or {}), "downgraded_from": model},
                                         **again)
         finally:
             if token is not None:
-                CALL.reset(token)
+                call_var.reset(token)
 
     async def _complete(self, target: _Target, request: Request,
                         timeout: float | None) -> Completion:
@@ -286,10 +285,8 @@ class Client:
     def astream(self, model: str, messages: Any, *, timeout: float | None = None,
                 **params: Any) -> AsyncStream:
         """Stream ``model``'s answer. Iterate for events; ``.completion`` after the end."""
-        from plugbay.ledger.meter import call_tags
-
         meter = self._meter or self._metering()
-        tags = call_tags(params.pop("tags", None), params, model)
+        tags = meter.call_tags(params.pop("tags", None), params, model)
         if "/" not in model:  # a route, or agent:<name>
             route = self.router.resolve(model)
             if route is not None:

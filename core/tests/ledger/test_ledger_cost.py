@@ -154,3 +154,30 @@ def test_config_price_override(srv: FakeServer, db: Path) -> None:
         c = client.complete("openai/ft:my", "hi")
         assert c.cost is not None and c.cost.total == pytest.approx(15.0)
         assert client.price("openai/ft:my").source == "plugbay.toml"  # type: ignore[union-attr]
+
+
+def test_ledger_fast_total_equals_cost_of() -> None:
+    import random
+
+    from plugbay.ledger.records import cost_total
+
+    rnd = random.Random(7)
+    for _ in range(2000):
+        def rate() -> float | None:
+            return None if rnd.random() < 0.3 else round(rnd.uniform(0, 30), 3)
+        price = Price(input=rnd.choice([None, 1.5, 0.0, rnd.uniform(0, 20)]),
+                      output=rnd.choice([None, 6.0, rnd.uniform(0, 80)]), cached_input=rate(),
+                      cache_write=rate(), reasoning=rate(), as_of="2026-11-01",  # type: ignore[arg-type]
+                      source="t")
+        inp = rnd.randint(0, 200_000)
+        cached = rnd.randint(0, inp)
+        out = rnd.randint(0, 50_000)
+        usage = Usage(input_tokens=inp, cached_input_tokens=cached,
+                      cache_write_tokens=rnd.randint(0, inp - cached + 5),
+                      output_tokens=out, reasoning_tokens=rnd.randint(0, out + 5))
+        expected = Cost.of(usage, price)
+        got = cost_total(usage, price)
+        if expected is None:
+            assert got is None
+        else:
+            assert got == pytest.approx(expected.total, rel=1e-12, abs=1e-15)

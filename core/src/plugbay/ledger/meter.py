@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 from plugbay import errors
-from plugbay.ledger.records import UsageRecord
+from plugbay.ledger.records import UsageRecord, cost_total
 from plugbay.stats import Stats
 
 if TYPE_CHECKING:
@@ -89,6 +89,10 @@ class Ticket:
 
 class Meter:
     """Built from the client's config on the first call."""
+
+    # Reachable from the client's hot path without an import statement per call.
+    CALL = CALL
+    call_tags = staticmethod(call_tags)
 
     def __init__(self, client: Client) -> None:
         from plugbay.ledger import Ledger, LedgerSettings
@@ -207,11 +211,8 @@ class Meter:
             cached, write, reasoning = (usage.cached_input_tokens, usage.cache_write_tokens,
                                         usage.reasoning_tokens)
             if price is not None:
-                from plugbay.types import Cost
-
-                c = Cost.of(usage, price)
-                if c is not None:
-                    cost, currency = c.total, c.currency
+                cost = cost_total(usage, price)
+                currency = price.currency
         else:
             inp = out = cached = write = reasoning = 0
         provider = ticket.provider

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-__all__ = ["COLUMNS", "UsageRecord"]
+if TYPE_CHECKING:
+    from plugbay.types import Price, Usage
+
+__all__ = ["COLUMNS", "UsageRecord", "cost_total"]
 
 # The order of values in a row, as the backends insert and select them (schema v2).
 COLUMNS: tuple[str, ...] = (
@@ -69,3 +72,24 @@ class UsageRecord:
 
     def to_dict(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in COLUMNS}
+
+
+def cost_total(usage: Usage, price: Price) -> float | None:
+    """``Cost.of(usage, price).total`` without building the model (the ledger's hot path:
+    ~0.5 us instead of ~3 us). Same rules: missing rates fall back to input/output,
+    ``None`` when the input or output price is unknown."""
+    rate_in, rate_out = price.input, price.output
+    if rate_in is None or rate_out is None:
+        return None
+    cached, write, reasoning = (usage.cached_input_tokens, usage.cache_write_tokens,
+                                usage.reasoning_tokens)
+    fresh = usage.input_tokens - cached - write
+    visible = usage.output_tokens - reasoning
+    total = (
+        (fresh if fresh > 0 else 0) * rate_in
+        + cached * (price.cached_input if price.cached_input is not None else rate_in)
+        + write * (price.cache_write if price.cache_write is not None else rate_in)
+        + (visible if visible > 0 else 0) * rate_out
+        + reasoning * (price.reasoning if price.reasoning is not None else rate_out)
+    )
+    return total / 1_000_000
