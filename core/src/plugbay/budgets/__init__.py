@@ -142,8 +142,7 @@ class BudgetManager:
         _, start, end = period_bounds(budget.period, now)
         if self.ledger is not None:
             try:
-                spent = self.ledger.spent(start, lambda r: budget.applies(
-                    r.provider, r.model, r.route, r.tags))
+                spent = self.ledger.spent(start, budget.kind, budget.match)
             except Exception as exc:  # an unreadable ledger must not block calls
                 log.warning("budget %s: could not read the ledger: %s", budget.name, exc)
         await self.store.seed(key, spent, end - now + 86400)

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import sys
 import threading
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -149,10 +148,10 @@ class Ledger:
         self.flush()
         return self.writer.backend().count()
 
-    def spent(self, since: float, match: Any = None) -> float:
-        """Total known cost since ``since``; ``match(record) -> bool`` filters."""
-        return sum(r.cost or 0.0 for r in self.fetch(since, time.time() + 1)
-                   if match is None or match(r))
+    def spent(self, since: float, kind: str = "global", match: str | None = None) -> float:
+        """Total known cost since ``since`` in a budget scope, summed by the database."""
+        self.flush()
+        return self.writer.backend().spent(since, kind, match)
 
     def __repr__(self) -> str:
         return f"Ledger({_redact_url(self.url)!r})"

@@ -26,5 +26,10 @@ class Backend(Protocol):
     def count(self) -> int:
         ...
 
+    def spent(self, since: float, kind: str, match: str | None) -> float:
+        """Total known cost since ``since`` within a budget scope (``kind``: global,
+        provider, model, route, tag; ``match`` as in the budget's scope)."""
+        ...
+
     def close(self) -> None:
         ...

@@ -12,7 +12,7 @@ from typing import Any
 
 from plugbay.ledger.migrations import migrate
 from plugbay.ledger.records import COLUMNS, UsageRecord
-from plugbay.ledger.sqlite import _range
+from plugbay.ledger.sqlite import _range, scope_sum
 
 __all__ = ["PostgresBackend"]
 
@@ -88,6 +88,14 @@ class PostgresBackend:
             row = cur.fetchone()
             self._conn.commit()
         return int(row[0]) if row else 0
+
+    def spent(self, since: float, kind: str, match: str | None) -> float:
+        sql, args = scope_sum(kind, match, since, "%s")
+        with self._lock, self._conn.cursor() as cur:
+            cur.execute(sql, args)
+            row = cur.fetchone()
+            self._conn.commit()
+        return float(row[0]) if row else 0.0
 
     def close(self) -> None:
         with self._lock:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import threading
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from plugbay.ledger.migrations import migrate
 from plugbay.ledger.records import COLUMNS, UsageRecord
@@ -52,9 +54,42 @@ class SQLiteBackend:
         with self._lock:
             return int(self._conn.execute("SELECT COUNT(*) FROM calls").fetchone()[0])
 
+    def spent(self, since: float, kind: str, match: str | None) -> float:
+        sql, args = scope_sum(kind, match, since, "?")
+        with self._lock:
+            return float(self._conn.execute(sql, args).fetchone()[0])
+
     def close(self) -> None:
         with self._lock:
             self._conn.close()
+
+
+def scope_sum(kind: str, match: str | None, since: float, mark: str,
+              ) -> tuple[str, list[Any]]:
+    """``SELECT SUM(cost)`` of a budget scope since ``since`` (``mark``: ``?`` or ``%s``).
+
+    Tags are stored as JSON with sorted keys and ``": "`` separators, so a tag scope is a
+    substring match on the encoded ``"key": "value"`` pair (quotes inside are escaped,
+    so the match cannot straddle two pairs)."""
+    where: list[str] = [f"ts >= {mark}"]
+    args: list[Any] = [since]
+    if kind == "provider":
+        where.append(f"provider = {mark}")
+        args.append(match)
+    elif kind == "model":
+        provider, _, model = (match or "").partition("/")
+        where += [f"provider = {mark}", f"model = {mark}"]
+        args += [provider, model]
+    elif kind == "route":
+        where.append(f"route = {mark}")
+        args.append(match)
+    elif kind == "tag":
+        key, _, value = (match or "").partition("=")
+        pair = json.dumps({key: value})[1:-1]
+        escaped = pair.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        where.append(f"tags LIKE {mark} ESCAPE '\\'")
+        args.append(f"%{escaped}%")
+    return f"SELECT COALESCE(SUM(cost), 0) FROM calls WHERE {' AND '.join(where)}", args
 
 
 def _range(sql: str, since: float | None, until: float | None, mark: str,
