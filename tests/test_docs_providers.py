@@ -25,7 +25,9 @@ def index_rows() -> dict[str, list[str]]:
     rows = {}
     for line in INDEX.read_text().splitlines():
         cells = [c.strip() for c in line.strip().strip("|").split("|")]
-        match = re.match(r"\[([\w-]+)\]\(([\w-]+)\.md\)", cells[0]) if line.startswith("|") else None
+        if not line.startswith("|"):
+            continue
+        match = re.match(r"\[([\w-]+)\]\(([\w-]+)\.md\)", cells[0])
         if match:
             rows[match.group(1)] = cells
     return rows

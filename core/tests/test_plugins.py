@@ -51,7 +51,8 @@ RAISING = ECHO_PLUGIN.replace(
     "def list_models(provider):\n        return",
     "def list_models(provider):\n        raise RuntimeError('listing exploded')\n        return",
 ).replace("async def health(provider):\n        return",
-          "async def health(provider):\n        raise RuntimeError('probe exploded')\n        return")
+          "async def health(provider):\n        raise RuntimeError('probe exploded')\n"
+          "        return")
 
 
 def client_with(eps, **kw):
@@ -86,7 +87,8 @@ def test_broken_import_is_reported_and_skipped(make_plugin):
 
 
 def test_misspelt_hookimpl_fails_loudly(make_plugin):
-    source = ECHO_PLUGIN + "\n    @hookimpl\n    def compelte(request, provider):\n        return None\n"
+    source = ECHO_PLUGIN + (
+        "\n    @hookimpl\n    def compelte(request, provider):\n        return None\n")
     client = client_with([make_plugin("typo", source)])
     with pytest.raises(errors.PluginError, match="compelte"):
         client.complete("typo/x", "hi")
@@ -94,7 +96,8 @@ def test_misspelt_hookimpl_fails_loudly(make_plugin):
 
 
 def test_wrong_hook_arguments_are_rejected(make_plugin):
-    source = ECHO_PLUGIN + "\n    @hookimpl\n    def health(provider, surprise):\n        return None\n"
+    source = ECHO_PLUGIN + (
+        "\n    @hookimpl\n    def health(provider, surprise):\n        return None\n")
     client = client_with([make_plugin("badargs", source)])
     with pytest.raises(errors.PluginError, match="invalid hooks"):
         client.complete("badargs/x", "hi")
