@@ -287,12 +287,20 @@ class Client:
         """Stream ``model``'s answer. Iterate for events; ``.completion`` after the end."""
         meter = self._meter or self._metering()
         tags = meter.call_tags(params.pop("tags", None), params, model)
+        ask = (messages, dict(params)) if meter.budgets is not None else None
+        switched: list[AsyncStream] = []  # the downgraded stream, when a budget said so
+
+        def downgrade(exc: errors.BudgetExceededError) -> AsyncStream | None:
+            alt = self._downgrade_stream(exc, model, tags, ask, timeout)
+            if alt is not None:
+                switched.append(alt)
+            return alt
+
         if "/" not in model:  # a route, or agent:<name>
             route = self.router.resolve(model)
             if route is not None:
-                ask = (messages, dict(params)) if meter.budgets is not None else None
                 return meter.routed_stream(self.router.astream(route, messages, timeout, params),
-                                           route.name, tags, ask)
+                                           route.name, tags, ask, downgrade, switched)
         target, model_id = self._split(model)
         request = self._request(model_id, messages, params)
         fn = target.plugin.impl("stream")
@@ -301,14 +309,30 @@ class Client:
         def open_() -> AsyncIterator[Any]:
             events = fn(request=request, provider=target.ctx)
             events = _deadline(events, limit, target.ctx.name) if limit else events
-            return meter.stream(target, request, events, stream, tags)  # metered (issue 7)
+            return meter.stream(target, request, events, stream, tags,  # metered (issue 7)
+                                downgrade)
 
         def done(completion: Completion) -> Completion:
+            if switched and switched[0].completion is not None:
+                return switched[0].completion  # the cheaper model's, with its own price
             completion.price = self._price(target, request.model)
             return completion
 
         stream = AsyncStream(open_, model=model_id, provider=target.ctx.name, on_done=done)
         return stream
+
+    def _downgrade_stream(self, exc: errors.BudgetExceededError, model: str,
+                          tags: dict[str, str] | None, ask: tuple[Any, dict[str, Any]] | None,
+                          timeout: float | None) -> AsyncStream | None:
+        """The same stream on the budget's ``downgrade_to``, once; ``None``: raise."""
+        if (ask is None or not exc.downgrade_to or exc.downgrade_to == model
+                or (tags and "downgraded_from" in tags)):
+            return None
+        log.info("budget %s exceeded: %s downgraded to %s", exc.budget, model,
+                 exc.downgrade_to)
+        messages, params = ask
+        return self.astream(exc.downgrade_to, messages, timeout=timeout,
+                            tags={**(tags or {}), "downgraded_from": model}, **dict(params))
 
     def stream(self, model: str, messages: Any, *, timeout: float | None = None,
                **params: Any) -> SyncStream:

@@ -188,3 +188,54 @@ def test_error_is_exported_and_a_quota_error() -> None:
     price = Price(input=1.0, output=2.0, as_of="2026-11-01", source="t")  # type: ignore[arg-type]
     req = Request(model="m", messages=to_messages("x" * 300), max_tokens=1000)
     assert estimate_cost(req, price, 1024) > (100 * 1 + 1000 * 2) / 1e6
+
+
+def test_streams_downgrade_too(srv: FakeServer, db: Path) -> None:
+    srv.add("POST", chat(), sse_ok(["x"], usage=USAGE))
+    budgets = {"mini": {"scope": "model:openai/gpt-4o-mini", "limit": 2.5 * ACTUAL,
+                        "downgrade_to": "openai/cheap"}}
+    with budget_client(srv, db, budgets) as client:
+        got = []
+        for _ in range(4):
+            with client.stream("openai/gpt-4o-mini", "hi", max_tokens=50) as s:
+                text = "".join(e.text for e in s if e.type == "text")
+                assert s.completion is not None and text == "x"
+                got.append((s.completion.model, round(s.completion.cost.total, 9)))  # type: ignore[union-attr]
+        assert client.ledger is not None
+        rows = client.ledger.fetch()
+    cheap = round(10 * 0.1e-6 + 50 * 0.2e-6, 9)
+    assert got == [("gpt-4o-mini", ACTUAL)] * 2 + [("cheap", cheap)] * 2
+    assert [r.json()["model"] for r in srv.requests] == ["gpt-4o-mini"] * 2 + ["cheap"] * 2
+    assert [(r.model, r.stream) for r in rows] == [("gpt-4o-mini", True)] * 2 + [
+        ("cheap", True)] * 2
+    assert rows[-1].tags == {"downgraded_from": "openai/gpt-4o-mini"}
+
+
+def test_routed_streams_downgrade_to_another_route(srv: FakeServer) -> None:
+    srv.add("POST", chat("a"), sse_ok(["from a"], usage=USAGE))
+    srv.add("POST", chat("b"), sse_ok(["from b"], usage=USAGE))
+    routes = {"main": {"strategy": "priority", "targets": ["a/gpt-4o-mini"]},
+              "spare": {"strategy": "priority", "targets": ["b/gpt-4o-mini"]}}
+    budgets = {"main-cap": {"scope": "route:main", "limit": 1.5 * ACTUAL,
+                            "downgrade_to": "spare"},
+               "a-cap": {"scope": "provider:a", "limit": 100.0}}
+    with budget_client(srv, None, budgets, providers=("a", "b"), routes=routes) as client:
+        texts = [client.stream("main", "hi", max_tokens=50).get_completion().text
+                 for _ in range(3)]
+        last = client.stream("main", "hi", max_tokens=50).get_completion()
+    assert texts == ["from a", "from b", "from b"]
+    assert last.provider == "b" and last.cost is not None
+
+
+def test_routed_stream_downgrades_when_the_filter_leaves_no_target(srv: FakeServer) -> None:
+    srv.add("POST", chat("a"), sse_ok(["from a"], usage=USAGE))
+    srv.add("POST", chat("b"), sse_ok(["from b"], usage=USAGE))
+    routes = {"main": {"strategy": "priority", "targets": ["a/gpt-4o-mini"]},
+              "spare": {"strategy": "priority", "targets": ["b/gpt-4o-mini"]}}
+    budgets = {"a-cap": {"scope": "provider:a", "limit": 1.5 * ACTUAL, "downgrade_to": "spare"}}
+    with budget_client(srv, None, budgets, providers=("a", "b"), routes=routes) as client:
+        texts = [client.stream("main", "hi", max_tokens=50).get_completion().text
+                 for _ in range(3)]
+        assert client.ledger is None
+    assert texts == ["from a", "from b", "from b"]
+    assert [r.path.split("/")[1] for r in srv.requests] == ["a", "b", "b"]

@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextvars
 import logging
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from plugbay import errors
@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from plugbay.streaming import AsyncStream, StreamCollector
     from plugbay.types import Completion, Price, Request, StreamEvent, Usage
 
-__all__ = ["CALL", "Meter", "Ticket", "call_tags"]
+__all__ = ["CALL", "Downgrade", "Meter", "Ticket", "call_tags"]
 
 log = logging.getLogger("plugbay.ledger")
 _perf = time.perf_counter
@@ -34,6 +34,9 @@ _now = time.time
 
 # (route name, tags) of the call being made on this task: set by Client.acomplete for
 # routed calls and calls with tags, read per attempt in Client._complete.
+# Makes the stream to switch to when a hard budget with ``downgrade_to`` refuses one.
+Downgrade = Callable[[errors.BudgetExceededError], "AsyncStream | None"]
+
 CALL: contextvars.ContextVar[tuple[str | None, dict[str, str] | None] | None] = \
     contextvars.ContextVar("plugbay_call", default=None)
 
@@ -247,10 +250,21 @@ class Meter:
 
     async def stream(self, target: _Target, request: Request, events: AsyncIterator[Any],
                      owner: AsyncStream, tags: dict[str, str] | None,
-                     ) -> AsyncIterator[StreamEvent]:
+                     downgrade: Downgrade | None = None) -> AsyncIterator[StreamEvent]:
         """Meter a direct stream: reserve before the first event, record when it ends
-        (done, failed, or closed early by the caller)."""
-        ticket = await self.begin(target, request, True, None, tags)
+        (done, failed, or closed early by the caller). A hard budget that names a
+        ``downgrade_to`` switches to that stream (``downgrade`` makes it)."""
+        try:
+            ticket = await self.begin(target, request, True, None, tags)
+        except errors.BudgetExceededError as exc:
+            await _aclose(events)  # never started
+            alt = downgrade(exc) if downgrade is not None else None
+            if alt is None:
+                raise
+            async with alt:
+                async for event in alt:
+                    yield event
+            return
         col = owner.collector
         col.started = ticket.started
         outcome: BaseException | None = None
@@ -261,12 +275,7 @@ class Meter:
             outcome = exc
             raise
         finally:
-            aclose = getattr(events, "aclose", None)
-            if aclose is not None:
-                try:
-                    await aclose()
-                except Exception:
-                    pass
+            await _aclose(events)
             await self._stream_end(ticket, col, outcome, self._client._price(target,
                                                                               request.model))
 
@@ -283,9 +292,12 @@ class Meter:
             await self.failed(ticket, outcome, usage=col.usage, price=price, ttft=col.ttft)
 
     def routed_stream(self, inner: AsyncStream, route: str, tags: dict[str, str] | None,
-                      ask: tuple[Any, dict[str, Any]] | None = None) -> AsyncStream:
+                      ask: tuple[Any, dict[str, Any]] | None = None,
+                      downgrade: Downgrade | None = None,
+                      switched: list[AsyncStream] | None = None) -> AsyncStream:
         """Meter a routed stream as one call of the target the router chose. ``ask``:
-        the messages and params, for the budget estimate."""
+        the messages and params, for the budget estimate; ``downgrade`` makes the stream
+        to switch to when a budget refuses before the first event (kept in ``switched``)."""
         from plugbay.streaming import AsyncStream
 
         meter = self
@@ -304,22 +316,45 @@ class Meter:
                                                  params)
                 estimate = max((estimate_cost(request, router.price(t), budgets.output_tokens)
                                 for t in compiled.targets), default=0.0)
-                reservation = await budgets.reserve(None, None, route, tags, estimate)
+                try:
+                    reservation = await budgets.reserve(None, None, route, tags, estimate)
+                except errors.BudgetExceededError as exc:
+                    await inner.aclose()
+                    alt = downgrade(exc) if downgrade is not None else None
+                    if alt is None:
+                        raise
+                    async with alt:
+                        async for event in alt:
+                            yield event
+                    return
             started = _perf()
             outcome: BaseException | None = None
+            alt = None
+            yielded = False
             try:
                 async for event in inner:
+                    yielded = True
                     yield event
+            except errors.BudgetExceededError as exc:  # the router's filter: no target left
+                alt = None if yielded or downgrade is None else downgrade(exc)
+                if alt is None:
+                    outcome = exc
+                    raise
             except BaseException as exc:
                 outcome = exc
                 raise
             finally:
                 await inner.aclose()
                 await meter._routed_end(inner, outcome, route, tags, reservation, started)
+            if alt is not None:
+                async with alt:
+                    async for event in alt:
+                        yield event
 
-        def done(_: Completion) -> Completion:
-            assert inner.completion is not None
-            return inner.completion
+        def done(collected: Completion) -> Completion:
+            if switched and switched[0].completion is not None:
+                return switched[0].completion
+            return inner.completion or collected
 
         return AsyncStream(run, model=route, provider=route, on_done=done)
 
@@ -408,6 +443,15 @@ class Meter:
             self.ledger.flush()
         if self._shared is not None:
             await self._shared.aclose()  # this loop's connections; idempotent
+
+
+async def _aclose(events: Any) -> None:
+    aclose = getattr(events, "aclose", None)
+    if aclose is not None:
+        try:
+            await aclose()
+        except Exception:  # closing must not mask the real outcome
+            pass
 
 
 def _api_key(target: _Target) -> str | None:
