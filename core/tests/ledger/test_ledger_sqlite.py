@@ -264,3 +264,11 @@ def test_routed_stream_that_tried_no_target_writes_no_row(srv: FakeServer, db: P
             client.stream("r", "hi").get_completion()  # every circuit open: nothing sent
     got = rows(db)
     assert [(r["route"], r["provider"], r["status"]) for r in got] == [("r", "a", "error")]
+
+
+def test_bad_ledger_url_fails_at_the_first_call(srv: FakeServer) -> None:
+    srv.add("POST", chat(), ok())
+    client = make(srv, None, ledger={"path": None, "url": "mysql://h/db"})
+    with pytest.raises(errors.ConfigError, match="unsupported ledger URL scheme"):
+        client.complete("openai/gpt-4o-mini", "hi")
+    client.close()

@@ -25,8 +25,8 @@ from plugbay.ledger.base import Backend
 from plugbay.ledger.records import COLUMNS, UsageRecord
 from plugbay.ledger.writer import LedgerWriter, close_all
 
-__all__ = ["COLUMNS", "Backend", "Ledger", "LedgerSettings", "UsageRecord", "close_all",
-           "default_path", "open_backend"]
+__all__ = ["COLUMNS", "Backend", "Ledger", "LedgerSettings", "UsageRecord", "check_url",
+           "close_all", "default_path", "open_backend"]
 
 _OFF = ("off", "false", "none", "0", "")
 
@@ -81,6 +81,23 @@ class LedgerSettings:
         return cls(url, bool(table.get("record_text", False)), batch)
 
 
+def check_url(url: str) -> None:
+    """Fail fast (``ConfigError``) on a ledger URL no backend can open: an unknown scheme,
+    or PostgreSQL without psycopg (checked without importing it)."""
+    import importlib.util
+
+    from plugbay.errors import ConfigError
+
+    scheme = url.partition("://")[0].lower()
+    if scheme in ("postgres", "postgresql"):
+        if importlib.util.find_spec("psycopg") is None:
+            raise ConfigError("a PostgreSQL ledger needs psycopg: pip install "
+                              "'plugbay[postgres]'", key="ledger.url")
+    elif scheme != "sqlite":
+        raise ConfigError(f"unsupported ledger URL scheme {scheme!r} (sqlite, postgresql)",
+                          key="ledger.url")
+
+
 def open_backend(url: str) -> Backend:
     """A backend for ``sqlite:///path`` or ``postgresql://...``."""
     from plugbay.errors import ConfigError
@@ -117,6 +134,7 @@ class Ledger:
     """Write and read the usage ledger at ``url``."""
 
     def __init__(self, url: str, *, record_text: bool = False, batch: int = 500) -> None:
+        check_url(url)
         self.url = url
         self.record_text = record_text
         self.writer = _writer_for(url, batch)
