@@ -163,3 +163,27 @@ def test_redis_down_falls_back_to_local_counters(srv: FakeServer,
         assert client.rate_limits()[0]["requests"] >= 0
     assert "fall back to this process's own counters" in caplog.text
     assert caplog.text.count("Redis at redis://127.0.0.1:1/0 failed") == 1  # once a minute
+
+
+async def test_token_limit_is_shared_and_settled_to_real_usage(srv: FakeServer,
+                                                                redis_url: str) -> None:
+    srv.add("POST", chat(), ok(usage={"input": 40, "output": 20}))  # 60 tokens a call
+    cfg = base_config(srv, redis_url,
+                      rate_limits={"openai": {"tpm": 300, "on_limit": "raise"}})
+    import plugbay
+
+    clients = [plugbay.Client(cfg, env={}) for _ in range(2)]
+    outcomes = []
+    try:
+        for i in range(6):  # each call reserves ~114 tokens, then settles to 60
+            try:
+                await clients[i % 2].acomplete("openai/gpt-4o-mini", "hi", max_tokens=100)
+                outcomes.append("ok")
+            except errors.RateLimitError as exc:
+                assert exc.code == "client_rate_limit"
+                outcomes.append("limited")
+    finally:
+        for c in clients:
+            await c.aclose()
+    # 4 x 60 = 240 used; the 5th would need 240 + 114 > 300
+    assert outcomes == ["ok"] * 4 + ["limited"] * 2
