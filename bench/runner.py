@@ -50,6 +50,8 @@ CLIENTS: list[Client] = [
     ),
     Client("plugbay_route", "plugbay", "plugbay_client.py", ("--variant", "route"),
            kind="plugbay"),
+    Client("plugbay_ledger", "plugbay", "plugbay_client.py", ("--variant", "ledger"),
+           kind="plugbay"),
     Client("openai SDK", "openai", "openai_sdk.py"),
     Client("litellm", "litellm", "litellm_sdk.py"),
     Client("any-llm", "anyllm", "anyllm_sdk.py"),

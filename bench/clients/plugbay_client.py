@@ -14,7 +14,16 @@ MODEL = "openai/gpt-4o-mini"
 
 
 def _direct(base_url: str) -> dict[str, Any]:
-    return {"providers": {"openai": {"api_key": API_KEY, "base_url": base_url}}}
+    # The usage ledger is on by default; "direct" measures the call path without it.
+    return {"providers": {"openai": {"api_key": API_KEY, "base_url": base_url}},
+            "ledger": {"enabled": False}}
+
+
+def _ledger(base_url: str) -> dict[str, Any]:
+    import tempfile
+
+    path = f"{tempfile.mkdtemp(prefix='plugbay-bench-')}/ledger.db"
+    return {**_direct(base_url), "ledger": {"path": path}}
 
 
 def _route(base_url: str) -> dict[str, Any]:
@@ -27,7 +36,7 @@ def _route(base_url: str) -> dict[str, Any]:
 VARIANTS: dict[str, tuple[Callable[[str], dict[str, Any]], str]] = {
     "direct": (_direct, MODEL),
     "route": (_route, "smart"),
-    # "ledger": ...  (direct with the ledger on, when the ledger lands)
+    "ledger": (_ledger, MODEL),
 }
 
 
