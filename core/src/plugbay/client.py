@@ -9,17 +9,17 @@ the sync form runs on a private loop thread and so works inside Jupyter.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import os
-import sys
 import time
-from collections.abc import AsyncIterator, Awaitable, Iterable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Coroutine, Iterable, Mapping
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from plugbay import errors
+from plugbay._aio import deadline, within
+from plugbay._fanout import FanOut, Listing
 from plugbay._sync import LoopThread
 from plugbay.config import Config, load_config
 from plugbay.context import ProviderContext
@@ -36,42 +36,13 @@ if TYPE_CHECKING:
     from plugbay.routing.breaker import CircuitInfo
     from plugbay.routing.router import Router
     from plugbay.stats import ProviderStats
-    from plugbay.types import Completion, Cost, Health, ModelInfo, Price, Request
+    from plugbay.types import Completion, Cost, Price, Request
 
 __all__ = ["Client", "Listing"]
 
 log = logging.getLogger("plugbay")
 T = TypeVar("T")
 MessagesIn = "str | Message | Mapping[str, Any] | Sequence[Message | Mapping[str, Any]]"
-
-if sys.version_info >= (3, 11):
-    _timeout = asyncio.timeout
-else:  # pragma: no cover - Python 3.10
-    from contextlib import asynccontextmanager
-
-    @asynccontextmanager
-    async def _timeout(delay: float | None) -> AsyncIterator[None]:
-        task = asyncio.current_task()
-        assert task is not None
-        handle = asyncio.get_running_loop().call_later(delay, task.cancel) if delay else None
-        try:
-            yield
-        except asyncio.CancelledError:
-            if handle is not None and handle.when() <= asyncio.get_running_loop().time():
-                raise TimeoutError from None
-            raise
-        finally:
-            if handle is not None:
-                handle.cancel()
-
-
-class Listing(list):  # type: ignore[type-arg]
-    """A list of results gathered from every plugin, with ``errors`` by provider."""
-
-    def __init__(self, items: Iterable[Any] = (), errors: Mapping[str, str] | None = None):
-        super().__init__(items)
-        self.errors: dict[str, str] = dict(errors or {})
-
 
 class _Target:
     """A resolved provider instance: its plugin and its context."""
@@ -86,7 +57,7 @@ class _Target:
         self.prices: dict[str, Price | None] = {}
 
 
-class Client:
+class Client(FanOut):
     """Call any installed provider. Use as a (sync or async) context manager."""
 
     def __init__(
@@ -188,6 +159,9 @@ class Client:
         """Every provider name this client can serve: installed plugins and config instances."""
         return sorted(set(self._host.names()) | set(self.config.providers))
 
+    def _run(self, coro: Coroutine[Any, Any, T]) -> T:
+        return self._runner.run(coro)
+
     def plugins(self) -> list[PluginStatus]:
         """Every plugin with its distribution, version and state (loaded, broken and why)."""
         return self._host.statuses()
@@ -263,7 +237,7 @@ class Client:
                 if target.complete_async or isinstance(result, Awaitable):
                     result = await result
             else:
-                async with _timeout(limit):
+                async with within(limit):
                     result = fn(request=request, provider=target.ctx)
                     if target.complete_async or isinstance(result, Awaitable):
                         result = await result
@@ -308,7 +282,7 @@ class Client:
 
         def open_() -> AsyncIterator[Any]:
             events = fn(request=request, provider=target.ctx)
-            events = _deadline(events, limit, target.ctx.name) if limit else events
+            events = deadline(events, limit, target.ctx.name) if limit else events
             return meter.stream(target, request, events, stream, tags,  # metered (issue 7)
                                 downgrade)
 
@@ -381,68 +355,6 @@ class Client:
                         "no usage reported" if completion.usage is None else "no price known")
         return cost
 
-    # ------------------------------------------------------------- fan-out
-
-    def _all_targets(self, provider: str | None) -> tuple[list[_Target], dict[str, str]]:
-        names = [provider] if provider else self.providers()
-        targets, failed = [], {}
-        for name in names:
-            try:
-                targets.append(self._target(name))
-            except errors.PluginError as exc:
-                if provider:
-                    raise
-                failed[name] = str(exc)
-        return targets, failed
-
-    async def _fan_out(self, hook: str, targets: list[_Target], timeout: float,
-                       ) -> list[tuple[_Target, Any]]:
-        async def one(t: _Target) -> Any:
-            result = t.plugin.impl(hook)(provider=t.ctx)
-            if isinstance(result, Awaitable):
-                async with _timeout(timeout):
-                    result = await result
-            return result
-
-        results = await asyncio.gather(*(one(t) for t in targets), return_exceptions=True)
-        return list(zip(targets, results, strict=True))
-
-    async def amodels(self, provider: str | None = None, *, timeout: float = 30.0) -> Listing:
-        """Models of one provider or of all, each plugin isolated; errors in ``.errors``."""
-        targets, failed = self._all_targets(provider)
-        targets = [t for t in targets if t.plugin.has("list_models")]
-        items: list[ModelInfo] = []
-        for target, result in await self._fan_out("list_models", targets, timeout):
-            target.prices.clear()  # a listing may carry fresher (live) prices
-            if isinstance(result, BaseException):
-                if provider and isinstance(result, errors.PlugbayError):
-                    raise result
-                failed[target.ctx.name] = _describe(result)
-            else:
-                items.extend(result)
-        return Listing(items, failed)
-
-    def models(self, provider: str | None = None, *, timeout: float = 30.0) -> Listing:
-        return self._runner.run(self.amodels(provider, timeout=timeout))
-
-    async def ahealth(self, provider: str | None = None, *, timeout: float = 10.0) -> Listing:
-        """Health of one provider or of all; a plugin that raises or hangs shows as down."""
-        from plugbay.types import Health
-
-        targets, failed = self._all_targets(provider)
-        targets = [t for t in targets if t.plugin.has("health")]
-        out: list[Health] = [Health(provider=n, status="down", detail=e) for n, e in failed.items()]
-        for target, result in await self._fan_out("health", targets, timeout):
-            if isinstance(result, BaseException):
-                out.append(Health(provider=target.ctx.name, status="down",
-                                  detail=_describe(result)))
-            else:
-                out.append(result)
-        return Listing(sorted(out, key=lambda h: h.provider), failed)
-
-    def health(self, provider: str | None = None, *, timeout: float = 10.0) -> Listing:
-        return self._runner.run(self.ahealth(provider, timeout=timeout))
-
     # ------------------------------------------------------------- lifecycle
 
     async def aclose(self) -> None:
@@ -478,31 +390,3 @@ class Client:
     def __exit__(self, et: type[BaseException] | None, e: BaseException | None,
                  tb: TracebackType | None) -> None:
         self.close()
-
-
-def _describe(exc: BaseException) -> str:
-    if isinstance(exc, (TimeoutError, asyncio.TimeoutError)):
-        return "timed out"
-    return f"{type(exc).__name__}: {exc}"
-
-
-async def _deadline(events: AsyncIterator[Any], limit: float, provider: str,
-                    ) -> AsyncIterator[Any]:
-    """Bound a whole stream by ``limit`` seconds, closing it when the time is up."""
-    end = time.monotonic() + limit
-    try:
-        while True:
-            left = end - time.monotonic()
-            try:
-                async with _timeout(max(left, 0)):
-                    event = await events.__anext__()
-            except StopAsyncIteration:
-                return
-            except TimeoutError:
-                raise errors.TimeoutError(f"stream did not finish within {limit} s",
-                                          provider=provider) from None
-            yield event
-    finally:
-        aclose = getattr(events, "aclose", None)
-        if aclose is not None:
-            await aclose()

@@ -22,7 +22,7 @@ from collections.abc import AsyncIterator, Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from plugbay import errors
-from plugbay.client import _timeout
+from plugbay._aio import within as _timeout
 from plugbay.routing import retry as _retry
 from plugbay.routing.breaker import CircuitBreaker, CircuitInfo
 from plugbay.routing.plan import Plan

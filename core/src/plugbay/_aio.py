@@ -1,0 +1,65 @@
+"""Small asyncio helpers shared by the client and the router.
+
+``within`` is ``asyncio.timeout`` on 3.11+ and an equivalent on 3.10; ``deadline``
+bounds a whole stream; ``describe`` names an exception for reports.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+from plugbay import errors
+
+__all__ = ["deadline", "describe", "within"]
+
+if sys.version_info >= (3, 11):
+    within = asyncio.timeout
+else:  # pragma: no cover - Python 3.10
+    from contextlib import asynccontextmanager
+
+    @asynccontextmanager
+    async def within(delay: float | None) -> AsyncIterator[None]:
+        task = asyncio.current_task()
+        assert task is not None
+        handle = asyncio.get_running_loop().call_later(delay, task.cancel) if delay else None
+        try:
+            yield
+        except asyncio.CancelledError:
+            if handle is not None and handle.when() <= asyncio.get_running_loop().time():
+                raise TimeoutError from None
+            raise
+        finally:
+            if handle is not None:
+                handle.cancel()
+
+
+def describe(exc: BaseException) -> str:
+    if isinstance(exc, (TimeoutError, asyncio.TimeoutError)):
+        return "timed out"
+    return f"{type(exc).__name__}: {exc}"
+
+
+async def deadline(events: AsyncIterator[Any], limit: float, provider: str,
+                    ) -> AsyncIterator[Any]:
+    """Bound a whole stream by ``limit`` seconds, closing it when the time is up."""
+    end = time.monotonic() + limit
+    try:
+        while True:
+            left = end - time.monotonic()
+            try:
+                async with within(max(left, 0)):
+                    event = await events.__anext__()
+            except StopAsyncIteration:
+                return
+            except TimeoutError:
+                raise errors.TimeoutError(f"stream did not finish within {limit} s",
+                                          provider=provider) from None
+            yield event
+    finally:
+        aclose = getattr(events, "aclose", None)
+        if aclose is not None:
+            await aclose()
