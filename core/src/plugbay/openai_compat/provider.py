@@ -17,12 +17,12 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Any, ClassVar
 
 from plugbay import errors
 from plugbay.context import ProviderContext
+from plugbay.health import probe
 from plugbay.hookspecs import hookimpl
 from plugbay.http.hints import api_error, rate_limits
 from plugbay.http.sse import SSEDecoder
@@ -353,20 +353,3 @@ class OpenAICompatible:
     def hookimpls(self) -> tuple[Callable[..., Any], ...]:
         """The five bound hooks, to assign at module level in the plugin."""
         return (self.complete, self.stream, self.list_models, self.price, self.health)
-
-
-async def probe(provider: ProviderContext, send: Callable[[], Any],
-                map_error: Callable[..., errors.APIError]) -> Health:
-    """Run a cheap request and turn its outcome into ``Health``; never raises."""
-    started = time.perf_counter()
-    try:
-        response = await send()
-    except errors.APIError as exc:
-        return Health(provider=provider.name, status="down", detail=str(exc))
-    latency = time.perf_counter() - started
-    if response.status < 400:
-        return Health(provider=provider.name, status="ok", latency=latency)
-    failure = map_error(response.status, response.headers, response.content, provider)
-    busy = isinstance(failure, (errors.RateLimitError, errors.OverloadedError))
-    return Health(provider=provider.name, status="degraded" if busy else "down",
-                  latency=latency, detail=str(failure))

@@ -16,10 +16,10 @@ from urllib.parse import quote
 
 from plugbay import errors
 from plugbay.context import ProviderContext
+from plugbay.health import probe
 from plugbay.hookspecs import hookimpl
 from plugbay.http.hints import api_error
 from plugbay.http.models import HTTPResponse
-from plugbay.openai_compat import probe
 from plugbay.pricing import PriceTable
 from plugbay.types import Completion, Health, ModelInfo, Price, Request, StreamEvent
 from plugbay_bedrock import codec

@@ -8,10 +8,10 @@ from typing import Any
 
 from plugbay import errors
 from plugbay.context import ProviderContext
+from plugbay.health import probe
 from plugbay.hookspecs import hookimpl
 from plugbay.http.hints import api_error, rate_limits
 from plugbay.http.sse import SSEDecoder
-from plugbay.openai_compat.provider import probe
 from plugbay.pricing import PriceTable
 from plugbay.types import (
     Completion,
@@ -177,10 +177,6 @@ def price(model: str, provider: ProviderContext) -> Price | None:
 
 @hookimpl
 async def health(provider: ProviderContext) -> Health:
-    try:
-        headers = _headers(provider)
-    except errors.MissingAPIKeyError as exc:
-        return Health(provider=provider.name, status="down", detail=str(exc))
     return await probe(provider, lambda: provider.http.request(
-        "GET", _url(provider, "/v1/models"), headers=headers, params={"page_size": 1},
-        timeout=10.0), map_error)
+        "GET", _url(provider, "/v1/models"), headers=_headers(provider),
+        params={"page_size": 1}, timeout=10.0), map_error)

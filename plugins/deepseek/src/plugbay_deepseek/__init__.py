@@ -10,12 +10,13 @@ health probe.
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from plugbay import errors
 from plugbay.context import ProviderContext
+from plugbay.health import probe
 from plugbay.hookspecs import hookimpl
+from plugbay.http.models import HTTPResponse
 from plugbay.openai_compat import OpenAICompatible
 from plugbay.types import Health, Request
 
@@ -55,30 +56,20 @@ class DeepSeek(OpenAICompatible):
     @hookimpl
     async def health(self, provider: ProviderContext) -> Health:
         """``GET /user/balance``: checks the key and whether the account can still pay."""
-        started = time.perf_counter()
-        try:
-            response = await provider.http.request(
-                "GET", self.url(provider, self.health_path or ""),
-                headers=self.headers(provider), timeout=10.0)
-        except errors.APIError as exc:
-            return Health(provider=provider.name, status="down", detail=str(exc))
-        latency = time.perf_counter() - started
-        if response.status >= 400:
-            failure = self.map_error(response.status, response.headers, response.content,
-                                     provider)
-            busy = isinstance(failure, (errors.RateLimitError, errors.OverloadedError))
-            return Health(provider=provider.name, status="degraded" if busy else "down",
-                          latency=latency, detail=str(failure))
-        data: Any = None
-        try:
-            data = response.json()
-        except ValueError:
-            pass
-        if isinstance(data, dict) and data.get("is_available") is False:
-            # The key works but every call would fail with 402 until topped up.
-            return Health(provider=provider.name, status="down", latency=latency,
-                          detail="insufficient balance (is_available false)")
-        return Health(provider=provider.name, status="ok", latency=latency)
+        def judge(response: HTTPResponse, latency: float) -> Health | None:
+            try:
+                data: Any = response.json()
+            except ValueError:
+                return None
+            if isinstance(data, dict) and data.get("is_available") is False:
+                # The key works but every call would fail with 402 until topped up.
+                return Health(provider=provider.name, status="down", latency=latency,
+                              detail="insufficient balance (is_available false)")
+            return None
+
+        return await probe(provider, lambda: provider.http.request(
+            "GET", self.url(provider, self.health_path or ""), headers=self.headers(provider),
+            timeout=10.0), self.map_error, judge=judge)
 
 
 plugin = DeepSeek()

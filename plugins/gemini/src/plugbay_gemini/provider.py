@@ -13,9 +13,9 @@ from urllib.parse import quote
 
 from plugbay import errors
 from plugbay.context import ProviderContext
+from plugbay.health import probe
 from plugbay.hookspecs import hookimpl
 from plugbay.http.hints import api_error, rate_limits
-from plugbay.openai_compat import probe
 from plugbay.pricing import PriceTable
 from plugbay.types import Completion, Health, ModelInfo, Price, Request, StreamEvent
 from plugbay_gemini import codec
@@ -170,10 +170,6 @@ def price(model: str, provider: ProviderContext) -> Price | None:
 
 @hookimpl
 async def health(provider: ProviderContext) -> Health:
-    try:
-        hdrs = headers(provider)
-    except errors.APIError as exc:
-        return Health(provider=provider.name, status="down", detail=str(exc))
     return await probe(provider, lambda: provider.http.request(
-        "GET", url(provider, "/models"), headers=hdrs, params={"pageSize": 1},
+        "GET", url(provider, "/models"), headers=headers(provider), params={"pageSize": 1},
         timeout=10.0), map_error)

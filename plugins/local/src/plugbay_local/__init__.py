@@ -10,12 +10,13 @@ configures them (``[providers.local.prices."*"] input = 0 output = 0``).
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from plugbay import errors
 from plugbay.context import ProviderContext, env_prefix
+from plugbay.health import probe
 from plugbay.hookspecs import hookimpl
+from plugbay.http.models import HTTPResponse
 from plugbay.openai_compat import OpenAICompatible
 from plugbay.pricing import configured_price
 from plugbay.types import Health, Price
@@ -52,26 +53,18 @@ class Local(OpenAICompatible):
 
     @hookimpl
     async def health(self, provider: ProviderContext) -> Health:
-        started = time.perf_counter()
-        try:
-            root = self.root(provider)
+        # llama.cpp answers 503 while it loads the model: probe reports that as degraded.
+        async def send() -> HTTPResponse:
             response = await provider.http.request(
-                "GET", f"{root}/health", headers=self.headers(provider), timeout=10.0)
+                "GET", f"{self.root(provider)}/health", headers=self.headers(provider),
+                timeout=10.0)
             if response.status in (404, 405):  # no /health here: ask for the model list
                 response = await provider.http.request(
                     "GET", self.url(provider, self.models_path),
                     headers=self.headers(provider), timeout=10.0)
-        except errors.PlugbayError as exc:  # ConfigError included: health never raises
-            return Health(provider=provider.name, status="down", detail=str(exc))
-        latency = time.perf_counter() - started
-        if response.status < 400:
-            return Health(provider=provider.name, status="ok", latency=latency)
-        failure = self.map_error(response.status, response.headers, response.content,
-                                 provider)
-        # llama.cpp answers 503 while it loads the model: up, but not serving yet.
-        busy = response.status == 503 or isinstance(failure, errors.RateLimitError)
-        return Health(provider=provider.name, status="degraded" if busy else "down",
-                      latency=latency, detail=str(failure))
+            return response
+
+        return await probe(provider, send, self.map_error)
 
     def completion_extra(self, data: dict[str, Any]) -> dict[str, Any]:
         # llama.cpp reports its speed; keep it, it is what people tune local servers by.

@@ -10,10 +10,10 @@ from typing import Any
 
 from plugbay import errors
 from plugbay.context import ProviderContext
+from plugbay.health import probe
 from plugbay.hookspecs import hookimpl
 from plugbay.http.hints import api_error, rate_limits
 from plugbay.http.sse import SSEDecoder
-from plugbay.openai_compat.provider import probe
 from plugbay.pricing import PriceTable
 from plugbay.types import (
     Completion,
@@ -320,9 +320,6 @@ def price(model: str, provider: ProviderContext) -> Price | None:
 
 @hookimpl
 async def health(provider: ProviderContext) -> Health:
-    try:
-        headers = _headers(provider)
-    except errors.MissingAPIKeyError as exc:
-        return Health(provider=provider.name, status="down", detail=str(exc))
     return await probe(provider, lambda: provider.http.request(
-        "GET", f"{_base(provider)}/account", headers=headers, timeout=10.0), map_error)
+        "GET", f"{_base(provider)}/account", headers=_headers(provider), timeout=10.0),
+        map_error)

@@ -24,8 +24,8 @@ from plugbay_gemini.streaming import aiter_events as gemini_events
 
 from plugbay import errors
 from plugbay.context import ProviderContext
+from plugbay.health import probe
 from plugbay.hookspecs import hookimpl
-from plugbay.openai_compat import probe
 from plugbay.pricing import PriceTable
 from plugbay.types import Completion, Health, ModelInfo, Price, Request, StreamEvent
 from plugbay_vertex.credentials import GoogleToken

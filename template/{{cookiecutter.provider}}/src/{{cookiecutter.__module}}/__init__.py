@@ -56,10 +56,10 @@ from typing import Any
 
 from plugbay import errors
 from plugbay.context import ProviderContext
+from plugbay.health import probe
 from plugbay.hookspecs import hookimpl
 from plugbay.http.hints import api_error, rate_limits
 from plugbay.http.sse import SSEDecoder
-from plugbay.openai_compat.provider import probe
 from plugbay.pricing import PriceTable
 from plugbay.types import (
     Completion,
@@ -123,14 +123,6 @@ def map_error(status: int, headers: Mapping[str, str], raw: Any,
                      cls=codec.error_class(status, code, message), secrets=ctx.secrets())
 
 
-def _json(response: Any, ctx: ProviderContext) -> Any:
-    try:
-        return response.json()
-    except ValueError:
-        raise errors.ProviderError(f"malformed JSON response: {response.text[:200]!r}",
-                                   provider=ctx.name, status=response.status) from None
-
-
 @hookimpl
 async def complete(request: Request, provider: ProviderContext) -> Completion:
     body = codec.build_body(request, stream=False)
@@ -138,7 +130,7 @@ async def complete(request: Request, provider: ProviderContext) -> Completion:
                                            headers=_headers(provider), json=body)
     if response.status >= 400:
         raise map_error(response.status, response.headers, response.content, provider)
-    fields = codec.parse_response(_json(response, provider))
+    fields = codec.parse_response(response.json())
     limits = rate_limits(response.headers)
     if limits:
         fields.setdefault("extra", {})["rate_limits"] = limits
@@ -192,7 +184,7 @@ async def list_models(provider: ProviderContext) -> list[ModelInfo]:
                                                headers=_headers(provider), timeout=30.0)
         if response.status >= 400:
             raise map_error(response.status, response.headers, response.content, provider)
-        for info in codec.parse_models(_json(response, provider), provider.name):
+        for info in codec.parse_models(response.json(), provider.name):
             # The table's facts (window, capabilities) win over a sparse listing.
             found[info.id] = table.info(info.id, provider.name) if table.row(info.id) else info
     for info in table.model_infos(provider.name):
@@ -207,10 +199,7 @@ def price(model: str, provider: ProviderContext) -> Price | None:
 
 @hookimpl
 async def health(provider: ProviderContext) -> Health:
-    try:
-        headers = _headers(provider)
-    except errors.MissingAPIKeyError as exc:
-        return Health(provider=provider.name, status="down", detail=str(exc))
     return await probe(provider, lambda: provider.http.request(
-        "GET", _url(provider, MODELS_PATH), headers=headers, timeout=10.0), map_error)
+        "GET", _url(provider, MODELS_PATH), headers=_headers(provider), timeout=10.0),
+        map_error)
 {%- endif %}
