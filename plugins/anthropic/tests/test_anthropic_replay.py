@@ -124,6 +124,10 @@ def check(done: plugbay.Completion, want: dict[str, Any]) -> None:
     assert usage.input_tokens == u["input_tokens"] + reads + writes
     assert usage.output_tokens == u["output_tokens"]
     assert (usage.cached_input_tokens, usage.cache_write_tokens) == (reads, writes)
+    if want["thinking"]:  # a streamed answer keeps its signed thinking, to echo it back
+        blocks = done.extra["provider_data"]["thinking_blocks"]
+        assert "".join(b.get("thinking", "") for b in blocks) == want["thinking"]
+        assert all(b.get("signature") for b in blocks if b.get("type") == "thinking")
 
 
 @pytest.mark.parametrize("name", CASSETTES or ["<no corpus>"])

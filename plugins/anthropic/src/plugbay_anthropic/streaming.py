@@ -62,7 +62,11 @@ class StreamState:
         return codec.provider_data(self.thinking, self.server)
 
     def finish_event(self) -> FinishEvent:
-        return FinishEvent(reason=codec.finish_reason(self.raw_finish), raw_reason=self.raw_finish)
+        # Thinking blocks and their signatures ride on the finish event, so a streamed
+        # Completion can be echoed back (Completion.message()) like a complete() one.
+        data = self.provider_data
+        return FinishEvent(reason=codec.finish_reason(self.raw_finish), raw_reason=self.raw_finish,
+                           extra={"provider_data": data} if data else {})
 
     def feed(self, event: str, data: dict[str, Any]) -> list[StreamEvent]:
         kind = data.get("type") or event

@@ -56,8 +56,11 @@ class StreamState:
         return {"parts": self.parts} if self._signed else None
 
     def finish_event(self) -> FinishEvent:
+        # The signed parts ride on the finish event, so a streamed Completion echoes them.
+        data = self.provider_data
         return FinishEvent(reason=codec.finish_reason(self.raw_finish, has_calls=self.calls > 0),
-                           raw_reason=self.raw_finish)
+                           raw_reason=self.raw_finish,
+                           extra={"provider_data": data} if data else {})
 
     def feed(self, chunk: dict[str, Any]) -> list[StreamEvent]:
         self.id = chunk.get("responseId") or self.id
