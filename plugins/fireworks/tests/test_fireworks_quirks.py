@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-import plugbay
 from plugbay import errors
 from plugbay.testing.replies import Reply
-from plugbay.testing.server import FakeServer
 
 from .test_fireworks_conformance import FireworksWire
 
@@ -18,16 +16,13 @@ pytestmark = pytest.mark.timeout(20)
 
 
 @pytest.fixture
-def server():
-    with FakeServer() as srv:
-        yield srv
+def server(fake_server):
+    return fake_server
 
 
 @pytest.fixture
 def client(server):
-    config = {"providers": {"fireworks": {"api_key": "fw_quirkTESTKEY000",
-                                          "base_url": server.url + "/inference/v1"}}}
-    with plugbay.Client(config, env={}) as c:
+    with WIRE.client(server, "fireworks", api_key="fw_quirkTESTKEY000") as c:
         yield c
 
 

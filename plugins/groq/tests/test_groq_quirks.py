@@ -9,7 +9,6 @@ import pytest
 import plugbay
 from plugbay import errors
 from plugbay.testing.replies import Reply
-from plugbay.testing.server import FakeServer
 
 from .test_groq_conformance import GroqWire
 
@@ -20,16 +19,13 @@ pytestmark = pytest.mark.timeout(20)
 
 
 @pytest.fixture
-def server():
-    with FakeServer() as srv:
-        yield srv
+def server(fake_server):
+    return fake_server
 
 
 @pytest.fixture
 def client(server):
-    config = {"providers": {"groq": {"api_key": "gsk_quirkTESTKEY0000",
-                                     "base_url": server.url + "/openai/v1"}}}
-    with plugbay.Client(config, env={}) as c:
+    with WIRE.client(server, "groq", api_key="gsk_quirkTESTKEY0000") as c:
         yield c
 
 

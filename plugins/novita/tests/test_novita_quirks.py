@@ -6,9 +6,7 @@ import datetime as dt
 
 import pytest
 
-import plugbay
 from plugbay.testing.replies import Reply
-from plugbay.testing.server import FakeServer
 
 from .test_novita_conformance import NovitaWire
 
@@ -18,16 +16,13 @@ pytestmark = pytest.mark.timeout(20)
 
 
 @pytest.fixture
-def server():
-    with FakeServer() as srv:
-        yield srv
+def server(fake_server):
+    return fake_server
 
 
 @pytest.fixture
 def client(server):
-    config = {"providers": {"novita": {"api_key": "sk_novitaQUIRKKEY",
-                                       "base_url": server.url + "/openai/v1"}}}
-    with plugbay.Client(config, env={}) as c:
+    with WIRE.client(server, "novita", api_key="sk_novitaQUIRKKEY") as c:
         yield c
 
 

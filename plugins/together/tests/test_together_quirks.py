@@ -8,7 +8,6 @@ import pytest
 
 import plugbay
 from plugbay.testing.replies import Reply
-from plugbay.testing.server import FakeServer
 
 from .test_together_conformance import TogetherWire
 
@@ -18,16 +17,13 @@ pytestmark = pytest.mark.timeout(20)
 
 
 @pytest.fixture
-def server():
-    with FakeServer() as srv:
-        yield srv
+def server(fake_server):
+    return fake_server
 
 
 @pytest.fixture
 def client(server):
-    config = {"providers": {"together": {"api_key": "tgp_v1_quirkTESTKEY",
-                                         "base_url": server.url + "/v1"}}}
-    with plugbay.Client(config, env={}) as c:
+    with WIRE.client(server, "together", api_key="tgp_v1_quirkTESTKEY") as c:
         yield c
 
 

@@ -35,6 +35,14 @@ class Wire:
         """What the plugin should be configured with as ``base_url``."""
         return server_url
 
+    def client(self, server: FakeServer, provider: str, **options: Any) -> Any:
+        """A ``plugbay.Client`` whose ``provider`` points at ``server``, with an empty
+        environment (so the machine's keys never leak in); ``options`` join its table."""
+        import plugbay
+
+        table = {"base_url": self.base_url(server.url), **options}
+        return plugbay.Client({"providers": {provider: table}}, env={})
+
     def script_completion(self, server: FakeServer, *, model: str, text: str,
                           usage: dict[str, int]) -> None:
         """Non-stream answer ``text`` with ``usage`` (input, output, cached) for ``model``."""
