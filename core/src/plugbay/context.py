@@ -24,7 +24,7 @@ def env_prefix(name: str) -> str:
 
 
 class ProviderContext:
-    __slots__ = ("env", "http", "name", "options", "plugin", "state")
+    __slots__ = ("_base_urls", "env", "http", "name", "options", "plugin", "state")
 
     def __init__(
         self,
@@ -41,6 +41,7 @@ class ProviderContext:
         self.env: Mapping[str, str] = dict(env or {})
         self.http = (http or HTTPClient()).bind(name)
         self.state: dict[str, Any] = {}
+        self._base_urls: dict[str, str] = {}
 
     def option(self, key: str, default: Any = None) -> Any:
         """An option from this instance's config table."""
@@ -66,8 +67,12 @@ class ProviderContext:
         return key
 
     def base_url(self, default: str) -> str:
-        """Config ``base_url``, else ``<NAME>_BASE_URL``, else ``default``; no trailing slash."""
-        return (self.setting("base_url") or default).rstrip("/")
+        """Config ``base_url``, else ``<NAME>_BASE_URL``, else ``default``; no trailing slash.
+        Resolved once per instance (options and env are snapshots): it is on every request."""
+        found = self._base_urls.get(default)
+        if found is None:
+            found = self._base_urls[default] = (self.setting("base_url") or default).rstrip("/")
+        return found
 
     def secrets(self) -> list[str]:
         """Values to redact from anything this instance reports."""

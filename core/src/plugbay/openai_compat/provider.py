@@ -128,10 +128,7 @@ class OpenAICompatible:
         return cached
 
     def url(self, ctx: ProviderContext, path: str) -> str:
-        base = ctx.state.get("base_url")
-        if base is None:
-            base = ctx.state["base_url"] = ctx.base_url(self.default_base_url)
-        return f"{base}{path}"
+        return f"{ctx.base_url(self.default_base_url)}{path}"
 
     def chat_url(self, ctx: ProviderContext, model: str) -> str:
         """The chat endpoint for ``model`` (the body's model id); Azure puts it in the path."""

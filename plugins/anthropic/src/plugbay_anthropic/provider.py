@@ -45,10 +45,7 @@ def headers(ctx: ProviderContext) -> dict[str, str]:
 
 
 def url(ctx: ProviderContext, path: str) -> str:
-    base = ctx.state.get("base_url")
-    if base is None:
-        base = ctx.state["base_url"] = ctx.base_url(DEFAULT_BASE_URL)
-    return f"{base}{path}"
+    return f"{ctx.base_url(DEFAULT_BASE_URL)}{path}"
 
 
 def body(request: Request, *, stream: bool) -> dict[str, Any]:

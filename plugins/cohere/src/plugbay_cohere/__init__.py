@@ -48,10 +48,7 @@ def _headers(ctx: ProviderContext) -> dict[str, str]:
 
 
 def _url(ctx: ProviderContext, path: str) -> str:
-    base = ctx.state.get("base_url")
-    if base is None:
-        base = ctx.state["base_url"] = ctx.base_url(DEFAULT_BASE_URL)
-    return f"{base}{path}"
+    return f"{ctx.base_url(DEFAULT_BASE_URL)}{path}"
 
 
 def map_error(status: int, headers: Mapping[str, str], raw: Any,

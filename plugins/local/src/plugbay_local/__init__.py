@@ -28,18 +28,15 @@ class Local(OpenAICompatible):
     key_required = False
 
     def url(self, ctx: ProviderContext, path: str) -> str:
-        base = ctx.state.get("base_url")
-        if base is None:
-            base = ctx.base_url("")
-            if not base:
-                raise errors.ConfigError(
-                    f"no base URL for provider {ctx.name!r}: set {env_prefix(ctx.name)}_BASE_URL "
-                    f"or base_url under [providers.{ctx.name}] in plugbay.toml "
-                    "(e.g. http://localhost:8000/v1 for vLLM, http://localhost:8080/v1 for "
-                    "llama.cpp, http://localhost:1234/v1 for LM Studio, "
-                    "http://localhost:11434/v1 for Ollama)",
-                    key=f"providers.{ctx.name}.base_url")
-            ctx.state["base_url"] = base
+        base = ctx.base_url("")
+        if not base:
+            raise errors.ConfigError(
+                f"no base URL for provider {ctx.name!r}: set {env_prefix(ctx.name)}_BASE_URL "
+                f"or base_url under [providers.{ctx.name}] in plugbay.toml "
+                "(e.g. http://localhost:8000/v1 for vLLM, http://localhost:8080/v1 for "
+                "llama.cpp, http://localhost:1234/v1 for LM Studio, "
+                "http://localhost:11434/v1 for Ollama)",
+                key=f"providers.{ctx.name}.base_url")
         return f"{base}{path}"
 
     def root(self, ctx: ProviderContext) -> str:

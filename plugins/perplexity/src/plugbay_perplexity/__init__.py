@@ -101,11 +101,7 @@ class Perplexity(OpenAICompatible):
     # ------------------------------------------------------------ routing
 
     def url(self, ctx: ProviderContext, path: str) -> str:
-        base = ctx.state.get("base_url")
-        if base is None:
-            base = ctx.base_url(self.default_base_url)
-            base = base[:-3] if base.endswith("/v1") else base  # OpenAI-SDK style base
-            ctx.state["base_url"] = base
+        base = ctx.base_url(self.default_base_url).removesuffix("/v1")  # OpenAI-SDK style
         return f"{base}{path}"
 
     def api(self, ctx: ProviderContext) -> str:

@@ -49,10 +49,7 @@ def _headers(ctx: ProviderContext) -> dict[str, str]:
 
 
 def _base(ctx: ProviderContext) -> str:
-    base = ctx.state.get("base_url")
-    if base is None:
-        base = ctx.state["base_url"] = ctx.base_url(DEFAULT_BASE_URL)
-    return str(base)
+    return ctx.base_url(DEFAULT_BASE_URL)
 
 
 def map_error(status: int, headers: Mapping[str, str], raw: Any,
