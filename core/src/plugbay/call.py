@@ -1,0 +1,97 @@
+"""``Call``: one call as it passes down the pipeline (``plugbay.pipeline``).
+
+The client builds one ``Call`` per ``complete``/``stream``. Layers read it and may
+hand a changed copy down (``attempt``): routing makes one copy per attempt, with the
+attempt's target and request. Every copy shares one ``Outcome``, the result slot a
+layer fills in for the layers above it (who served the call, the trace, a cache hit).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from plugbay.targets import Target
+    from plugbay.types import Price, Request
+
+__all__ = ["Call", "Outcome"]
+
+_perf = time.perf_counter
+
+
+class Outcome:
+    """What the layers below learned about a call: filled in on the way back up."""
+
+    __slots__ = ("cache", "model", "price", "provider", "saved", "trace")
+
+    def __init__(self) -> None:
+        self.provider: str | None = None  # the provider instance that answered
+        self.model: str | None = None  # the model id it answered with
+        self.price: Price | None = None
+        self.trace: Any = None  # a RouteTrace, when a route served the call
+        self.cache: str | None = None  # "hit" or "miss" when the cache saw the call
+        self.saved: float | None = None  # on a hit: what the original call cost
+
+
+class Call:
+    """One logical call, or (after routing) one attempt of it.
+
+    ``model`` is the name the caller gave (``provider/model``, a route, ``agent:x``);
+    ``target`` the resolved provider instance, ``None`` until routing picks one;
+    ``timeout`` the seconds this call (or attempt) may take, ``None`` for the default;
+    ``cache`` the per-call cache mode (``None``, ``"no-cache"``, ``"no-store"``) and
+    ``ttl`` its per-call lifetime; ``meta`` free room for host layers.
+    """
+
+    __slots__ = ("cache", "meta", "model", "outcome", "request", "route", "route_key",
+                 "started", "stream", "tags", "target", "timeout", "ttl")
+
+    def __init__(self, model: str, request: Request, *, stream: bool = False,
+                 target: Target | None = None, timeout: float | None = None,
+                 tags: dict[str, str] | None = None, route: str | None = None,
+                 route_key: str | None = None, cache: str | None = None,
+                 ttl: float | None = None) -> None:
+        self.model = model
+        self.request = request
+        self.stream = stream
+        self.target = target
+        self.timeout = timeout
+        self.tags = tags
+        self.route = route
+        self.route_key = route_key
+        self.cache = cache
+        self.ttl = ttl
+        self.started = _perf()
+        self.outcome = Outcome()
+        self.meta: dict[str, Any] = {}
+
+    def attempt(self, target: Target, request: Request, timeout: float | None) -> Call:
+        """A copy for one attempt on ``target``: same tags, route and outcome."""
+        c = Call.__new__(Call)
+        c.model = self.model
+        c.request = request
+        c.stream = self.stream
+        c.target = target
+        c.timeout = timeout
+        c.tags = self.tags
+        c.route = self.route
+        c.route_key = self.route_key
+        c.cache = self.cache
+        c.ttl = self.ttl
+        c.started = _perf()
+        c.outcome = self.outcome
+        c.meta = self.meta
+        return c
+
+    def left(self, default: float | None = None) -> float | None:
+        """Seconds left of this call's timeout (``default`` when it has none)."""
+        limit = self.timeout if self.timeout is not None else default
+        if limit is None:
+            return None
+        left = limit - (_perf() - self.started)
+        return left if left > 0 else 0.0
+
+    def __repr__(self) -> str:
+        where = self.target.name if self.target is not None else self.route or "?"
+        return f"<Call {self.model!r} via {where} stream={self.stream}>"
