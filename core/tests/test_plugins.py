@@ -56,9 +56,8 @@ RAISING = ECHO_PLUGIN.replace(
 
 
 def client_with(eps, **kw):
-    client = plugbay.Client(env=kw.pop("env", {}), **kw)
-    client._host = PluginHost(env=kw.get("env", {}), entry_points=eps)
-    return client
+    env = kw.pop("env", {})
+    return plugbay.Client(env=env, host=PluginHost(env=env, entry_points=eps), **kw)
 
 
 def test_plugin_loads_lazily_on_first_use(make_plugin):
@@ -122,8 +121,8 @@ def test_env_selection(make_plugin):
 
 def test_tracing_logs_every_hook_call(make_plugin, caplog):
     ep = make_plugin("echo", ECHO_PLUGIN)
-    client = plugbay.Client(env={"PLUGBAY_TRACE": "1"})
-    client._host = PluginHost(env={"PLUGBAY_TRACE": "1"}, entry_points=[ep])
+    client = plugbay.Client(env={"PLUGBAY_TRACE": "1"},
+                            host=PluginHost(env={"PLUGBAY_TRACE": "1"}, entry_points=[ep]))
     with caplog.at_level(logging.DEBUG, logger="plugbay.hooks"):
         client.complete("echo/m", "hi")
     assert any("echo.complete" in r.getMessage() for r in caplog.records)
@@ -144,9 +143,9 @@ def test_in_process_plugin_object():
 def test_dispatch_resolves_once(make_plugin):
     client = client_with([make_plugin("echo", ECHO_PLUGIN)])
     client.complete("echo/a", "hi")
-    target = client._targets["echo"]
+    target = client.targets.resolved["echo"]
     client.complete("echo/b", "hi")
-    assert client._targets["echo"] is target
+    assert client.targets.resolved["echo"] is target
 
 
 @pytest.mark.timeout(10)

@@ -7,19 +7,17 @@ reported in ``Listing.errors`` (or as ``down``) and never spoils the others' res
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Coroutine, Iterable, Mapping
-from typing import TYPE_CHECKING, Any, TypeVar
+from collections.abc import Awaitable, Iterable, Mapping
+from typing import TYPE_CHECKING, Any
 
 from plugbay import errors
 from plugbay._aio import describe, within
 
 if TYPE_CHECKING:
-    from plugbay.client import _Target
+    from plugbay.targets import Target, Targets
     from plugbay.types import Health, ModelInfo
 
 __all__ = ["FanOut", "Listing"]
-
-T = TypeVar("T")
 
 
 class Listing(list):  # type: ignore[type-arg]
@@ -31,32 +29,26 @@ class Listing(list):  # type: ignore[type-arg]
 
 
 class FanOut:
-    """Mixed into ``Client``: models and health across providers."""
+    """Models and health across the providers of one client."""
 
-    def providers(self) -> list[str]:
-        raise NotImplementedError
+    def __init__(self, targets: Targets) -> None:
+        self.targets = targets
 
-    def _target(self, name: str) -> _Target:
-        raise NotImplementedError
-
-    def _run(self, coro: Coroutine[Any, Any, T]) -> T:
-        raise NotImplementedError
-
-    def _all_targets(self, provider: str | None) -> tuple[list[_Target], dict[str, str]]:
-        names = [provider] if provider else self.providers()
+    def _all_targets(self, provider: str | None) -> tuple[list[Target], dict[str, str]]:
+        names = [provider] if provider else self.targets.names()
         targets, failed = [], {}
         for name in names:
             try:
-                targets.append(self._target(name))
+                targets.append(self.targets.get(name))
             except errors.PluginError as exc:
                 if provider:
                     raise
                 failed[name] = str(exc)
         return targets, failed
 
-    async def _fan_out(self, hook: str, targets: list[_Target], timeout: float,
-                       ) -> list[tuple[_Target, Any]]:
-        async def one(t: _Target) -> Any:
+    async def _fan_out(self, hook: str, targets: list[Target], timeout: float,
+                       ) -> list[tuple[Target, Any]]:
+        async def one(t: Target) -> Any:
             result = t.plugin.impl(hook)(provider=t.ctx)
             if isinstance(result, Awaitable):
                 async with within(timeout):
@@ -81,8 +73,6 @@ class FanOut:
                 items.extend(result)
         return Listing(items, failed)
 
-    def models(self, provider: str | None = None, *, timeout: float = 30.0) -> Listing:
-        return self._run(self.amodels(provider, timeout=timeout))
 
     async def ahealth(self, provider: str | None = None, *, timeout: float = 10.0) -> Listing:
         """Health of one provider or of all; a plugin that raises or hangs shows as down."""
@@ -99,5 +89,4 @@ class FanOut:
                 out.append(result)
         return Listing(sorted(out, key=lambda h: h.provider), failed)
 
-    def health(self, provider: str | None = None, *, timeout: float = 10.0) -> Listing:
-        return self._run(self.ahealth(provider, timeout=timeout))
+

@@ -9,13 +9,14 @@ layer fills in for the layers above it (who served the call, the trace, a cache 
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from plugbay.targets import Target
     from plugbay.types import Price, Request
 
-__all__ = ["Call", "Outcome"]
+__all__ = ["Call", "Outcome", "build_request", "call_tags"]
 
 _perf = time.perf_counter
 
@@ -23,7 +24,7 @@ _perf = time.perf_counter
 class Outcome:
     """What the layers below learned about a call: filled in on the way back up."""
 
-    __slots__ = ("cache", "model", "price", "provider", "saved", "trace")
+    __slots__ = ("cache", "collector", "cost", "model", "price", "provider", "saved", "trace")
 
     def __init__(self) -> None:
         self.provider: str | None = None  # the provider instance that answered
@@ -32,6 +33,8 @@ class Outcome:
         self.trace: Any = None  # a RouteTrace, when a route served the call
         self.cache: str | None = None  # "hit" or "miss" when the cache saw the call
         self.saved: float | None = None  # on a hit: what the original call cost
+        self.cost: float | None = None  # the last attempt's cost, as metered
+        self.collector: Any = None  # the StreamCollector of the AsyncStream on top, if any
 
 
 class Call:
@@ -95,3 +98,31 @@ class Call:
     def __repr__(self) -> str:
         where = self.target.name if self.target is not None else self.route or "?"
         return f"<Call {self.model!r} via {where} stream={self.stream}>"
+
+
+def build_request(model_id: str, messages: Any, params: dict[str, Any]) -> Request:
+    """A ``Request`` for ``model_id``; parameters it does not know go to ``extra``."""
+    from plugbay.types import Request, to_messages
+
+    known = Request.model_fields
+    extra = {k: params.pop(k) for k in list(params) if k not in known}
+    if extra:
+        params.setdefault("extra", {}).update(extra)
+    return Request(model=model_id, messages=to_messages(messages), **params)
+
+
+def call_tags(tags: Mapping[str, Any] | None, params: Mapping[str, Any],
+              model: str) -> dict[str, str] | None:
+    """The call's ledger tags: ``tags=``, else the request ``metadata``; ``agent:<name>``
+    calls are tagged ``agent=<name>`` unless the tags say otherwise."""
+    out: dict[str, str] | None = None
+    if tags:
+        out = {str(k): str(v) for k, v in tags.items()}
+    else:
+        meta = params.get("metadata")
+        if meta:
+            out = {str(k): str(v) for k, v in meta.items()}
+    if model.startswith("agent:"):
+        out = out or {}
+        out.setdefault("agent", model[6:])
+    return out

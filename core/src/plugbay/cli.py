@@ -36,7 +36,7 @@ def _table(rows: list[list[str]], out: TextIO) -> None:
 
 def cmd_plugins(args: argparse.Namespace, out: TextIO) -> int:
     client = _client(args)
-    client._host.load_all()
+    client.host.load_all()
     statuses = client.plugins()
     if args.json:
         out.write(json.dumps([s.__dict__ for s in statuses], indent=2) + "\n")
@@ -164,17 +164,19 @@ def build_parser() -> argparse.ArgumentParser:
     from plugbay.scaffold import add_parser as add_new_plugin  # cookiecutter is imported on use
 
     add_new_plugin(sub)
+    for register in EXTRA_COMMANDS:
+        register(sub)
     return parser
 
 
 EXTRA_COMMANDS: list[Callable[[Any], None]] = []
 
 
-def _usage_commands(parser: argparse.ArgumentParser) -> None:
+def _usage_commands(sub: Any) -> None:
     # `plugbay usage` / `plugbay budget` (issue 7), imported only when the CLI runs.
     from plugbay.cli_usage import register
 
-    register(parser)
+    register(sub)
 
 
 EXTRA_COMMANDS.append(_usage_commands)
@@ -183,8 +185,6 @@ EXTRA_COMMANDS.append(_usage_commands)
 def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     out = out or sys.stdout
     parser = build_parser()
-    for register in EXTRA_COMMANDS:
-        register(parser)
     args = parser.parse_args(argv)
     try:
         code: int = args.func(args, out)

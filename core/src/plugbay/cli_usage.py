@@ -10,6 +10,7 @@ configured budget's spend in the current period against its limit.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import csv
 import datetime as dt
 import json
@@ -18,7 +19,7 @@ from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, TextIO
 
 if TYPE_CHECKING:
-    from plugbay.ledger import Ledger, UsageRecord
+    from plugbay.cost.ledger import Ledger, UsageRecord
 
 __all__ = ["aggregate", "cmd_budget", "cmd_usage", "parse_when", "register"]
 
@@ -106,8 +107,8 @@ def aggregate(records: Iterable[UsageRecord], by: str) -> list[dict[str, Any]]:
 
 
 def _ledger(args: argparse.Namespace) -> Ledger:
+    from plugbay.cost.ledger import Ledger
     from plugbay.errors import ConfigError
-    from plugbay.ledger import Ledger
 
     if args.ledger:
         url = args.ledger if "://" in args.ledger else f"sqlite:///{args.ledger}"
@@ -224,7 +225,7 @@ def cmd_budget(args: argparse.Namespace, out: TextIO) -> int:
         if budgets is None:
             out.write("no budgets configured (add [budgets.<name>] to plugbay.toml)\n")
             return 0
-        statuses = client._runner.run(budgets.astatus())
+        statuses = asyncio.run(budgets.astatus())
     finally:
         client.close()
     if args.json:
@@ -251,9 +252,9 @@ def _wrap(fn: Callable[[argparse.Namespace, TextIO], int],
     return run
 
 
-def register(parser: argparse.ArgumentParser) -> None:
-    """Add ``usage`` and ``budget`` to the ``plugbay`` command (cli.EXTRA_COMMANDS)."""
-    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+def register(sub: Any) -> None:
+    """Add ``usage`` and ``budget`` to the ``plugbay`` command's subcommands
+    (cli.EXTRA_COMMANDS)."""
     p = sub.add_parser("usage", help="usage and cost from the ledger, grouped")
     p.add_argument("--by", default="day",
                    help="day (default), provider, model, route, status or tag:<name>")

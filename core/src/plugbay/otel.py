@@ -21,8 +21,7 @@ from plugbay import errors
 
 if TYPE_CHECKING:
     from plugbay.client import Client
-    from plugbay.ledger.meter import Ticket
-    from plugbay.ledger.records import UsageRecord
+    from plugbay.cost.ledger.records import UsageRecord
 
 __all__ = ["TOKEN_BUCKETS", "Instrumentation", "instrument"]
 
@@ -55,7 +54,7 @@ class Instrumentation:
         self.duration = _histogram(meter, "gen_ai.client.operation.duration", "s",
                                    "GenAI operation duration.", DURATION_BUCKETS)
 
-    def record(self, r: UsageRecord, ticket: Ticket) -> None:
+    def record(self, r: UsageRecord) -> None:
         attrs: dict[str, Any] = {
             "gen_ai.operation.name": "chat",
             "gen_ai.system": r.provider,
@@ -100,5 +99,5 @@ def instrument(client: Client, *, tracer_provider: Any = None,
                meter_provider: Any = None) -> Instrumentation:
     """Emit spans and metrics for every call ``client`` makes from now on."""
     inst = Instrumentation(tracer_provider, meter_provider)
-    client._metering().otel = inst
+    client.metering.otel = inst
     return inst

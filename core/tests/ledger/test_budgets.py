@@ -11,8 +11,8 @@ import pytest
 
 import plugbay
 from plugbay import errors
-from plugbay.budgets import BudgetEvent, estimate_cost
-from plugbay.budgets.spec import parse_budgets
+from plugbay.cost.budgets import BudgetEvent, estimate_cost
+from plugbay.cost.budgets.spec import parse_budgets
 from plugbay.testing.server import FakeServer
 from plugbay.types import Price, Request, to_messages
 

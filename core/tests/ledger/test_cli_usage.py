@@ -12,7 +12,7 @@ import pytest
 
 from plugbay import cli
 from plugbay.cli_usage import aggregate, parse_when
-from plugbay.ledger import Ledger, UsageRecord
+from plugbay.cost.ledger import Ledger, UsageRecord
 
 DAY1 = parse_when("2026-11-20T10:00")
 DAY2 = parse_when("2026-11-21T10:00")

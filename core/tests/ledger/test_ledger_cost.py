@@ -159,7 +159,7 @@ def test_config_price_override(srv: FakeServer, db: Path) -> None:
 def test_ledger_fast_total_equals_cost_of() -> None:
     import random
 
-    from plugbay.ledger.records import cost_total
+    from plugbay.cost.ledger.records import cost_total
 
     rnd = random.Random(7)
     for _ in range(2000):

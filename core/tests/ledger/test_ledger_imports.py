@@ -20,7 +20,7 @@ def test_no_optional_driver_is_imported(srv: FakeServer, tmp_path: Path) -> None
     srv.add("POST", chat(), ok())
     script = textwrap.dedent(f"""
         import sys, plugbay
-        assert "plugbay.ledger" not in sys.modules and "sqlite3" not in sys.modules
+        assert "plugbay.cost.ledger" not in sys.modules and "sqlite3" not in sys.modules
         cfg = {{"providers": {{"openai": {{"api_key": "sk-test-0123456789abcdef",
                 "base_url": "{srv.url}/openai/v1"}}}},
                "ledger": {{"path": {str(tmp_path / "l.db")!r}}},

@@ -9,8 +9,8 @@ import textwrap
 
 import pytest
 
-from plugbay.ledger import Ledger, UsageRecord
-from plugbay.ledger.migrations import LATEST, MIGRATIONS
+from plugbay.cost.ledger import Ledger, UsageRecord
+from plugbay.cost.ledger.migrations import LATEST, MIGRATIONS
 from plugbay.testing.server import FakeServer
 
 from .conftest import chat, make, ok, sse_ok

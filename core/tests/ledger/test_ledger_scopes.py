@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from plugbay.budgets.spec import parse_budgets
-from plugbay.ledger import Ledger, UsageRecord
+from plugbay.cost.budgets.spec import parse_budgets
+from plugbay.cost.ledger import Ledger, UsageRecord
 
 SCOPES = ["global", "provider:openai", "provider:a_b", "model:openai/gpt-4o",
           "model:a_b/m%1", "route:smart", "tag:agent=pricing", "tag:agent=pric",

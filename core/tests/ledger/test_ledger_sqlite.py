@@ -13,8 +13,8 @@ import pytest
 
 import plugbay
 from plugbay import errors
-from plugbay.ledger import Ledger, LedgerSettings, UsageRecord, default_path
-from plugbay.ledger.migrations import LATEST, MIGRATIONS
+from plugbay.cost.ledger import Ledger, LedgerSettings, UsageRecord, default_path
+from plugbay.cost.ledger.migrations import LATEST, MIGRATIONS
 from plugbay.testing.server import FakeServer, Reply
 
 from .conftest import chat, make, ok, sse_ok
@@ -168,7 +168,7 @@ def test_newer_schema_is_refused(tmp_path: Path) -> None:
     conn.execute(f"INSERT INTO plugbay_schema VALUES ({LATEST + 1})")
     conn.commit()
     conn.close()
-    from plugbay.ledger.sqlite import SQLiteBackend
+    from plugbay.cost.ledger.sqlite import SQLiteBackend
 
     with pytest.raises(errors.ConfigError, match="newer"):
         SQLiteBackend(db)

@@ -9,7 +9,7 @@ import time
 import pytest
 
 from plugbay import errors
-from plugbay.ratelimit import (
+from plugbay.cost.ratelimit import (
     LimitSpec,
     MemoryLimitStore,
     RateLimiter,

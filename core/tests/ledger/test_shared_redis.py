@@ -139,7 +139,7 @@ async def _breaker_scenario(srv: FakeServer, one: Any, two: Any) -> None:
 
 
 def test_redis_state_needs_the_driver_message() -> None:
-    from plugbay.ledger.meter import _state_settings
+    from plugbay.cost.control import state_settings as _state_settings
 
     assert _state_settings({"backend": "redis"})["url"] == "redis://127.0.0.1:6379/0"
     with pytest.raises(errors.ConfigError, match="memory"):

@@ -132,7 +132,7 @@ def test_entra_token_cached_and_refreshed_before_expiry(server):
         client.complete("azure/gpt-4o", "two")
         assert len(credential.calls) == 1, "the token must be cached"
         assert credential.calls[0] == (SCOPE,)
-        token = client._target("azure").ctx.state["entra"]
+        token = client.context("azure").state["entra"]
         # 56 minutes later the token expires in 4 minutes: inside the 5-minute margin.
         token.clock = lambda: time.time() + 3360
         client.complete("azure/gpt-4o", "three")
@@ -300,7 +300,7 @@ def test_429_retry_after_and_rate_limit_headers(server, headers, wait):
         with pytest.raises(errors.RateLimitError) as caught:
             client.complete("azure/gpt-4o", "hi", retries=0)
         assert caught.value.retry_after == wait and caught.value.retryable
-        state = client._target("azure").ctx.state
+        state = client.context("azure").state
     assert state["rate_limits"] == {"remaining-requests": 0, "remaining-tokens": 120}
 
 

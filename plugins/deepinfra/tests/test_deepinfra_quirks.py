@@ -32,7 +32,7 @@ def test_default_base_url_and_token_variable():
 
     assert plugin.default_base_url == "https://api.deepinfra.com/v1/openai"
     with plugbay.Client({}, env={"DEEPINFRA_TOKEN": "tok-env"}) as c:
-        assert c._target("deepinfra").ctx.api_key(*plugin.api_key_env) == "tok-env"
+        assert c.context("deepinfra").api_key(*plugin.api_key_env) == "tok-env"
 
 
 def test_listing_is_public_and_prices_from_metadata(server):

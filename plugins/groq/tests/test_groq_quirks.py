@@ -86,7 +86,7 @@ def test_rate_limit_sets_retry_after_and_limits(server, client):
     with pytest.raises(errors.RateLimitError) as caught:
         client.complete(f"groq/{MODEL}", "hi")
     assert caught.value.retry_after == 7.0 and caught.value.retryable
-    limits = client._target("groq").ctx.state["rate_limits"]
+    limits = client.context("groq").state["rate_limits"]
     assert limits["remaining-tokens"] == 0 and limits["limit-requests"] == 1000
 
 
@@ -102,7 +102,7 @@ def test_stream_records_rate_limits(server, client):
     server.add("POST", ROUTE, Reply.sse(events, headers=WIRE.limits))
     with client.stream(f"groq/{MODEL}", "hi") as s:
         s.get_completion()
-    assert client._target("groq").ctx.state["rate_limits"]["remaining-tokens"] == 11950
+    assert client.context("groq").state["rate_limits"]["remaining-tokens"] == 11950
 
 
 def test_flex_capacity_498_is_retryable_overload(server, client):

@@ -32,7 +32,7 @@ def test_default_base_url_and_key_variable():
 
     assert plugin.default_base_url == "https://api.together.xyz/v1"
     with plugbay.Client({}, env={"TOGETHER_API_KEY": "k-env"}) as c:
-        assert c._target("together").ctx.api_key() == "k-env"
+        assert c.context("together").api_key() == "k-env"
 
 
 def test_stream_eos_and_usage_on_finishing_chunk(server, client):

@@ -97,7 +97,7 @@ def test_token_refreshed_before_expiry(server, oauth, key_file):
     route = server.add("POST", GEMINI, Reply.json(gemini_answer()))
     with make_client(server, credentials_file=str(key_file)) as client:
         client.complete("vertex/gemini-2.5-flash", "one")
-        token = client._target("vertex").ctx.state["token"]
+        token = client.context("vertex").state["token"]
         token.clock = lambda: time.time() + 3400  # 200 s left: inside the 5-minute margin
         client.complete("vertex/gemini-2.5-flash", "two")
         token.clock = time.time

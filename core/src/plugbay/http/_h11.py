@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import zlib
 from collections.abc import Mapping
+from typing import Any
 
 from plugbay.errors import ConnectionError as HTTPConnectionError
 
@@ -290,7 +291,7 @@ class Decoder:
 
     def __init__(self, name: str) -> None:
         self.name = name
-        self._z: zlib._Decompress | None = None
+        self._z: Any = None  # a zlib decompress object
         self._pending = b""
 
     def feed(self, data: bytes) -> bytes:

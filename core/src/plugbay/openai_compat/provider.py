@@ -20,14 +20,14 @@ import json
 from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Any, ClassVar
 
+import plugbay.openai_compat.codec as codec
 from plugbay import errors
 from plugbay.context import ProviderContext
+from plugbay.cost.prices import PriceTable
 from plugbay.health import probe
 from plugbay.hookspecs import hookimpl
 from plugbay.http.hints import api_error, rate_limits
 from plugbay.http.sse import SSEDecoder
-from plugbay.openai_compat import codec
-from plugbay.pricing import PriceTable
 from plugbay.types import (
     Completion,
     Health,

@@ -12,8 +12,8 @@ import asyncio
 import time
 from typing import TYPE_CHECKING
 
+import plugbay.routing.retry as _retry
 from plugbay import errors
-from plugbay.routing import retry as _retry
 from plugbay.routing.trace import Attempt
 
 if TYPE_CHECKING:
@@ -48,7 +48,7 @@ class Plan:
     def first(self) -> RouteTarget:
         t = self._next()
         if t is None:  # every half-open trial is taken by other calls
-            raise self.router._none_left(self.route, True, self.trace)
+            raise self.router.none_left(self.route, True, self.trace)
         self.attempts = 1
         self.tries[t.index] = 1
         return t

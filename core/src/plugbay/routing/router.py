@@ -21,9 +21,9 @@ import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
+import plugbay.routing.retry as _retry
 from plugbay import errors
 from plugbay._aio import within as _timeout
-from plugbay.routing import retry as _retry
 from plugbay.routing.breaker import CircuitBreaker, CircuitInfo
 from plugbay.routing.plan import Plan
 from plugbay.routing.routes import (
@@ -36,11 +36,17 @@ from plugbay.routing.routes import (
 from plugbay.routing.state import Call, CompiledRoute, RouteTarget, TargetState
 from plugbay.routing.strategies import STRATEGIES, make_strategy
 from plugbay.routing.trace import Attempt, RouteTrace
-from plugbay.streaming import AsyncStream
 
 if TYPE_CHECKING:
-    from plugbay.client import Client
+    from collections.abc import Awaitable
+
+    from plugbay.call import Call as PipelineCall
+    from plugbay.config import Config
+    from plugbay.pipeline import CompleteNext, StreamNext
+    from plugbay.targets import Targets
     from plugbay.types import Completion, ModelInfo, Price, Request, StreamEvent
+
+    Health = Callable[..., Awaitable[Any]]
 
 __all__ = ["CircuitOpenError", "Filter", "NoTargetError", "Router"]
 
@@ -60,11 +66,19 @@ class NoTargetError(errors.InvalidRequestError):
 
 
 class Router:
-    """Routes, agents, breakers and live target stats of one ``Client``."""
+    """Routes, agents, breakers and live target stats of one ``Client``.
 
-    def __init__(self, client: Client) -> None:
-        self._client = client
-        config = client.config
+    ``targets`` resolves provider instances (facts, prices); ``timeout`` is the default
+    deadline of a route that names none; ``health`` (``Client.ahealth``) feeds the
+    active probes. ``state_hooks`` see every new ``TargetState`` (shared breakers)."""
+
+    def __init__(self, config: Config, targets: Targets, *, timeout: float | None = None,
+                 health: Health | None = None) -> None:
+        self.config = config
+        self.targets = targets
+        self.timeout = timeout
+        self.health = health
+        self.state_hooks: list[Callable[[TargetState], None]] = []
         self.settings = parse_routing(config)
         s = self.settings
         self.budget = _retry.RetryBudget(s.retry_budget, s.retry_budget_min)
@@ -80,18 +94,21 @@ class Router:
 
     # ------------------------------------------------------------ building
 
-    def _state(self, key: str) -> TargetState:
+    def state(self, key: str) -> TargetState:
+        """The live state of ``provider/model``, made on first use."""
         state = self.states.get(key)
         if state is None:
             b = self.settings.breaker
             breaker = CircuitBreaker(key, threshold=b.threshold, window=b.window,
                                      cooldown=b.cooldown)
             state = self.states[key] = TargetState(key, breaker, self.settings.ewma_alpha)
+            for hook in self.state_hooks:
+                hook(state)
         return state
 
     def _compile(self, name: str, settings: RouteSettings, file: str | None) -> CompiledRoute:
         if self._known is None:
-            self._known = set(self._client.providers())
+            self._known = set(self.targets.names())
         known = self._known
         for i, t in enumerate(settings.targets):
             provider = t.model.partition("/")[0]
@@ -99,7 +116,7 @@ class Router:
                 raise errors.ConfigError(
                     f"unknown provider {provider!r} (known: {', '.join(sorted(known)) or 'none'})",
                     file=file, key=f"routes.{name}.targets[{i}]")
-        targets = [RouteTarget(t, self._state(t.model), i) for i, t in enumerate(settings.targets)]
+        targets = [RouteTarget(t, self.state(t.model), i) for i, t in enumerate(settings.targets)]
         route = CompiledRoute(name, settings, targets, make_strategy(settings, self),
                               settings.max_attempts or self.settings.max_attempts)
         self.routes[name] = route
@@ -128,7 +145,7 @@ class Router:
             if target is None:
                 raise errors.ConfigError(
                     f"no agent {agent!r} (known: {', '.join(sorted(self.agents)) or 'none'})",
-                    file=self._client.config.source, key="agents")
+                    file=self.config.source, key="agents")
             route = self.routes[target]
         return route
 
@@ -144,7 +161,7 @@ class Router:
 
             info: ModelInfo | None = None
             try:
-                table = _table_of(self._client._target(target.provider).plugin)
+                table = _table_of(self.targets.get(target.provider).plugin)
                 if table is not None:
                     info = table.info(target.model_id, target.provider)
             except errors.PlugbayError:
@@ -157,8 +174,7 @@ class Router:
 
     def price(self, target: RouteTarget) -> Price | None:
         if target.price is False:
-            client = self._client
-            target.price = client._price(client._target(target.provider), target.model_id)
+            target.price = self.targets.get(target.provider).price(target.model_id)
         return target.price  # type: ignore[return-value]
 
     # ------------------------------------------------------------ the plan
@@ -173,7 +189,7 @@ class Router:
         for f in self.filters:
             eligible = f(eligible, call)
         if not eligible:
-            raise self._none_left(route, closed, trace)
+            raise self.none_left(route, closed, trace)
         ordered, reason = route.strategy.order(eligible, call)
         if closed:
             reason += "; circuit open: " + ", ".join(
@@ -187,7 +203,7 @@ class Router:
             raise exc
         return Plan(self, route, ordered, trace)
 
-    def _none_left(self, route: CompiledRoute, closed: bool, trace: RouteTrace,
+    def none_left(self, route: CompiledRoute, closed: bool, trace: RouteTrace,
                    ) -> errors.APIError:
         waits = [t.state.breaker.info().retry_in for t in route.targets]
         if all(not t.state.breaker.available() for t in route.targets):
@@ -204,23 +220,23 @@ class Router:
     def _limit(self, route: CompiledRoute, timeout: float | None) -> float | None:
         if timeout is not None:
             return timeout
-        return route.deadline if route.deadline is not None else self._client.timeout
+        return route.deadline if route.deadline is not None else self.timeout
 
     # ------------------------------------------------------------ complete
 
-    async def acomplete(self, route: CompiledRoute, messages: Any, timeout: float | None,
-                        params: dict[str, Any]) -> Completion:
-        client = self._client
-        key = params.pop("route_key", None)
-        request = client._request(route.targets[0].model_id, messages, params)
-        call = Call(route, request, False, key)
-        trace = RouteTrace(route.name, route.strategy_name)
+    async def complete(self, route: CompiledRoute, call: PipelineCall,
+                       next: CompleteNext) -> Completion:
+        """Run ``call`` on ``route``: ``next`` once per attempt, each with its target."""
+        request = call.request
+        rcall = Call(route, request, False, call.route_key, call.tags)
+        trace = call.outcome.trace = RouteTrace(route.name, route.strategy_name)
         started = _perf()
-        limit = self._limit(route, timeout)
+        limit = self._limit(route, call.timeout)
         end = started + limit if limit is not None else None
-        plan = self._begin(route, call, trace)
+        plan = self._begin(route, rcall, trace)
         t = plan.first()
         per_attempt = route.attempt_timeout
+        targets = self.targets
         while True:
             req = request if t.model_id == request.model else _with_model(request, t.model_id)
             wait = per_attempt
@@ -232,7 +248,7 @@ class Router:
             state.inflight += 1
             t0 = _perf()
             try:
-                completion = await client._complete(client._target(t.provider), req, wait)
+                completion = await next(call.attempt(targets.get(t.provider), req, wait))
             except errors.APIError as exc:
                 state.inflight -= 1
                 t = await plan.failed(t, exc, _perf() - t0, end)
@@ -253,47 +269,27 @@ class Router:
 
     # ------------------------------------------------------------ stream
 
-    def astream(self, route: CompiledRoute, messages: Any, timeout: float | None,
-                params: dict[str, Any]) -> AsyncStream:
-        client = self._client
-        key = params.pop("route_key", None)
-        request = client._request(route.targets[0].model_id, messages, params)
-        call = Call(route, request, True, key)
-        trace = RouteTrace(route.name, route.strategy_name)
-        chosen: list[RouteTarget] = []
-
-        def open_() -> AsyncIterator[StreamEvent]:
-            return self._stream(route, call, trace, chosen, self._limit(route, timeout))
-
-        def done(completion: Completion) -> Completion:
-            t = chosen[-1]
-            completion.provider = t.provider
-            completion.model = t.model_id
-            completion.price = self.price(t)
-            completion.trace = trace
-            return completion
-
-        return AsyncStream(open_, model=route.name, provider=route.name, on_done=done)
-
-    async def _stream(self, route: CompiledRoute, call: Call, trace: RouteTrace,
-                      chosen: list[RouteTarget], limit: float | None,
-                      ) -> AsyncIterator[StreamEvent]:
-        client = self._client
+    async def stream(self, route: CompiledRoute, call: PipelineCall,
+                     next: StreamNext) -> AsyncIterator[StreamEvent]:
+        """Stream ``call`` on ``route``: fail over until the first event, then commit."""
         request = call.request
+        rcall = Call(route, request, True, call.route_key, call.tags)
+        trace = call.outcome.trace = RouteTrace(route.name, route.strategy_name)
+        limit = self._limit(route, call.timeout)
         started = _perf()
         end = started + limit if limit is not None else None
-        plan = self._begin(route, call, trace)
+        plan = self._begin(route, rcall, trace)
         t = plan.first()
         first_limit = _min(route.ttft_timeout, route.attempt_timeout)
+        targets = self.targets
         while True:
             req = request if t.model_id == request.model else _with_model(request, t.model_id)
-            target = client._target(t.provider)
             state = t.state
             state.inflight += 1
             t0 = _perf()
             events: AsyncIterator[StreamEvent] | None = None
             try:
-                events = target.plugin.impl("stream")(request=req, provider=target.ctx)
+                events = next(call.attempt(targets.get(t.provider), req, _left(None, end)))
                 first = await _next(events, _left(first_limit, end), "first event",
                                     t.provider)
             except errors.APIError as exc:
@@ -316,7 +312,6 @@ class Router:
                 raise
             break
         # Committed: the first event goes to the caller, so no failover from here on.
-        chosen.append(t)
         state.observe_ttft(_perf() - t0)
         idle = route.idle_timeout
         outcome = "cancelled"
@@ -377,9 +372,11 @@ class Router:
 
     async def probe(self, timeout: float = 10.0) -> None:
         """Run every route provider's ``health`` hook once and feed the breakers."""
+        if self.health is None:
+            return
         providers = sorted({t.provider for r in self.routes.values() for t in r.targets})
         results = await asyncio.gather(
-            *(self._client.ahealth(p, timeout=timeout) for p in providers),
+            *(self.health(p, timeout=timeout) for p in providers),
             return_exceptions=True)
         for listing in results:
             if isinstance(listing, BaseException):

@@ -108,11 +108,12 @@ class CompiledRoute:
 class Call:
     """What a strategy may read about the call being routed."""
 
-    __slots__ = ("arm", "key", "needs", "request", "route", "stream")
+    __slots__ = ("arm", "key", "needs", "request", "route", "stream", "tags")
 
     def __init__(self, route: CompiledRoute, request: Request, stream: bool,
-                 key: str | None) -> None:
+                 key: str | None, tags: dict[str, str] | None = None) -> None:
         self.route = route
+        self.tags = tags
         self.request = request
         self.stream = stream
         self.key = key  # the A/B request key (route_key=, else request.user, else the prompt)

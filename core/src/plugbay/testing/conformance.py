@@ -233,7 +233,7 @@ class ProviderConformance:
         with pytest.raises(errors.APIError) as caught:
             await client.acomplete(self.target, "hi")
         shown = " ".join([str(caught.value), repr(caught.value), repr(caught.value.body),
-                          repr(client), repr(client._target(self.provider).ctx)])
+                          repr(client), repr(client.context(self.provider))])
         assert self.secret not in shown
         assert self.wire.auth_present(server.last, self.secret)
 

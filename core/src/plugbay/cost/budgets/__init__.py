@@ -30,11 +30,11 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from plugbay import errors
-from plugbay.budgets.spec import Budget, parse_budgets, period_bounds
-from plugbay.budgets.store import BudgetStore, MemoryStore
+from plugbay.cost.budgets.spec import Budget, parse_budgets, period_bounds
+from plugbay.cost.budgets.store import BudgetStore, MemoryStore
 
 if TYPE_CHECKING:
-    from plugbay.ledger import Ledger
+    from plugbay.cost.ledger import Ledger
     from plugbay.types import Price, Request
 
 __all__ = ["Budget", "BudgetEvent", "BudgetManager", "BudgetStatus", "MemoryStore",

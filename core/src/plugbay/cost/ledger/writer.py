@@ -20,8 +20,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from plugbay.ledger.base import Backend
-from plugbay.ledger.records import UsageRecord
+from plugbay.cost.ledger.base import Backend
+from plugbay.cost.ledger.records import UsageRecord
 
 __all__ = ["LedgerWriter", "close_all"]
 

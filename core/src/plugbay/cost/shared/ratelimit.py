@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from plugbay.ratelimit import LimitSpec, MemoryLimitStore
-from plugbay.shared_state.scripts import LIMIT_ACQUIRE
+from plugbay.cost.ratelimit import LimitSpec, MemoryLimitStore
+from plugbay.cost.shared.scripts import LIMIT_ACQUIRE
 
 if TYPE_CHECKING:
-    from plugbay.shared_state import SharedState
+    from plugbay.cost.shared import SharedState
 
 __all__ = ["RedisLimitStore"]
 

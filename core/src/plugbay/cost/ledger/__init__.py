@@ -21,9 +21,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from plugbay.ledger.base import Backend
-from plugbay.ledger.records import COLUMNS, UsageRecord
-from plugbay.ledger.writer import LedgerWriter, close_all
+from plugbay.cost.ledger.base import Backend
+from plugbay.cost.ledger.records import COLUMNS, UsageRecord
+from plugbay.cost.ledger.writer import LedgerWriter, close_all
 
 __all__ = ["COLUMNS", "Backend", "Ledger", "LedgerSettings", "UsageRecord", "check_url",
            "close_all", "default_path", "open_backend"]
@@ -104,12 +104,12 @@ def open_backend(url: str) -> Backend:
 
     scheme = url.partition("://")[0].lower()
     if scheme == "sqlite":
-        from plugbay.ledger.sqlite import SQLiteBackend
+        from plugbay.cost.ledger.sqlite import SQLiteBackend
 
         return SQLiteBackend(url[len("sqlite:///"):] if url.startswith("sqlite:///")
                              else url.partition("://")[2])
     if scheme in ("postgres", "postgresql"):
-        from plugbay.ledger.postgres import PostgresBackend
+        from plugbay.cost.ledger.postgres import PostgresBackend
 
         return PostgresBackend(url)
     raise ConfigError(f"unsupported ledger URL scheme {scheme!r} (sqlite, postgresql)",

@@ -1,5 +1,5 @@
 """Where budget counters live: this process (``MemoryStore``) or Redis
-(``plugbay.shared_state.RedisBudgetStore``), behind one small async interface.
+(``plugbay.cost.shared.RedisBudgetStore``), behind one small async interface.
 
 A counter is ``[spent, reserved]`` per budget and period. ``reserve`` checks every
 hard limit and adds the amount to every counter in one atomic step, so concurrent

@@ -19,10 +19,8 @@ import time
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from plugbay.routing.router import Router
-    from plugbay.shared_state.breakers import SharedBreakers
-    from plugbay.shared_state.budgets import RedisBudgetStore
-    from plugbay.shared_state.ratelimit import RedisLimitStore
+    from plugbay.cost.shared.budgets import RedisBudgetStore
+    from plugbay.cost.shared.ratelimit import RedisLimitStore
 
 __all__ = ["SharedState"]
 
@@ -57,7 +55,6 @@ class SharedState:
         self._warned = 0.0
         self._clients: dict[asyncio.AbstractEventLoop, Any] = {}
         self._shas: dict[str, str] = {}
-        self.breakers: SharedBreakers | None = None
 
     def redis(self) -> Any:
         loop = asyncio.get_running_loop()
@@ -93,26 +90,17 @@ class SharedState:
         return scheme + sep + rest.rpartition("@")[2]
 
     def budget_store(self) -> RedisBudgetStore:
-        from plugbay.shared_state.budgets import RedisBudgetStore
+        from plugbay.cost.shared.budgets import RedisBudgetStore
 
         return RedisBudgetStore(self)
 
     def limit_store(self) -> RedisLimitStore:
-        from plugbay.shared_state.ratelimit import RedisLimitStore
+        from plugbay.cost.shared.ratelimit import RedisLimitStore
 
         return RedisLimitStore(self)
 
-    def share_breakers(self, router: Router, interval: float = 0.25) -> SharedBreakers:
-        from plugbay.shared_state.breakers import SharedBreakers
-
-        if self.breakers is None:
-            self.breakers = SharedBreakers(self, router, interval)
-        return self.breakers
-
     async def aclose(self) -> None:
         """Close this loop's connections (and stop its breaker refresher)."""
-        if self.breakers is not None:
-            await self.breakers.aclose()
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol
 
-from plugbay.ledger.records import UsageRecord
+from plugbay.cost.ledger.records import UsageRecord
 
 __all__ = ["Backend"]
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from plugbay.budgets.store import Entry, MemoryStore
-from plugbay.shared_state.scripts import BUDGET_RESERVE, BUDGET_SETTLE
+from plugbay.cost.budgets.store import Entry, MemoryStore
+from plugbay.cost.shared.scripts import BUDGET_RESERVE, BUDGET_SETTLE
 
 if TYPE_CHECKING:
-    from plugbay.shared_state import SharedState
+    from plugbay.cost.shared import SharedState
 
 __all__ = ["RedisBudgetStore"]
 

@@ -57,11 +57,17 @@ _V2_COLUMNS = {
                  "prompt TEXT", "response TEXT"],
 }
 
+# v3: the response cache: "hit" or "miss" (NULL when no cache saw the call), and on a
+# hit the cost the cached answer saved.
+_V3_COLUMNS = {"sqlite": ["cache TEXT", "saved REAL"],
+               "postgres": ["cache TEXT", "saved DOUBLE PRECISION"]}
+
 MIGRATIONS: dict[int, dict[str, list[str]]] = {
     1: {"sqlite": [_V1_SQLITE], "postgres": [_V1_POSTGRES]},
     2: {d: [f"ALTER TABLE calls ADD COLUMN {c}" for c in cols]
         + ["CREATE INDEX IF NOT EXISTS calls_ts ON calls (ts)"]
         for d, cols in _V2_COLUMNS.items()},
+    3: {d: [f"ALTER TABLE calls ADD COLUMN {c}" for c in cols] for d, cols in _V3_COLUMNS.items()},
 }
 LATEST = max(MIGRATIONS)
 

@@ -9,8 +9,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from plugbay.ledger.migrations import migrate
-from plugbay.ledger.records import COLUMNS, UsageRecord
+from plugbay.cost.ledger.migrations import migrate
+from plugbay.cost.ledger.records import COLUMNS, UsageRecord
 
 __all__ = ["SQLiteBackend"]
 

@@ -3,7 +3,7 @@ pass a check and then both count (the overspend / over-admit race)."""
 
 from __future__ import annotations
 
-__all__ = ["BREAKER_FAILURE", "BUDGET_RESERVE", "BUDGET_SETTLE", "LIMIT_ACQUIRE"]
+__all__ = ["BUDGET_RESERVE", "BUDGET_SETTLE", "LIMIT_ACQUIRE"]
 
 # KEYS: counter hashes {spent, reserved}. ARGV[1]: amount; ARGV[1+i]: limit of key i ("" =
 # soft); ARGV[1+n+i]: ttl of key i. Returns {failed index or 0, spent_1, reserved_1, ...}.
@@ -91,19 +91,3 @@ redis.call('EXPIRE', KEYS[2], 120)
 return {sec, '0', reqs + 1, toks + tokens}
 """
 
-# A failure of one breaker key. KEYS: failures zset, open key. ARGV: now (ms), window (ms),
-# threshold, cooldown (ms), a unique member. Returns the open key's TTL in ms (0: closed).
-BREAKER_FAILURE = """
-local now, window = tonumber(ARGV[1]), tonumber(ARGV[2])
-local ttl = redis.call('PTTL', KEYS[2])
-if ttl > 0 then return ttl end
-redis.call('ZADD', KEYS[1], now, ARGV[5])
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
-redis.call('PEXPIRE', KEYS[1], window)
-if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[3]) then
-  redis.call('SET', KEYS[2], now, 'PX', ARGV[4])
-  redis.call('DEL', KEYS[1])
-  return tonumber(ARGV[4])
-end
-return 0
-"""

@@ -11,11 +11,11 @@ if TYPE_CHECKING:
 
 __all__ = ["COLUMNS", "UsageRecord", "cost_total"]
 
-# The order of values in a row, as the backends insert and select them (schema v2).
+# The order of values in a row, as the backends insert and select them (schema v3).
 COLUMNS: tuple[str, ...] = (
     "ts", "route", "provider", "model", "input_tokens", "output_tokens", "cached_tokens",
     "cache_write_tokens", "reasoning_tokens", "cost", "currency", "latency", "ttft", "status",
-    "error", "stream", "tags", "request_id", "prompt", "response",
+    "error", "stream", "tags", "request_id", "prompt", "response", "cache", "saved",
 )
 
 
@@ -26,6 +26,8 @@ class UsageRecord:
     ``status`` is ``ok``, ``error`` or ``cancelled``; ``error`` the error class name.
     ``cost`` is ``None`` when the price or the usage is unknown (never a guessed 0).
     ``prompt``/``response`` are filled only when ``[ledger] record_text = true``.
+    ``cache`` is ``hit`` or ``miss`` when the response cache saw the call (``None``
+    otherwise); a hit costs 0 and ``saved`` holds what the cached answer first cost.
     """
 
     ts: float
@@ -48,6 +50,8 @@ class UsageRecord:
     request_id: str | None = None
     prompt: str | None = None
     response: str | None = None
+    cache: str | None = None
+    saved: float | None = None
 
     def row(self) -> tuple[Any, ...]:
         """The values in ``COLUMNS`` order (tags as JSON text)."""
@@ -56,7 +60,7 @@ class UsageRecord:
                 self.reasoning_tokens, self.cost, self.currency, self.latency, self.ttft,
                 self.status, self.error, bool(self.stream),
                 json.dumps(self.tags, sort_keys=True) if self.tags else None,
-                self.request_id, self.prompt, self.response)
+                self.request_id, self.prompt, self.response, self.cache, self.saved)
 
     @classmethod
     def from_row(cls, row: tuple[Any, ...] | list[Any]) -> UsageRecord:
@@ -65,7 +69,7 @@ class UsageRecord:
         values["tags"] = json.loads(tags) if isinstance(tags, str) and tags else (tags or None)
         values["stream"] = bool(values["stream"])
         values["ts"] = float(values["ts"])
-        for k in ("cost", "latency", "ttft"):
+        for k in ("cost", "latency", "ttft", "saved"):
             if values[k] is not None:
                 values[k] = float(values[k])
         return cls(**values)

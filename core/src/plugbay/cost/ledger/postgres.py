@@ -10,9 +10,9 @@ import threading
 from collections.abc import Sequence
 from typing import Any
 
-from plugbay.ledger.migrations import migrate
-from plugbay.ledger.records import COLUMNS, UsageRecord
-from plugbay.ledger.sqlite import _range, scope_sum
+from plugbay.cost.ledger.migrations import migrate
+from plugbay.cost.ledger.records import COLUMNS, UsageRecord
+from plugbay.cost.ledger.sqlite import _range, scope_sum
 
 __all__ = ["PostgresBackend"]
 

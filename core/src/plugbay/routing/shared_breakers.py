@@ -17,11 +17,27 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from plugbay.routing.breaker import CLOSED, OPEN, CircuitBreaker
-from plugbay.shared_state.scripts import BREAKER_FAILURE
 
 if TYPE_CHECKING:
+    from plugbay.cost.shared import SharedState
     from plugbay.routing.router import Router
-    from plugbay.shared_state import SharedState
+
+# A failure of one breaker key. KEYS: failures zset, open key. ARGV: now (ms), window (ms),
+# threshold, cooldown (ms), a unique member. Returns the open key's TTL in ms (0: closed).
+BREAKER_FAILURE = """
+local now, window = tonumber(ARGV[1]), tonumber(ARGV[2])
+local ttl = redis.call('PTTL', KEYS[2])
+if ttl > 0 then return ttl end
+redis.call('ZADD', KEYS[1], now, ARGV[5])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
+redis.call('PEXPIRE', KEYS[1], window)
+if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[3]) then
+  redis.call('SET', KEYS[2], now, 'PX', ARGV[4])
+  redis.call('DEL', KEYS[1])
+  return tonumber(ARGV[4])
+end
+return 0
+"""
 
 __all__ = ["SharedBreakers", "SharedCircuitBreaker"]
 
@@ -69,14 +85,7 @@ class SharedBreakers:
         self._closing = False
         for state in router.states.values():
             self._wrap(state)
-        make_state = router._state
-
-        def _state(key: str) -> Any:  # states made later (add_route) share too
-            state = make_state(key)
-            self._wrap(state)
-            return state
-
-        router._state = _state  # type: ignore[method-assign]
+        router.state_hooks.append(self._wrap)  # states made later (add_route) share too
 
     def _wrap(self, state: Any) -> None:
         if not isinstance(state.breaker, SharedCircuitBreaker):

@@ -1,0 +1,76 @@
+"""The bottom of the pipeline: call the owning plugin's hook for one attempt.
+
+The target was resolved once (``plugbay.targets``); here its hook function is called
+directly under the attempt's timeout, and the result is stamped with latency,
+provider instance and price.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Awaitable
+from typing import TYPE_CHECKING
+
+from plugbay import errors
+from plugbay._aio import deadline, within
+
+if TYPE_CHECKING:
+    from plugbay.call import Call
+    from plugbay.types import Completion, StreamEvent
+
+__all__ = ["Dispatch"]
+
+_perf = time.perf_counter
+
+
+class Dispatch:
+    """Makes the plugin call. ``timeout``: the client's default when a call has none."""
+
+    name = "dispatch"
+
+    def __init__(self, timeout: float | None) -> None:
+        self.timeout = timeout
+
+    async def complete(self, call: Call) -> Completion:
+        target = call.target
+        if target is None:
+            raise errors.PluginError(f"{call.model!r} reached the plugin call with no "
+                                     "provider chosen (is a routing layer missing?)")
+        request = call.request
+        fn = target.complete or target.plugin.impl("complete")
+        limit = call.timeout if call.timeout is not None else self.timeout
+        started = _perf()
+        try:
+            if limit is None:
+                result = fn(request=request, provider=target.ctx)
+                if target.complete_async or isinstance(result, Awaitable):
+                    result = await result
+            else:
+                async with within(limit):
+                    result = fn(request=request, provider=target.ctx)
+                    if target.complete_async or isinstance(result, Awaitable):
+                        result = await result
+        except TimeoutError:
+            raise errors.TimeoutError(f"no answer within {limit:.3g} s",
+                                      provider=target.name) from None
+        completion: Completion = result
+        completion.latency = _perf() - started
+        completion.provider = target.name
+        if completion.price is None:
+            completion.price = target.price(request.model)
+        out = call.outcome
+        out.provider, out.model, out.price = target.name, completion.model, completion.price
+        return completion
+
+    def stream(self, call: Call) -> AsyncIterator[StreamEvent]:
+        target = call.target
+        if target is None:
+            raise errors.PluginError(f"{call.model!r} reached the plugin call with no "
+                                     "provider chosen (is a routing layer missing?)")
+        out = call.outcome
+        out.provider, out.model = target.name, call.request.model
+        out.price = target.price(call.request.model)
+        events: AsyncIterator[StreamEvent] = target.plugin.impl("stream")(
+            request=call.request, provider=target.ctx)
+        limit = call.timeout if call.timeout is not None else self.timeout
+        return deadline(events, limit, target.name) if limit else events

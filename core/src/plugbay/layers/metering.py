@@ -1,0 +1,147 @@
+"""The metering layer: one ledger row, live stats and an OpenTelemetry span per attempt.
+
+Nothing here waits for I/O: the row goes to the ledger's background writer. The cost
+of the attempt is left on ``call.outcome.cost`` for the admission layer above, which
+settles budgets with it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING, Any
+
+from plugbay import errors
+from plugbay.cost.ledger.records import UsageRecord, cost_total
+from plugbay.pipeline import Layer
+
+if TYPE_CHECKING:
+    from plugbay.call import Call
+    from plugbay.cost.ledger import Ledger
+    from plugbay.cost.stats import Stats
+    from plugbay.pipeline import CompleteNext, StreamNext
+    from plugbay.types import Completion, Price, StreamEvent, Usage
+
+__all__ = ["Metering"]
+
+_perf = time.perf_counter
+_now = time.time
+_CANCELLED = (asyncio.CancelledError, GeneratorExit, KeyboardInterrupt)
+
+
+class Metering(Layer):
+    """``ledger`` may be ``None`` (``[ledger] path = "off"``); ``otel`` is set by
+    ``plugbay.otel.instrument`` or ``[otel] enabled``."""
+
+    name = "metering"
+
+    def __init__(self, ledger: Ledger | None, stats: Stats, *, record_text: bool = False,
+                 otel: Any = None) -> None:
+        self.ledger = ledger
+        self.stats = stats
+        self.record_text = record_text
+        self.otel = otel
+
+    async def complete(self, call: Call, next: CompleteNext) -> Completion:
+        started = _perf()
+        try:
+            c = await next(call)
+        except BaseException as exc:
+            self.failed(call, exc, started)
+            raise
+        self.record(call, c.usage, c.price, c.latency, c.time_to_first_token, None, None,
+                    c.id, c.text)
+        return c
+
+    async def stream(self, call: Call, next: StreamNext) -> AsyncIterator[StreamEvent]:
+        from plugbay.streaming import StreamCollector
+
+        started = _perf()
+        above: StreamCollector | None = call.outcome.collector
+        own = above is None  # no AsyncStream above collects: collect here
+        col = StreamCollector() if above is None else above
+        col.started = started
+        outcome: BaseException | None = None
+        events = next(call)
+        try:
+            if own:
+                async for event in events:
+                    col.add(event)
+                    yield event
+            else:
+                async for event in events:
+                    yield event
+        except BaseException as exc:
+            outcome = exc
+            raise
+        finally:
+            aclose = getattr(events, "aclose", None)
+            if aclose is not None:
+                try:
+                    await aclose()
+                except Exception:  # closing must not mask the real outcome
+                    pass
+            price = call.outcome.price
+            if outcome is None and col.finish is None:
+                outcome = errors.StreamError("stream ended before the provider's final event")
+            if outcome is None:
+                self.record(call, col.usage, price, _perf() - started, col.ttft, None, None,
+                            None, col.text)
+            else:
+                self.failed(call, outcome, started, col.usage, price, col.ttft)
+
+    def failed(self, call: Call, exc: BaseException, started: float, usage: Usage | None = None,
+               price: Price | None = None, ttft: float | None = None) -> None:
+        cancelled = isinstance(exc, _CANCELLED)
+        self.record(call, usage, price, _perf() - started, ttft,
+                    None if cancelled else type(exc).__name__,
+                    "cancelled" if cancelled else "error",
+                    getattr(exc, "request_id", None), None)
+
+    def record(self, call: Call, usage: Usage | None, price: Price | None,
+               latency: float | None, ttft: float | None, error: str | None,
+               status: str | None, request_id: str | None, text: str | None) -> None:
+        cost: float | None = None
+        currency = "USD"
+        if usage is not None:
+            inp, out = usage.input_tokens, usage.output_tokens
+            cached, write, reasoning = (usage.cached_input_tokens, usage.cache_write_tokens,
+                                        usage.reasoning_tokens)
+            if price is not None:
+                cost = cost_total(usage, price)
+                currency = price.currency
+        else:
+            inp = out = cached = write = reasoning = 0
+        call.outcome.cost = cost
+        target = call.target
+        provider = target.name if target is not None else call.model.partition("/")[0]
+        self.stats.observe(provider, latency, ttft, error, inp, out, cached, reasoning, cost)
+        prompt = None
+        if self.record_text:
+            prompt = "\n\n".join(f"{m.role}: {m.text()}" for m in call.request.messages)
+        record = UsageRecord(
+            _now(), provider, call.request.model, call.route, inp, out, cached, write,
+            reasoning, cost, currency, latency, ttft,
+            status or ("ok" if error is None else "error"), error, call.stream, call.tags,
+            request_id, prompt, text if self.record_text else None, call.outcome.cache)
+        if self.ledger is not None:
+            self.ledger.record(record)
+        if self.otel is not None:
+            self.otel.record(record)
+
+    def record_hit(self, call: Call, completion: Completion | None,
+                   saved: float | None) -> None:
+        """A cache hit: a row with cost 0 and the cost it saved (the cache layer calls it)."""
+        provider = call.outcome.provider or call.model.partition("/")[0]
+        usage = completion.usage if completion is not None else None
+        latency = _perf() - call.started
+        inp = usage.input_tokens if usage is not None else 0
+        out = usage.output_tokens if usage is not None else 0
+        self.stats.observe(provider, latency, None, None, 0, 0, 0, 0, 0.0)
+        record = UsageRecord(
+            _now(), provider, call.outcome.model or call.request.model, call.route, inp, out,
+            0, 0, 0, 0.0, "USD", latency, None, "ok", None, call.stream, call.tags, None,
+            None, None, "hit", saved)
+        if self.ledger is not None:
+            self.ledger.record(record)
