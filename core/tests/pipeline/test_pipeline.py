@@ -92,9 +92,9 @@ def test_a_host_layer_sees_every_stream_event(srv: FakeServer) -> None:
                                 {"input": 3, "output": 2})
     srv.add("POST", PATH.format("a"), Reply.sse(events))
     rec = Recorder()
-    with plugbay.Client(config(srv), env={}, layers=[rec]) as client:
-        with client.stream("a/m", "hi") as stream:
-            text = "".join(e.text for e in stream if e.type == "text")
+    with plugbay.Client(config(srv), env={}, layers=[rec]) as client, \
+            client.stream("a/m", "hi") as stream:
+        text = "".join(e.text for e in stream if e.type == "text")
     assert text == "hello"
     assert [kind for _, kind, _ in rec.seen].count("text") == 2
     assert ("event", "finish", None) in rec.seen
@@ -105,9 +105,9 @@ def test_a_layer_may_answer_without_calling_next(srv: FakeServer) -> None:
         async def complete(self, call: Any, next: Any) -> Any:
             raise plugbay.InvalidRequestError("refused by policy")
 
-    with plugbay.Client(config(srv), env={}, layers=[Refuse()]) as client:
-        with pytest.raises(plugbay.InvalidRequestError, match="refused by policy"):
-            client.complete("a/m", "hi")
+    with plugbay.Client(config(srv), env={}, layers=[Refuse()]) as client, \
+            pytest.raises(plugbay.InvalidRequestError, match="refused by policy"):
+        client.complete("a/m", "hi")
     assert srv.requests == []
 
 
@@ -171,7 +171,7 @@ def test_config_names_a_layer_by_module_with_options(srv: FakeServer, layer_modu
 def test_a_bad_layer_in_config_is_a_config_error(srv: FakeServer, layer_module: Path,
                                                  entry: Any, says: str) -> None:
     client = plugbay.Client(config(srv, pipeline={"layers": [entry]}), env={})
-    with pytest.raises(plugbay.ConfigError, match="pipeline.layers\\[0\\]") as caught:
+    with pytest.raises(plugbay.ConfigError, match=r"pipeline\.layers\[0\]") as caught:
         client.complete("a/m", "hi")
     assert says in str(caught.value)
     assert srv.requests == []
