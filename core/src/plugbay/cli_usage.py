@@ -25,7 +25,8 @@ __all__ = ["aggregate", "cmd_budget", "cmd_usage", "parse_when", "register"]
 
 _RELATIVE = re.compile(r"^(\d+)([hdw])$")
 FIELDS = ["key", "calls", "errors", "input_tokens", "output_tokens", "cached_tokens",
-          "reasoning_tokens", "cost", "unpriced", "latency_p50"]
+          "reasoning_tokens", "cost", "unpriced", "latency_p50", "cache_hits", "cache_misses",
+          "saved"]
 
 
 class UsageError(Exception):
@@ -83,7 +84,7 @@ def aggregate(records: Iterable[UsageRecord], by: str) -> list[dict[str, Any]]:
         g = groups.get(key(r))
         if g is None:
             g = groups[key(r)] = {f: 0 for f in FIELDS}
-            g.update(key=key(r), cost=0.0, lat=[])
+            g.update(key=key(r), cost=0.0, saved=0.0, lat=[])
         g["calls"] += 1
         g["errors"] += r.status == "error"
         g["input_tokens"] += r.input_tokens
@@ -96,12 +97,18 @@ def aggregate(records: Iterable[UsageRecord], by: str) -> list[dict[str, Any]]:
             g["cost"] += r.cost
         if r.latency is not None and r.status == "ok":
             g["lat"].append(r.latency)
+        if r.cache == "hit":  # the response cache answered: cost 0, ``saved`` spared
+            g["cache_hits"] += 1
+            g["saved"] += r.saved or 0.0
+        elif r.cache == "miss":
+            g["cache_misses"] += 1
     rows = []
     for k in sorted(groups):
         g = groups[k]
         lat = sorted(g.pop("lat"))
         g["latency_p50"] = lat[len(lat) // 2] if lat else None
         g["cost"] = round(g["cost"], 10)
+        g["saved"] = round(g["saved"], 10)
         rows.append(g)
     return rows
 
@@ -153,24 +160,28 @@ def cmd_usage(args: argparse.Namespace, out: TextIO) -> int:
             out.write("no calls in the ledger for this range\n")
             return 0
         total = aggregate(records, "status")
+        cached = any(r["cache_hits"] or r["cache_misses"] for r in total)
         table = [[args.by.upper(), "CALLS", "ERRORS", "INPUT", "OUTPUT", "CACHED", "REASONING",
-                  "COST $", "P50 S"]]
+                  "COST $", "P50 S"] + (["HITS", "MISSES", "SAVED $"] if cached else [])]
         for r in rows:
             table.append([r["key"], str(r["calls"]), str(r["errors"]), str(r["input_tokens"]),
                           str(r["output_tokens"]), str(r["cached_tokens"]),
                           str(r["reasoning_tokens"]), _money(r["cost"], r["unpriced"]),
-                          "-" if r["latency_p50"] is None else f"{r['latency_p50']:.3f}"])
-        cost = sum(r["cost"] for r in total)
-        unpriced = sum(r["unpriced"] for r in total)
-        table.append(["TOTAL", str(sum(r["calls"] for r in total)),
-                      str(sum(r["errors"] for r in total)),
-                      str(sum(r["input_tokens"] for r in total)),
-                      str(sum(r["output_tokens"] for r in total)),
-                      str(sum(r["cached_tokens"] for r in total)),
-                      str(sum(r["reasoning_tokens"] for r in total)),
-                      _money(cost, unpriced), ""])
+                          "-" if r["latency_p50"] is None else f"{r['latency_p50']:.3f}"]
+                         + (_cache_cells(r) if cached else []))
+        sums = {f: sum(r[f] for r in total) for f in FIELDS if f not in ("key", "latency_p50")}
+        table.append(["TOTAL", str(sums["calls"]), str(sums["errors"]),
+                      str(sums["input_tokens"]), str(sums["output_tokens"]),
+                      str(sums["cached_tokens"]), str(sums["reasoning_tokens"]),
+                      _money(sums["cost"], sums["unpriced"]), ""]
+                     + (_cache_cells(sums) if cached else []))
         _print_table(table, out)
     return 0
+
+
+def _cache_cells(r: dict[str, Any]) -> list[str]:
+    """Response-cache hits, misses and the cost the hits saved."""
+    return [str(r["cache_hits"]), str(r["cache_misses"]), f"{r['saved']:.6f}"]
 
 
 def _money(cost: float, unpriced: int) -> str:
