@@ -2,7 +2,7 @@
 
 Models are addressed as ``provider/model``, or by a route or ``agent:<name>`` name.
 A call becomes a ``Call`` (``plugbay.call``) that runs down the pipeline the client
-composes on its first call, outermost first (``docs/architecture.md``)::
+composes (``plugbay.stack``) on its first call, outermost first (``docs/architecture.md``)::
 
     host layers → cache → routing → admission → metering → dispatch → plugin → socket
 
@@ -26,6 +26,7 @@ from plugbay.call import Call, build_request, call_tags
 from plugbay.config import Config, load_config
 from plugbay.http.client import HTTPClient
 from plugbay.plugins import PluginHost, PluginStatus
+from plugbay.stack import Stack
 from plugbay.streaming import AsyncStream, SyncStream
 from plugbay.targets import Targets
 
@@ -77,102 +78,30 @@ class Client:
         self.targets = Targets(self.config, self._host, self._env, self._http)
         self._fan = FanOut(self.targets)
         self._runner = LoopThread()
-        self._host_layers = list(layers)
-        self._router: Router | None = None
-        self._cost: CostControl | None = None
-        self._metering: Metering | None = None
-        self._pipe: Pipeline | None = None
-        self._breakers: Any = None
+        self._stack = Stack(self.config, self.targets, self._env, self.timeout,
+                            list(layers), self.ahealth)
 
     # ------------------------------------------------------------- the pipeline
-
-    def _build(self) -> Pipeline:
-        """Compose the pipeline from config, once (again after ``router`` is first made)."""
-        from plugbay.layers.dispatch import Dispatch
-        from plugbay.layers.hosted import load_layers
-        from plugbay.layers.metering import Metering
-        from plugbay.pipeline import compose
-
-        extra = self.config.model_extra or {}
-        cost = self.cost_control
-        if self._metering is None:
-            otel = None
-            if (extra.get("otel") or {}).get("enabled"):
-                from plugbay.otel import Instrumentation
-
-                otel = Instrumentation()  # the global tracer and meter providers
-            self._metering = Metering(cost.ledger, cost.stats, record_text=cost.record_text,
-                                      otel=otel)
-        stack: list[Any] = [*self._host_layers,
-                            *load_layers(extra.get("pipeline"), self.config.source)]
-        if extra.get("cache"):
-            from plugbay.cache import build as build_cache
-
-            cache = build_cache(extra["cache"], self._env, on_hit=self._metering.record_hit,
-                                timeout=self.timeout, file=self.config.source)
-            if cache is not None:
-                stack.append(cache)
-        if self._router is None and (extra.get("routes") or extra.get("agents")):
-            self._router = self._make_router()
-        admission = None
-        if cost.admits:
-            from plugbay.layers.admission import Admission
-
-            admission = Admission(cost.budgets, cost.limiter, self.targets)
-        if self._router is not None:
-            from plugbay.layers.routing import Routing
-
-            router = self._router
-            if admission is not None and not router.filters:
-                if cost.budgets is not None:
-                    router.filters.append(admission.budget_filter)
-                if cost.limiter is not None:
-                    router.filters.append(admission.limit_filter)
-            if cost.shared is not None and self._breakers is None:
-                from plugbay.routing.shared_breakers import SharedBreakers
-
-                self._breakers = SharedBreakers(cost.shared, router)
-            stack.append(Routing(router))
-        if admission is not None:
-            stack.append(admission)
-        stack.append(self._metering)
-        self._pipe = compose(stack, Dispatch(self.timeout))
-        return self._pipe
-
-    def _make_router(self) -> Router:
-        from plugbay.routing.router import Router
-
-        return Router(self.config, self.targets, timeout=self.timeout, health=self.ahealth)
 
     @property
     def pipeline(self) -> Pipeline:
         """The composed layers (``client.pipeline.names()`` lists them)."""
-        return self._pipe or self._build()
+        return self._stack.pipeline
 
     @property
     def router(self) -> Router:
         """Routes, agents and circuit breakers (built from config on first use)."""
-        if self._router is None:
-            self._router = self._make_router()
-            self._pipe = None  # recompose with the routing layer
-        return self._router
+        return self._stack.router
 
     @property
     def cost_control(self) -> CostControl:
         """Ledger, stats, budgets, rate limits and shared state, built on first use."""
-        if self._cost is None:
-            from plugbay.cost.control import CostControl
-
-            self._cost = CostControl(self.config.model_extra or {}, self._env)
-        return self._cost
+        return self._stack.cost
 
     @property
     def metering(self) -> Metering:
         """The metering layer (ledger rows, stats, OpenTelemetry)."""
-        if self._metering is None:
-            self._build()
-        assert self._metering is not None
-        return self._metering
+        return self._stack.metering
 
     def _call(self, model: str, messages: Any, params: dict[str, Any],
               timeout: float | None, stream: bool) -> Call:
@@ -198,7 +127,7 @@ class Client:
         """Complete ``messages`` (a prompt string, a message, or a list) with ``model``.
         ``tags={"agent": ...}`` label the call in the ledger and budgets (not sent);
         ``cache="no-cache"|"no-store"`` and ``ttl=`` steer the response cache."""
-        pipe = self._pipe or self._build()
+        pipe = self._stack.pipeline
         again = dict(params) if self.cost_control.budgets is not None else None
         call = self._call(model, messages, params, timeout, False)
         try:
@@ -219,7 +148,7 @@ class Client:
     def astream(self, model: str, messages: Any, *, timeout: float | None = None,
                 **params: Any) -> AsyncStream:
         """Stream ``model``'s answer. Iterate for events; ``.completion`` after the end."""
-        pipe = self._pipe or self._build()
+        pipe = self._stack.pipeline
         ask = (messages, dict(params)) if self.cost_control.budgets is not None else None
         call = self._call(model, messages, params, timeout, True)
         switched: list[AsyncStream] = []  # the downgraded stream, when a budget said so
@@ -376,14 +305,7 @@ class Client:
     # ------------------------------------------------------------- lifecycle
 
     async def _aclose_parts(self) -> None:
-        if self._pipe is not None:
-            await self._pipe.aclose()  # the router's probes, the cache's connections
-        elif self._router is not None:
-            await self._router.aclose()
-        if self._breakers is not None:
-            await self._breakers.aclose()
-        if self._cost is not None:
-            await self._cost.aclose()  # flush the ledger, close shared-state connections
+        await self._stack.aclose()
         await self._http.aclose()
 
     async def aclose(self) -> None:
@@ -392,8 +314,7 @@ class Client:
         self.close()
 
     def close(self) -> None:
-        if self._cost is not None and self._cost.ledger is not None:
-            self._cost.ledger.flush()  # pending ledger rows are written before close returns
+        self._stack.flush()  # pending ledger rows are written before close returns
         if self._runner.started:
             self._runner.run(self._aclose_parts())
             self._runner.stop()

@@ -310,7 +310,7 @@ class Decoder:
                 wbits = -15
             z = self._z = zlib.decompressobj(wbits)
         try:
-            out = z.decompress(data)
+            out: bytes = z.decompress(data)
             while z.eof and z.unused_data:  # concatenated gzip members
                 rest = z.unused_data
                 z = self._z = zlib.decompressobj(47)
