@@ -251,6 +251,32 @@ def test_reasoning_summary_only_where_it_is_accepted(server, model, options, exp
     assert server.last.json().get("reasoning") == expect
 
 
+def test_per_call_reasoning_extra_keeps_the_effort(server):
+    WIRE.script_completion(server, model="gpt-5.1", text="ok", usage={"input": 1, "output": 1})
+    with client_for(server, wire_api="responses") as client:
+        client.complete("openai/gpt-5.1", "hi", reasoning_effort="high",
+                        reasoning={"summary": "concise"})
+    assert server.last.json()["reasoning"] == {"effort": "high", "summary": "concise"}
+
+
+async def test_stream_refusal_is_text(server):
+    refusal = {"id": "msg_r", "type": "message", "status": "completed", "role": "assistant",
+               "content": [{"type": "refusal", "refusal": "I can't help with that."}]}
+    at = {"item_id": "msg_r", "output_index": 0, "content_index": 0}
+    middle = [{"type": "response.refusal.delta", **at, "delta": "I can't "},
+              {"type": "response.refusal.delta", **at, "delta": "help with that."},
+              {"type": "response.refusal.done", **at, "refusal": "I can't help with that."}]
+    server.add("POST", RESPONSES, stream_reply("gpt-5-pro", middle, [refusal],
+                                               {"input": 3, "output": 5}))
+    async with client_for(server) as client, client.astream("openai/gpt-5-pro", "x") as stream:
+        streamed = await stream.get_completion()
+    server.add("POST", RESPONSES, Reply.json(WIRE.response("gpt-5-pro", [refusal],
+                                                           {"input": 3, "output": 5})))
+    async with client_for(server) as client:
+        whole = await client.acomplete("openai/gpt-5-pro", "x")
+    assert streamed.text == whole.text == "I can't help with that."
+
+
 async def test_stream_tool_calls(server):
     first = WIRE.function_call("lookup", '{"city": "Oslo"}', "call_a")
     second = WIRE.function_call("lookup", '{"city": "Rome"}', "call_b")
