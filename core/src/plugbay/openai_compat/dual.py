@@ -146,7 +146,7 @@ class ResponsesCapable(OpenAICompatible):
     async def responses_complete(self, request: Request, ctx: ProviderContext) -> Completion:
         body = self.responses_body(request, ctx, stream=False)
         parsed, data, response = await responses.acomplete(
-            ctx, self.responses_url(ctx, body["model"]), self.headers(ctx), body,
+            ctx, self.responses_url(ctx, request.model), self.headers(ctx), body,
             self.responses_error_for(ctx))
         extra = {**self.responses_extra(data), **self._headers_extra(ctx, response.headers)}
         return Completion(
@@ -159,7 +159,7 @@ class ResponsesCapable(OpenAICompatible):
                                ) -> AsyncIterator[StreamEvent]:
         body = self.responses_body(request, ctx, stream=True)
         async for event in responses.astream(
-                ctx, self.responses_url(ctx, body["model"]), self.headers(ctx), body,
+                ctx, self.responses_url(ctx, request.model), self.headers(ctx), body,
                 self.responses_error_for(ctx), extra_of=self.responses_extra,
                 headers_extra=lambda headers: self._headers_extra(ctx, headers)):
             yield event
