@@ -35,7 +35,7 @@ _CHOICES = ("auto", "chat", "responses")
 _SUMMARIES = ("auto", "concise", "detailed")
 
 # OpenAI's OpenAPI spec, schema ModelIdsResponses -> ResponsesOnlyModel (openai/openai-openapi
-# f85dbe22, Aug 2026, in ../shared/corpus); checked 2026-11-22.
+# f85dbe22, Aug 2026, in ../shared/corpus); checked 2026-12-03.
 RESPONSES_ONLY = frozenset({
     "o1-pro", "o3-pro", "o3-deep-research", "o4-mini-deep-research", "computer-use-preview",
     "gpt-5-pro", "gpt-5.5-pro", "gpt-5-codex", "gpt-5.1-codex-max",

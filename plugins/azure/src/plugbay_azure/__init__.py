@@ -33,7 +33,7 @@ __all__ = ["DEFAULT_API_VERSION", "Azure", "complete", "health", "list_models", 
 # The newest GA data-plane inference version (checked 2026-11-22); previews are opt-in.
 DEFAULT_API_VERSION = "2024-10-21"
 # Classic /openai/responses exists only in previews from 2025-03-01-preview; this one is
-# documented and seen answering (checked 2026-11-22). The v1 URL needs no version.
+# documented and seen answering (checked 2026-12-03). The v1 URL needs no version.
 RESPONSES_API_VERSION = "2025-04-01-preview"
 ENDPOINT_ENV = ("AZURE_OPENAI_ENDPOINT",)
 VERSION_ENV = ("AZURE_OPENAI_API_VERSION", "OPENAI_API_VERSION")
