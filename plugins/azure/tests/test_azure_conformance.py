@@ -1,5 +1,6 @@
 """Azure OpenAI against the conformance suite: classic deployments with an api-key, and
-the v1 API with Entra ID bearer tokens from a credential object."""
+the v1 API with Entra ID bearer tokens from a credential object; each again on the
+Responses API (a Responses-only base model, and one forced there by ``wire_api``)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from typing import Any, NamedTuple
 from plugbay.testing.conformance import ProviderConformance
 from plugbay.testing.replies import Reply
 from plugbay.testing.server import FakeServer, RecordedRequest
-from plugbay.testing.wire import ERROR_KINDS, OpenAIWire
+from plugbay.testing.wire import ERROR_KINDS, OpenAIWire, ResponsesWire
 
 API_VERSION = "2024-10-21"
 DEPLOYMENT = "conf-deploy"
@@ -113,3 +114,38 @@ class TestAzureV1EntraConformance(ProviderConformance):
         return {"endpoint": server.url + "/openai/v1", "credential": SecretCredential(
             self.secret), "deployments": {self.model: {"deployment": DEPLOYMENT,
                                                        "model": "gpt-4o-mini"}}}
+
+
+class AzureResponsesWire(ResponsesWire, AzureWire):
+    """Classic Responses: ``/openai/responses?api-version=<a preview>``, the deployment in
+    the body."""
+
+    def route(self) -> str:
+        return "/openai/responses"
+
+    def auth_present(self, request: RecordedRequest, secret: str) -> bool:
+        return (request.headers.get(self.key_header) == secret
+                and request.query.get("api-version") == ["2025-04-01-preview"]
+                and request.json().get("model") == DEPLOYMENT)
+
+
+class TestAzureResponsesConformance(ProviderConformance):
+    provider = "azure"
+    model = "gpt-5-pro"
+    wire = AzureResponsesWire()
+
+    def provider_options(self, server: FakeServer) -> dict[str, Any]:
+        return {"api_key": self.secret, "endpoint": server.url,
+                "deployments": {self.model: DEPLOYMENT}}
+
+
+class AzureV1ResponsesWire(ResponsesWire, AzureV1Wire):
+    def route(self) -> str:
+        return "/openai/v1/responses"
+
+
+class TestAzureV1EntraResponsesConformance(TestAzureV1EntraConformance):
+    wire = AzureV1ResponsesWire()
+
+    def provider_options(self, server: FakeServer) -> dict[str, Any]:
+        return {**super().provider_options(server), "wire_api": "responses"}

@@ -1,7 +1,9 @@
-"""Replay the recorded OpenAI Chat Completions traffic in ../shared/corpus, read in place.
+"""Replay the recorded OpenAI traffic in ../shared/corpus, read in place: Chat
+Completions, and the Responses API (``/v1/responses``, simonw/llm's gpt-5.5 recordings).
 
 Each recorded response is served byte for byte by the fake server; the plugin must
-produce exactly the recorded text, tool calls and usage.
+produce exactly the recorded text, tool calls and usage, and for the Responses API send
+the recorded conversation as the recorded ``input``.
 """
 
 from __future__ import annotations
@@ -12,13 +14,21 @@ import pytest
 
 import plugbay
 from plugbay.http.sse import SSEDecoder
-from plugbay.testing.cassettes import corpus_dir, load_cassette, reply_for
+from plugbay.testing.cassettes import (
+    corpus_dir,
+    load_cassette,
+    reply_for,
+    responses_messages,
+    responses_truth,
+)
 from plugbay.testing.server import FakeServer
 
 CORPUS = corpus_dir()
 pytestmark = pytest.mark.skipif(CORPUS is None, reason="../shared/corpus is not present")
 CASSETTES = ["test_tool_use_basic.yaml", "test_tools_streaming_variant_a.yaml",
              "test_tool_use_chain_of_two_calls.yaml"]
+RESPONSES = ["test_responses_basic_non_streaming.yaml", "test_responses_basic_streaming.yaml",
+             "test_responses_tool_use.yaml", "test_responses_tool_use_streaming.yaml"]
 
 
 def expected(interaction):
@@ -47,13 +57,13 @@ def expected(interaction):
     return "".join(text), calls, usage
 
 
-def interactions():
+def interactions(names=CASSETTES, path="/chat/completions"):
     if CORPUS is None:
         return []
     out = []
-    for name in CASSETTES:
+    for name in names:
         for i, item in enumerate(load_cassette(CORPUS / "openai" / "simonw+llm" / name)):
-            if item.path.endswith("/chat/completions") and item.status == 200:
+            if item.path.endswith(path) and item.status == 200:
                 out.append(pytest.param(item, id=f"{name}#{i}"))
     return out
 
@@ -80,3 +90,36 @@ async def test_replay(item):
     assert result.usage.output_tokens == usage["completion_tokens"]
     cached = (usage.get("prompt_tokens_details") or {}).get("cached_tokens") or 0
     assert result.usage.cached_input_tokens == cached
+
+
+@pytest.mark.replay
+@pytest.mark.parametrize("item", interactions(RESPONSES, "/responses"))
+async def test_replay_responses(item):
+    sent = item.request_json()
+    tools = [plugbay.Tool(name=t["name"], description=t.get("description"),
+                          parameters=t["parameters"]) for t in sent.get("tools") or ()]
+    messages = responses_messages(sent["input"])
+    with FakeServer() as server:
+        server.add("POST", "/v1/responses", reply_for(item))
+        config = {"providers": {"openai": {"api_key": "sk-replay", "wire_api": "responses",
+                                           "base_url": server.url + "/v1"}}}
+        async with plugbay.Client(config, env={}) as client:
+            target = "openai/" + sent["model"]
+            if sent.get("stream"):
+                async with client.astream(target, messages, tools=tools or None,
+                                          reasoning_effort="low") as stream:
+                    result = await stream.get_completion()
+            else:
+                result = await client.acomplete(target, messages, tools=tools or None,
+                                                reasoning_effort="low")
+        body = server.last.json()
+    assert body["input"] == sent["input"] and body["reasoning"] == sent["reasoning"]
+    assert body.get("tools", []) == sent.get("tools", [])
+    text, calls, usage = responses_truth(item)
+    assert result.text == text
+    assert [(c.name, c.args) for c in result.tool_calls] == calls
+    assert result.finish_reason == ("tool_calls" if calls else "stop")
+    assert result.usage == plugbay.Usage(
+        input_tokens=usage["input_tokens"], output_tokens=usage["output_tokens"],
+        cached_input_tokens=usage["input_tokens_details"]["cached_tokens"],
+        reasoning_tokens=usage["output_tokens_details"]["reasoning_tokens"])

@@ -9,17 +9,21 @@ recorded conversation must equal the recorded request's ``input``.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import pytest
 
 import plugbay
-from plugbay.http.sse import SSEDecoder
 from plugbay.openai_compat.responses import encode_input
-from plugbay.testing.cassettes import Interaction, corpus_dir, load_cassette, reply_for
+from plugbay.testing.cassettes import (
+    Interaction,
+    corpus_dir,
+    load_cassette,
+    reply_for,
+    responses_messages,
+    responses_truth,
+)
 from plugbay.testing.server import FakeServer
-from plugbay.types import Message, ToolCall
 
 CORPUS = corpus_dir()
 pytestmark = [pytest.mark.replay, pytest.mark.timeout(30),
@@ -37,45 +41,14 @@ def recorded() -> list[Any]:
             if item.status == 200 and item.path.endswith("/responses")]
 
 
-def to_messages(items: list[dict[str, Any]]) -> list[Message]:
-    out: list[Message] = []
-    for item in items:
-        if item.get("type") == "function_call":
-            call = ToolCall(id=item["call_id"], name=item["name"], arguments=item["arguments"])
-            if out and out[-1].role == "assistant" and out[-1].content is None:
-                out[-1].tool_calls = [*(out[-1].tool_calls or []), call]
-            else:
-                out.append(Message.assistant(None, [call]))
-        elif item.get("type") == "function_call_output":
-            out.append(Message.tool(item["call_id"], item["output"]))
-        else:
-            out.append(Message(role=item["role"], content=item["content"]))
-    return out
-
-
-def truth(item: Interaction) -> tuple[str, list[tuple[str, Any]], int]:
-    raw = item.decoded_body()
-    if raw.lstrip().startswith(b"{"):
-        final = json.loads(raw)
-        text = "".join(p["text"] for o in final["output"] if o["type"] == "message"
-                       for p in o["content"] if p["type"] == "output_text")
-    else:
-        events = [json.loads(e.data) for e in SSEDecoder().feed(raw + b"\n\n")]
-        text = "".join(e["delta"] for e in events if e["type"] == "response.output_text.delta")
-        final = next(e["response"] for e in events if e["type"] == "response.completed")
-    calls = [(o["name"], json.loads(o["arguments"])) for o in final["output"]
-             if o["type"] == "function_call"]
-    return text, calls, final["usage"]["output_tokens"]
-
-
 @pytest.mark.parametrize("item", recorded())
 async def test_replay_responses_format(item: Interaction) -> None:
     sent = item.request_json()
-    messages = to_messages(sent["input"])
+    messages = responses_messages(sent["input"])
     assert encode_input(messages)[0] == sent["input"]
     tools = [plugbay.Tool(name=t["name"], description=t.get("description"),
                           parameters=t["parameters"]) for t in sent.get("tools") or ()]
-    text, calls, out_tokens = truth(item)
+    text, calls, usage = responses_truth(item)
     with FakeServer() as server:
         server.add("POST", "/v1/agent", reply_for(item))
         config = {"providers": {"perplexity": {"api_key": "pplx-replay-000000",
@@ -92,4 +65,4 @@ async def test_replay_responses_format(item: Interaction) -> None:
     assert result.text == text
     assert [(c.name, c.args) for c in result.tool_calls] == calls
     assert result.finish_reason == ("tool_calls" if calls else "stop")
-    assert result.usage is not None and result.usage.output_tokens == out_tokens
+    assert result.usage is not None and result.usage.output_tokens == usage["output_tokens"]

@@ -95,12 +95,15 @@ def build_body(request: Request, *, stream: bool,
                response_format: Literal["text", "top_level"] = "text",
                tool_choice: Literal["openai", "name"] = "openai",
                optional: tuple[str, ...] = ("user", "metadata"),
-               system_as_instructions: bool = True) -> dict[str, Any]:
+               system_as_instructions: bool = True,
+               reasoning_summary: str | None = None) -> dict[str, Any]:
     """A Responses request. ``response_format="top_level"`` sends Chat-style
     ``response_format`` (Perplexity) instead of ``text.format`` (OpenAI); ``optional``
     names the request fields the server accepts beyond the core ones (strict servers
-    reject unknown fields). ``stop`` and ``seed`` have no Responses equivalent and are
-    not sent."""
+    reject unknown fields). ``reasoning_summary`` asks for ``reasoning.summary``
+    (``auto``, ``concise``, ``detailed``). ``stop`` and ``seed`` have no Responses
+    equivalent and are not sent. ``extra`` merges one level deep, so
+    ``extra={"reasoning": {"summary": "auto"}}`` keeps the effort."""
     items, instructions = encode_input(request.messages,
                                        system_as_instructions=system_as_instructions)
     body: dict[str, Any] = {"model": request.model, "input": items}
@@ -114,8 +117,13 @@ def build_body(request: Request, *, stream: bool,
         value = getattr(request, name, None)
         if value is not None:
             body[name] = value
+    reasoning: dict[str, str] = {}
     if request.reasoning_effort is not None:
-        body["reasoning"] = {"effort": request.reasoning_effort}
+        reasoning["effort"] = request.reasoning_effort
+    if reasoning_summary:
+        reasoning["summary"] = reasoning_summary
+    if reasoning:
+        body["reasoning"] = reasoning
     if request.tools:
         body["tools"] = [{"type": "function", "name": t.name,
                           **({"description": t.description} if t.description else {}),
@@ -144,8 +152,7 @@ def build_body(request: Request, *, stream: bool,
             body["text"] = {"format": spec}
     if stream:
         body["stream"] = True
-    body.update(request.extra)
-    return body
+    return request.merge_extra(body)
 
 
 # ------------------------------------------------------------------ responses
@@ -265,7 +272,7 @@ class ResponsesStream:
 
     def feed(self, event: Mapping[str, Any]) -> list[StreamEvent]:
         kind = event.get("type") or ""
-        if kind == "response.output_text.delta":
+        if kind in ("response.output_text.delta", "response.refusal.delta"):
             delta = event.get("delta")
             return [TextDelta(text=delta)] if delta else []
         if kind in ("response.reasoning_summary_text.delta", "response.reasoning_text.delta"):
@@ -330,24 +337,30 @@ async def acomplete(ctx: ProviderContext, url: str, headers: Mapping[str, str],
     if response.status >= 400:
         raise error_for(response.status, response.headers, response.content)
     data = response.json()
-    if not isinstance(data, dict):
-        raise errors.ProviderError("response is not a JSON object", provider=ctx.name,
-                                   status=response.status)
-    if data.get("status") in ("failed", "cancelled") or (data.get("error") and
-                                                         not data.get("output")):
+    if isinstance(data, dict) and (data.get("status") in ("failed", "cancelled") or (
+            data.get("error") and not data.get("output"))):
         failure = data.get("error") or {"message": f"response {data.get('status')}"}
         raise error_for(failure_status(failure), response.headers, {"error": failure})
+    if not isinstance(data, dict) or not isinstance(data.get("output"), list):
+        # `{}`, `null` or `[]` with a 200 is no answer, not an empty one.
+        raise errors.MalformedResponseError(
+            f"not a Responses object (no `output` list): {response.text[:200]!r}",
+            provider=ctx.name, status=response.status)
     return parse_response(data), data, response
 
 
 async def astream(ctx: ProviderContext, url: str, headers: Mapping[str, str],
                   body: dict[str, Any], error_for: ErrorFor,
                   extra_of: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
+                  headers_extra: Callable[[Mapping[str, str]], dict[str, Any]] | None = None,
                   ) -> AsyncIterator[StreamEvent]:
-    """POST a stream request and yield plugbay events until the terminal event."""
+    """POST a stream request and yield plugbay events until the terminal event.
+    ``extra_of`` reads extras from the final response object, ``headers_extra`` from the
+    HTTP headers (rate limits); both land in ``Completion.extra``."""
     async with ctx.http.stream("POST", url, headers=dict(headers), json=body) as response:
         if response.status >= 400:
             raise error_for(response.status, response.headers, await response.aread())
+        extra = headers_extra(response.headers) if headers_extra else {}
         decoder, state = SSEDecoder(), ResponsesStream()
         async for raw in response.aiter_bytes():
             for sse in decoder.feed(raw):
@@ -376,5 +389,6 @@ async def astream(ctx: ProviderContext, url: str, headers: Mapping[str, str],
     parsed, reason, raw_reason = state.finish()
     if parsed is not None and parsed.usage is not None:
         yield UsageEvent(usage=parsed.usage)
-    extra = extra_of(state.response) if extra_of and state.response else None
+    if extra_of and state.response:
+        extra.update(extra_of(state.response))
     yield finish_event(reason, raw_reason, extra)

@@ -13,12 +13,16 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from plugbay.testing.replies import Reply
 
-__all__ = ["Interaction", "corpus_dir", "load_cassette", "reply_for"]
+if TYPE_CHECKING:
+    from plugbay.types import Message
+
+__all__ = ["Interaction", "corpus_dir", "load_cassette", "reply_for", "responses_messages",
+           "responses_truth"]
 
 _DROP = {"content-length", "transfer-encoding", "connection", "keep-alive"}
 
@@ -109,3 +113,46 @@ def reply_for(interaction: Interaction) -> Reply:
     headers = [(k, v) for k, v in headers if k.lower() != "content-type"]
     return Reply.raw(interaction.body, status=interaction.status, content_type=content_type,
                      headers=headers)
+
+
+# ------------------------------------------------------------------ Responses recordings
+
+
+def responses_messages(items: list[dict[str, Any]]) -> list[Message]:
+    """A recorded Responses ``input`` as plugbay messages (to send the same conversation)."""
+    from plugbay.types import Message, ToolCall
+
+    out: list[Message] = []
+    for item in items:
+        if item.get("type") == "function_call":
+            call = ToolCall(id=item["call_id"], name=item["name"], arguments=item["arguments"])
+            if out and out[-1].role == "assistant" and out[-1].content is None:
+                out[-1].tool_calls = [*(out[-1].tool_calls or []), call]
+            else:
+                out.append(Message.assistant(None, [call]))
+        elif item.get("type") == "function_call_output":
+            out.append(Message.tool(item["call_id"], item["output"]))
+        else:
+            out.append(Message(role=item["role"], content=item["content"]))
+    return out
+
+
+def responses_truth(item: Interaction) -> tuple[str, list[tuple[str, Any]], dict[str, Any]]:
+    """(text, [(tool name, parsed arguments)], usage) read straight from a recorded
+    Responses body, JSON or SSE, without plugbay's Responses codec: what a replay must produce."""
+    import json
+
+    from plugbay.http.sse import SSEDecoder
+
+    raw = item.decoded_body()
+    if raw.lstrip().startswith(b"{"):
+        final = json.loads(raw)
+        text = "".join(p["text"] for o in final["output"] if o["type"] == "message"
+                       for p in o["content"] if p["type"] == "output_text")
+    else:
+        events = [json.loads(e.data) for e in SSEDecoder().feed(raw + b"\n\n")]
+        text = "".join(e["delta"] for e in events if e["type"] == "response.output_text.delta")
+        final = next(e["response"] for e in events if e["type"] == "response.completed")
+    calls = [(o["name"], json.loads(o["arguments"])) for o in final["output"]
+             if o["type"] == "function_call"]
+    return text, calls, final["usage"]

@@ -4,7 +4,7 @@ The conformance suite asks a wire for scenarios (a completion, a stream, a tool
 call, an error, a model list) and never knows the format itself. A plugin with
 its own protocol writes its own ``Wire`` subclass; OpenAI-compatible plugins
 reuse ``OpenAIWire`` and override only their quirks (comment lines, extra
-fields, error shapes).
+fields, error shapes). ``ResponsesWire`` speaks OpenAI's Responses API.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from typing import Any
 from plugbay.testing.replies import Reply
 from plugbay.testing.server import FakeServer, RecordedRequest
 
-__all__ = ["ERROR_KINDS", "OpenAIWire", "Wire"]
+__all__ = ["ERROR_KINDS", "OpenAIWire", "ResponsesWire", "Wire"]
 
 # kind -> (HTTP status, the plugbay error class name it must map to)
 ERROR_KINDS: dict[str, tuple[int, str]] = {
@@ -174,3 +174,125 @@ class OpenAIWire(Wire):
                 for i in ids]
         server.add("GET", self.prefix + self.models_path, Reply.json({"object": "list",
                                                                       "data": data}))
+
+
+class ResponsesWire(OpenAIWire):
+    """The Responses API as OpenAI speaks it (``POST /v1/responses``), after the spec
+    and the recorded traffic in ../shared/corpus: every SSE event has an ``event:`` line
+    and a ``sequence_number``; output items are announced, filled by deltas and closed;
+    the stream ends with ``response.completed`` (there is no ``[DONE]``); usage carries
+    ``input_tokens_details.cached_tokens`` and ``output_tokens_details.reasoning_tokens``.
+    Errors, the model listing and health are as for Chat Completions."""
+
+    responses_path = "/responses"
+
+    def route(self) -> str:
+        return self.prefix + self.responses_path
+
+    def usage(self, usage: dict[str, int]) -> dict[str, Any]:
+        return {"input_tokens": usage["input"],
+                "input_tokens_details": {"cached_tokens": usage.get("cached", 0)},
+                "output_tokens": usage["output"],
+                "output_tokens_details": {"reasoning_tokens": usage.get("reasoning", 0)},
+                "total_tokens": usage["input"] + usage["output"]}
+
+    def response(self, model: str, output: list[dict[str, Any]], usage: dict[str, int] | None,
+                 status: str = "completed", **more: Any) -> dict[str, Any]:
+        return {"id": "resp_fake", "object": "response", "created_at": 1700000000,
+                "status": status, "error": None, "incomplete_details": None, "model": model,
+                "output": output, "usage": self.usage(usage) if usage else None, **more}
+
+    def message(self, text: str) -> dict[str, Any]:
+        return {"id": "msg_fake", "type": "message", "status": "completed", "role": "assistant",
+                "content": [{"type": "output_text", "annotations": [], "logprobs": [],
+                             "text": text}]}
+
+    def function_call(self, name: str, arguments: str, call_id: str = "call_abc123",
+                      ) -> dict[str, Any]:
+        return {"id": f"fc_{call_id}", "type": "function_call", "status": "completed",
+                "arguments": arguments, "call_id": call_id, "name": name}
+
+    def reasoning(self, summary: list[str]) -> dict[str, Any]:
+        return {"id": "rs_fake", "type": "reasoning",
+                "summary": [{"type": "summary_text", "text": t} for t in summary]}
+
+    # ------------------------------------------------------------ stream events
+
+    def sse(self, events: list[dict[str, Any]]) -> list[Any]:
+        """``event:`` + ``data:`` frames, numbered in order."""
+        return [f"event: {e['type']}\ndata: {json.dumps({**e, 'sequence_number': n})}\n\n"
+                for n, e in enumerate(events)]
+
+    def opening(self, model: str) -> list[dict[str, Any]]:
+        started = self.response(model, [], None, status="in_progress")
+        return [{"type": "response.created", "response": started},
+                {"type": "response.in_progress", "response": started}]
+
+    def text_events(self, pieces: list[str], index: int = 0) -> list[dict[str, Any]]:
+        item = self.message("".join(pieces))
+        at = {"item_id": item["id"], "output_index": index}
+        part = {"type": "output_text", "annotations": [], "logprobs": [], "text": ""}
+        return [{"type": "response.output_item.added", "output_index": index,
+                 "item": {**item, "status": "in_progress", "content": []}},
+                {"type": "response.content_part.added", **at, "content_index": 0, "part": part},
+                *({"type": "response.output_text.delta", **at, "content_index": 0, "delta": p,
+                   "logprobs": []} for p in pieces),
+                {"type": "response.output_text.done", **at, "content_index": 0,
+                 "text": "".join(pieces), "logprobs": []},
+                {"type": "response.content_part.done", **at, "content_index": 0,
+                 "part": {**part, "text": "".join(pieces)}},
+                {"type": "response.output_item.done", "output_index": index, "item": item}]
+
+    def call_events(self, item: dict[str, Any], pieces: list[str], index: int = 0,
+                    ) -> list[dict[str, Any]]:
+        at = {"item_id": item["id"], "output_index": index}
+        return [{"type": "response.output_item.added", "output_index": index,
+                 "item": {**item, "status": "in_progress", "arguments": ""}},
+                *({"type": "response.function_call_arguments.delta", **at, "delta": p}
+                  for p in pieces),
+                {"type": "response.function_call_arguments.done", **at,
+                 "arguments": item["arguments"]},
+                {"type": "response.output_item.done", "output_index": index, "item": item}]
+
+    def reasoning_events(self, pieces: list[str], index: int = 0) -> list[dict[str, Any]]:
+        item = self.reasoning(["".join(pieces)])
+        at = {"item_id": item["id"], "output_index": index, "summary_index": 0}
+        part = {"type": "summary_text", "text": ""}
+        return [{"type": "response.output_item.added", "output_index": index,
+                 "item": {**item, "summary": []}},
+                {"type": "response.reasoning_summary_part.added", **at, "part": part},
+                *({"type": "response.reasoning_summary_text.delta", **at, "delta": p}
+                  for p in pieces),
+                {"type": "response.reasoning_summary_text.done", **at, "text": "".join(pieces)},
+                {"type": "response.reasoning_summary_part.done", **at,
+                 "part": {**part, "text": "".join(pieces)}},
+                {"type": "response.output_item.done", "output_index": index, "item": item}]
+
+    def completed(self, model: str, output: list[dict[str, Any]], usage: dict[str, int],
+                  ) -> dict[str, Any]:
+        return {"type": "response.completed", "response": self.response(model, output, usage)}
+
+    # ------------------------------------------------------------ scenarios
+
+    def script_completion(self, server: FakeServer, *, model: str, text: str,
+                          usage: dict[str, int]) -> None:
+        server.add("POST", self.route(), Reply.json(
+            self.response(model, [self.message(text)], usage)))
+
+    def script_stream(self, server: FakeServer, *, model: str, pieces: list[str],
+                      usage: dict[str, int]) -> None:
+        events = [*self.opening(model), *self.text_events(pieces),
+                  self.completed(model, [self.message("".join(pieces))], usage)]
+        server.add("POST", self.route(), Reply.sse(self.sse(events)))
+
+    def script_tool_call(self, server: FakeServer, *, model: str, name: str,
+                         arguments: dict[str, Any], stream: bool) -> None:
+        args = json.dumps(arguments)
+        item, usage = self.function_call(name, args), {"input": 20, "output": 10}
+        if not stream:
+            server.add("POST", self.route(), Reply.json(self.response(model, [item], usage)))
+            return
+        half = len(args) // 2
+        events = [*self.opening(model), *self.call_events(item, [args[:half], args[half:]]),
+                  self.completed(model, [item], usage)]
+        server.add("POST", self.route(), Reply.sse(self.sse(events)))

@@ -2,10 +2,13 @@
 
 Two URL styles: classic deployments
 (``{endpoint}/openai/deployments/{deployment}/chat/completions?api-version=...``) and the
-v1 API (``{endpoint}/openai/v1/chat/completions``, option ``api = "v1"``). Auth is an
-``api-key`` header, or an Entra ID bearer token from a credential (see
-:mod:`plugbay_azure.auth`; azure-identity is imported lazily). Model ids map to
-deployments through the ``deployments`` option; prices are looked up by base model.
+v1 API (``{endpoint}/openai/v1/chat/completions``, option ``api = "v1"``). Chat
+Completions or the Responses API is chosen per model as for OpenAI (``wire_api``,
+:mod:`plugbay.openai_compat.dual`): Responses goes to ``{endpoint}/openai/v1/responses``
+or, classic, ``{endpoint}/openai/responses?api-version=...`` with the deployment as the
+body's ``model``. Auth is an ``api-key`` header, or an Entra ID bearer token from a
+credential (see :mod:`plugbay_azure.auth`; azure-identity is imported lazily). Model ids
+map to deployments through the ``deployments`` option; prices are looked up by base model.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from plugbay import errors
 from plugbay.context import ProviderContext
 from plugbay.hookspecs import hookimpl
 from plugbay.http.hints import rate_limits
-from plugbay.openai_compat import OpenAICompatible, probe
+from plugbay.openai_compat import ResponsesCapable, probe
 from plugbay.openai_compat import codec as oai
 from plugbay.types import Completion, Health, ModelInfo, Price, Request, StreamEvent
 from plugbay_azure.auth import SCOPE, EntraToken
@@ -29,12 +32,15 @@ __all__ = ["DEFAULT_API_VERSION", "Azure", "complete", "health", "list_models", 
 
 # The newest GA data-plane inference version (checked 2026-11-22); previews are opt-in.
 DEFAULT_API_VERSION = "2024-10-21"
+# Classic /openai/responses exists only in previews from 2025-03-01-preview; this one is
+# documented and seen answering (checked 2026-12-03). The v1 URL needs no version.
+RESPONSES_API_VERSION = "2025-04-01-preview"
 ENDPOINT_ENV = ("AZURE_OPENAI_ENDPOINT",)
 VERSION_ENV = ("AZURE_OPENAI_API_VERSION", "OPENAI_API_VERSION")
 _FILTER_CODES = ("content_filter", "ResponsibleAIPolicyViolation")
 
 
-class Azure(OpenAICompatible):
+class Azure(ResponsesCapable):
     name = "azure"
     api_key_env = ("AZURE_OPENAI_API_KEY", "AZURE_API_KEY")
     price_package = __name__
@@ -58,6 +64,10 @@ class Azure(OpenAICompatible):
             endpoint, api = endpoint[:-len("/openai/v1")], api or "v1"
         elif endpoint.endswith("/openai"):
             endpoint = endpoint[:-len("/openai")]
+        if api not in ("", "v1", "deployments"):
+            raise errors.ConfigError(
+                f"api is the URL style, 'deployments' or 'v1', not {api!r} (the Responses "
+                "API is chosen with wire_api)", key=f"providers.{ctx.name}.api")
         api = "v1" if api == "v1" else "deployments"
         version = ctx.setting("api_version", *VERSION_ENV, default=DEFAULT_API_VERSION) or ""
         modern = api == "v1" or _newer_than_ga(version)
@@ -68,6 +78,8 @@ class Azure(OpenAICompatible):
             "max_tokens_field": ctx.option("max_tokens_field") or (
                 "max_completion_tokens" if modern else "max_tokens"),
             "include_usage": bool(ctx.option("include_usage", modern)),
+            "responses_api_version": ctx.option("responses_api_version") or (
+                version if _has_responses(version) else RESPONSES_API_VERSION),
         }
         return cached
 
@@ -113,6 +125,12 @@ class Azure(OpenAICompatible):
         return self.url(ctx, f"/openai/deployments/{quote(model, safe='')}/chat/completions"
                              f"?api-version={quote(s['api_version'])}")
 
+    def responses_url(self, ctx: ProviderContext, model: str) -> str:
+        s = self.settings(ctx)
+        if s["api"] == "v1":
+            return self.url(ctx, "/openai/v1/responses")
+        return self.url(ctx, f"/openai/responses?api-version={quote(s['responses_api_version'])}")
+
     def models_url(self, ctx: ProviderContext) -> str:
         s = self.settings(ctx)
         if s["api"] == "v1":
@@ -126,6 +144,12 @@ class Azure(OpenAICompatible):
         # v1 routes on the body's model (the deployment name); classic ignores it.
         body["model"] = self.deployment(ctx, request.model)
         return body
+
+    def send_model(self, ctx: ProviderContext, model: str) -> str:
+        return self.deployment(ctx, model)  # /responses routes on it, in both URL styles
+
+    def wire_model(self, ctx: ProviderContext, model: str) -> str:
+        return self.base_model(ctx, model)  # what the deployment runs decides the API
 
     # ------------------------------------------------------------ auth
 
@@ -267,6 +291,12 @@ def _newer_than_ga(version: str) -> bool:
     """Whether ``version`` postdates the 2024-10-21 GA (previews from 2024-09-01 do too)."""
     date = version[:10]
     return date > DEFAULT_API_VERSION or (version.endswith("preview") and date >= "2024-09-01")
+
+
+def _has_responses(version: str) -> bool:
+    """Whether a classic api-version serves ``/openai/responses`` (previews from 2025-03-01)."""
+    return version[:4].isdigit() and version[:10] >= "2025-03-01" and version.endswith(
+        "preview")
 
 
 plugin = Azure()

@@ -1,12 +1,18 @@
-"""OpenAI (Chat Completions) for plugbay: the reference plugin on the shared base."""
+"""OpenAI for plugbay: Chat Completions and the Responses API, chosen per model.
+
+Models OpenAI serves only on ``/v1/responses`` (``gpt-5-pro``, the codex models, ...) go
+there automatically; ``wire_api = "chat" | "responses"`` (or a table by model id) forces
+a choice. Both paths share the key, headers, errors and prices (see
+``plugbay.openai_compat.dual``).
+"""
 
 from __future__ import annotations
 
 from plugbay.context import ProviderContext
-from plugbay.openai_compat import OpenAICompatible
+from plugbay.openai_compat import ResponsesCapable
 
 
-class OpenAI(OpenAICompatible):
+class OpenAI(ResponsesCapable):
     name = "openai"
     default_base_url = "https://api.openai.com/v1"
     # Reasoning models reject max_tokens; every current model accepts this one.

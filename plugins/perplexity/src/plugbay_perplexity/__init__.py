@@ -11,20 +11,23 @@ way Perplexity's migration guide suggests. ``api = "sonar"`` sends Chat Completi
 ``/chat/completions`` instead, for anything still serving it.
 
 Search sources become ``Completion.extra["search_results"]`` and ``["citations"]`` (the
-URLs, once each); ``usage.cost`` becomes ``extra["cost"]``.
+URLs, once each); ``usage.cost`` becomes ``extra["cost"]``. The Responses calls are the
+shared ones of :class:`plugbay.openai_compat.ResponsesCapable`, with the API chosen by
+``api`` rather than per model.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from plugbay import errors
 from plugbay.context import ProviderContext
 from plugbay.hookspecs import hookimpl
-from plugbay.http.hints import api_error, rate_limits
-from plugbay.openai_compat import OpenAICompatible, parse_error_body, responses
-from plugbay.types import Completion, ModelInfo, Price, Request, StreamEvent
+from plugbay.http.hints import api_error
+from plugbay.openai_compat import ResponsesCapable, parse_error_body, responses
+from plugbay.openai_compat.dual import WireAPI
+from plugbay.types import Completion, ModelInfo, Price, Request
 
 PRESETS = frozenset({"fast", "low", "medium", "high", "xhigh", "fast-search", "pro-search",
                      "deep-research", "advanced-deep-research"})
@@ -89,7 +92,7 @@ def sonar_extra(data: Mapping[str, Any]) -> dict[str, Any]:
     return extra
 
 
-class Perplexity(OpenAICompatible):
+class Perplexity(ResponsesCapable):
     name = "perplexity"
     default_base_url = "https://api.perplexity.ai"
     api_key_env = ("PERPLEXITY_API_KEY", "PPLX_API_KEY")
@@ -111,18 +114,27 @@ class Perplexity(OpenAICompatible):
                                      key=f"providers.{ctx.name}.api")
         return mode
 
-    def agent_body(self, request: Request, ctx: ProviderContext, *, stream: bool,
-                   ) -> dict[str, Any]:
+    def wire_api(self, ctx: ProviderContext, model: str) -> WireAPI:
+        return "chat" if self.api(ctx) == "sonar" else "responses"
+
+    def responses_url(self, ctx: ProviderContext, model: str) -> str:
+        return self.url(ctx, self.agent_path)
+
+    def preset(self, model: str) -> str | None:
+        """The Agent API preset ``model`` names (directly or as a legacy Sonar id)."""
+        kind, target = LEGACY.get(model, ("model", model))
+        return target if kind == "preset" or target in PRESETS else None
+
+    def responses_body(self, request: Request, ctx: ProviderContext, *, stream: bool,
+                       ) -> dict[str, Any]:
         body = responses.build_body(request, stream=stream, response_format="top_level",
                                     tool_choice="name", optional=("metadata",))
-        kind, target = LEGACY.get(request.model, ("model", request.model))
-        if kind == "model" and target in PRESETS:
-            kind = "preset"
-        if kind == "preset":
+        preset = self.preset(request.model)
+        if preset:
             del body["model"]
-            body["preset"] = target  # presets bundle their own tools, web search included
+            body["preset"] = preset  # presets bundle their own tools, web search included
         else:
-            body["model"] = target
+            body["model"] = LEGACY.get(request.model, ("model", request.model))[1]
             search = ctx.option("web_search", True)
             tools = body.get("tools") or []
             if search and "tools" not in request.extra and not any(
@@ -154,9 +166,6 @@ class Perplexity(OpenAICompatible):
                          cls=self.error_class(status, kind or code, message),
                          code=kind or code, secrets=ctx.secrets())
 
-    def _error_for(self, ctx: ProviderContext) -> responses.ErrorFor:
-        return lambda status, headers, raw: self.map_error(status, headers, raw, ctx)
-
     # ------------------------------------------------------------ Sonar (legacy) quirks
 
     def completion_extra(self, data: dict[str, Any]) -> dict[str, Any]:
@@ -171,40 +180,19 @@ class Perplexity(OpenAICompatible):
             if key == "cost" or key not in collected:
                 collected[key] = value
 
+    # ------------------------------------------------------------ the Agent API
+
+    def responses_extra(self, data: dict[str, Any]) -> dict[str, Any]:
+        return agent_extra(data)
+
+    async def responses_complete(self, request: Request, ctx: ProviderContext) -> Completion:
+        completion = await super().responses_complete(request, ctx)
+        preset = self.preset(request.model)
+        if preset:
+            completion.extra["preset"] = preset
+        return completion
+
     # ------------------------------------------------------------ the hooks
-
-    @hookimpl
-    async def complete(self, request: Request, provider: ProviderContext) -> Completion:
-        if self.api(provider) == "sonar":
-            return await super().complete(request, provider)
-        body = self.agent_body(request, provider, stream=False)
-        parsed, data, response = await responses.acomplete(
-            provider, self.url(provider, self.agent_path), self.headers(provider), body,
-            self._error_for(provider))
-        extra = agent_extra(data)
-        if body.get("preset"):
-            extra["preset"] = body["preset"]
-        limits = rate_limits(response.headers)
-        if limits:
-            extra["rate_limits"] = provider.state["rate_limits"] = limits
-        return Completion(
-            text=parsed.text, reasoning=parsed.reasoning, tool_calls=parsed.tool_calls,
-            finish_reason=parsed.finish, raw_finish_reason=parsed.raw_finish,
-            usage=parsed.usage, model=parsed.model or request.model, provider=provider.name,
-            id=parsed.id, extra=extra)
-
-    @hookimpl
-    async def stream(self, request: Request, provider: ProviderContext,
-                     ) -> AsyncIterator[StreamEvent]:
-        if self.api(provider) == "sonar":
-            async for event in super().stream(request, provider):
-                yield event
-            return
-        body = self.agent_body(request, provider, stream=True)
-        async for event in responses.astream(
-                provider, self.url(provider, self.agent_path), self.headers(provider), body,
-                self._error_for(provider), extra_of=agent_extra):
-            yield event
 
     @hookimpl
     async def list_models(self, provider: ProviderContext) -> list[ModelInfo]:
