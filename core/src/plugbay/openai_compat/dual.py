@@ -20,11 +20,11 @@ import re
 from collections.abc import AsyncIterator, Mapping
 from typing import Any, ClassVar, Literal
 
+import plugbay.openai_compat.responses as responses
 from plugbay import errors
 from plugbay.context import ProviderContext
 from plugbay.hookspecs import hookimpl
 from plugbay.http.hints import rate_limits
-from plugbay.openai_compat import responses
 from plugbay.openai_compat.provider import OpenAICompatible
 from plugbay.types import Completion, Request, StreamEvent
 
