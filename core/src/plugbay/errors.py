@@ -5,8 +5,9 @@ fallback and routing code reads nothing else::
 
     PlugbayError
     ├── ConfigError                  bad plugbay.toml / environment (file, key, reason)
-    ├── PluginError                  a plugin is missing or failed to load
-    │   └── UnknownProviderError     no plugin serves that provider name
+    ├── PluginError                  a plugin is missing, failed to load, or failed
+    │   ├── UnknownProviderError     no plugin serves that provider name
+    │   └── PluginCallError          a plugin raised something foreign (also an APIError)
     └── APIError                     a call to a provider failed
         ├── AuthenticationError      401, 498; also a missing key (MissingAPIKeyError)
         │   └── MissingAPIKeyError
@@ -52,6 +53,7 @@ __all__ = [
     "OverloadedError",
     "PermissionDeniedError",
     "PlugbayError",
+    "PluginCallError",
     "PluginError",
     "ProviderError",
     "QuotaExceededError",
@@ -269,6 +271,12 @@ class ProviderError(APIError):
 
 class MalformedResponseError(ProviderError, ValueError):
     """The provider's body could not be parsed (bad JSON, wrong shape). Retryable."""
+
+
+class PluginCallError(PluginError, APIError):
+    """A plugin raised an exception outside this tree (a bug, a bad URL): wrapped where
+    the core calls the plugin, with the original as ``__cause__``. Not retryable on that
+    provider instance; a route counts it against the target's breaker and fails over."""
 
 
 _BY_STATUS: dict[int, type[APIError]] = {

@@ -379,3 +379,48 @@ async def test_stream_cancelled_while_waiting_for_first_event(srv: FakeServer) -
         await stream.aclose()
         state = c.router.states["a/m"]
         assert state.inflight == 0 and state.breaker.state == "closed"
+
+
+# ----------------------------------------------------------------- a plugin that raises
+
+
+class Buggy:
+    """An in-process plugin with a bug: every call raises a KeyError."""
+
+    name = "buggy"
+
+    @plugbay.hookimpl
+    async def complete(self, request: Any, provider: Any) -> Any:
+        return {}["choices"]
+
+    @plugbay.hookimpl
+    async def stream(self, request: Any, provider: Any) -> Any:
+        raise KeyError("choices")
+        yield  # an async generator
+
+
+@pytest.mark.parametrize("streamed", [False, True])
+async def test_foreign_exception_fails_over_and_counts(srv: FakeServer, streamed: bool) -> None:
+    srv.add("POST", path("a"), sse_ok(["from ", "a"]) if streamed else ok("from a"))
+    route = {**ROUTE, "targets": ["buggy/m", "a/m"]}
+    async with plugbay.Client(config(srv, routes={"r": route}), env={},
+                              plugins=[Buggy()]) as client:
+        if streamed:
+            stream = client.astream("r", "hi")
+            answer = await stream.get_completion()
+        else:
+            answer = await client.acomplete("r", "hi")
+        assert answer.text == "from a"
+        assert tried(answer) == [("buggy/m", "error", "PluginCallError"), ("a/m", "ok", None)]
+        state = client.router.states["buggy/m"]
+        assert state.breaker.info().failures == 1
+
+
+async def test_foreign_exception_direct_is_wrapped_with_its_cause(srv: FakeServer) -> None:
+    async with plugbay.Client(config(srv), env={}, plugins=[Buggy()]) as client:
+        with pytest.raises(errors.PluginCallError, match="buggy plugin raised KeyError") as e:
+            await client.acomplete("buggy/m", "hi")
+        assert isinstance(e.value.__cause__, KeyError)
+        assert isinstance(e.value, errors.APIError) and not e.value.retryable
+        with pytest.raises(errors.PluginCallError):
+            await client.astream("buggy/m", "hi").get_completion()

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterator, Awaitable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from plugbay import errors
 from plugbay._aio import deadline, within
@@ -53,6 +53,10 @@ class Dispatch:
         except TimeoutError:
             raise errors.TimeoutError(f"no answer within {limit:.3g} s",
                                       provider=target.name) from None
+        except errors.PlugbayError:
+            raise
+        except Exception as exc:  # a plugin bug: wrapped here, at the edge
+            raise _foreign(exc, target.name) from exc
         completion: Completion = result
         completion.latency = _perf() - started
         completion.provider = target.name
@@ -70,7 +74,31 @@ class Dispatch:
         out = call.outcome
         out.provider, out.model = target.name, call.request.model
         out.price = target.price(call.request.model)
-        events: AsyncIterator[StreamEvent] = target.plugin.impl("stream")(
-            request=call.request, provider=target.ctx)
         limit = call.timeout if call.timeout is not None else self.timeout
-        return deadline(events, limit, target.name) if limit else events
+        return _events(target.plugin.impl("stream"), call, limit)
+
+
+async def _events(fn: Any, call: Call, limit: float | None) -> AsyncIterator[StreamEvent]:
+    """The plugin's stream, bounded by ``limit`` seconds, foreign exceptions wrapped."""
+    target = call.target
+    assert target is not None
+    events: AsyncIterator[StreamEvent] | None = None
+    try:
+        events = fn(request=call.request, provider=target.ctx)
+        if limit:
+            events = deadline(events, limit, target.name)
+        async for event in events:
+            yield event
+    except errors.PlugbayError:
+        raise
+    except Exception as exc:  # a plugin bug: wrapped here, at the edge
+        raise _foreign(exc, target.name) from exc
+    finally:
+        aclose = getattr(events, "aclose", None)
+        if aclose is not None:
+            await aclose()
+
+
+def _foreign(exc: Exception, provider: str) -> errors.PluginCallError:
+    return errors.PluginCallError(
+        f"the {provider} plugin raised {type(exc).__name__}: {exc}", provider=provider)

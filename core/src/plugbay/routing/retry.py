@@ -5,7 +5,8 @@ How an error steers the router (``classify``):
 - ``RETRY``: ``exc.retryable`` (429, 5xx, 529, timeouts, connection faults, broken
   streams): the same target may be tried again after a backoff, or the next target
   tried at once.
-- ``TARGET``: the target itself is unusable (401/403, exhausted quota, unknown model):
+- ``TARGET``: the target itself is unusable (401/403, exhausted quota, unknown model, a
+  plugin that raised something foreign):
   never retried on that target; another provider instance (another key) may answer.
 - ``CONTEXT``: ``ContextLengthError``: only a target with a larger context window
   may be tried, and only when the route allows it.
@@ -32,7 +33,8 @@ FILTER: Final = 3
 FATAL: Final = 4
 
 _TARGET_ERRORS = (errors.AuthenticationError, errors.PermissionDeniedError,
-                  errors.QuotaExceededError, errors.ModelNotFoundError)
+                  errors.QuotaExceededError, errors.ModelNotFoundError,
+                  errors.PluginCallError)
 
 
 def classify(exc: errors.APIError) -> int:
