@@ -25,6 +25,12 @@ def files_under(path: Path) -> set[str]:
             if p.is_file() and "__pycache__" not in p.parts and ".pytest_cache" not in p.parts}
 
 
+def bytecode_under(path: Path) -> list[str]:
+    """Compiled Python under ``path``: ``__pycache__`` folders and ``.pyc`` / ``.pyo`` files."""
+    return sorted(p.relative_to(path).as_posix() for p in path.rglob("*")
+                  if p.name == "__pycache__" or p.suffix in (".pyc", ".pyo"))
+
+
 def make_workspace(path: Path) -> Path:
     """A minimal plugbay checkout: the workspace pyproject, plugins/ and docs/providers/."""
     path.mkdir(parents=True, exist_ok=True)
@@ -43,17 +49,20 @@ def workspace(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def render(caplog: pytest.LogCaptureFixture, tmp_path_factory: pytest.TempPathFactory) -> Render:
-    """Render the template with cookiecutter's API (the hooks run for real)."""
+    """Render the template with cookiecutter's API (the hooks run for real). No rendered
+    plugin may carry compiled Python."""
     from cookiecutter.main import cookiecutter
 
     # Not the user's ~/.cookiecutterrc, and the replay file goes to a temporary directory.
     config = {"replay_dir": str(tmp_path_factory.mktemp("replay"))}
 
-    def run(output_dir: Path, **values: Any) -> Path:
+    def run(output_dir: Path, *, template: Path = TEMPLATE, **values: Any) -> Path:
         # caplog keeps cookiecutter's own log (a traceback on refusal) off stderr.
-        return Path(cookiecutter(str(TEMPLATE), no_input=True, output_dir=str(output_dir),
-                                 extra_context={k: str(v) for k, v in values.items()},
-                                 default_config=config))
+        plugin = Path(cookiecutter(str(template), no_input=True, output_dir=str(output_dir),
+                                   extra_context={k: str(v) for k, v in values.items()},
+                                   default_config=config))
+        assert bytecode_under(plugin) == [], "the rendered plugin carries compiled Python"
+        return plugin
 
     return run
 
@@ -64,13 +73,15 @@ def uv(*args: str, cwd: Path, timeout: int = 300) -> subprocess.CompletedProcess
                           timeout=timeout)
 
 
-def fresh_venv(path: Path, *packages: str) -> Path:
-    """A new virtual environment at ``path`` with ``packages``; its bin directory."""
+def fresh_venv(path: Path, *packages: str, compile_bytecode: bool = False) -> Path:
+    """A new virtual environment at ``path`` with ``packages``; its bin directory.
+    ``compile_bytecode`` compiles what is installed, as pip does by default."""
     made = uv("venv", "--quiet", "--python", sys.executable, str(path), cwd=path.parent)
     assert made.returncode == 0, made.stderr
     python = str(path / "bin" / "python")
-    installed = uv("pip", "install", "--quiet", "--no-sources", "--python", python, *packages,
-                   cwd=path.parent)
+    compiled = ["--compile-bytecode"] if compile_bytecode else []
+    installed = uv("pip", "install", "--quiet", "--no-sources", *compiled, "--python", python,
+                   *packages, cwd=path.parent)
     assert installed.returncode == 0, installed.stderr
     return path / "bin"
 
