@@ -6,6 +6,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -94,6 +95,19 @@ def run_pytest(bindir: Path, cwd: Path, *args: str,
     return subprocess.run([str(bindir / "python"), "-m", "pytest", "-p", "no:cacheprovider",
                            *args], cwd=cwd, capture_output=True, text=True, env=env,
                           timeout=timeout)
+
+
+PLUGBAY = str(Path(sys.executable).parent / "plugbay")
+
+
+def run_new_plugin(cwd: Path, *args: str,
+                   stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    """``plugbay new-plugin`` as a user runs it, with a HOME of its own (cookiecutter keeps
+    a replay file there)."""
+    with tempfile.TemporaryDirectory(prefix="plugbay-home-") as home:
+        return subprocess.run([PLUGBAY, "new-plugin", *args], cwd=cwd, input=stdin,
+                              capture_output=True, text=True, timeout=60,
+                              env={**os.environ, "HOME": home})
 
 
 needs_uv = pytest.mark.skipif(not Path(UV).exists(), reason="uv is not installed")
