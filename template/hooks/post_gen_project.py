@@ -1,6 +1,8 @@
 """Trim the rendered plugin to its flavour and place it in (or out of) the repository.
 
 Runs as a script in the new plugin's directory:
+- no compiled Python: pip compiles the template's modules when it installs the plugbay
+  wheel, and cookiecutter would copy those ``__pycache__`` folders into the plugin;
 - ``openai-compatible`` plugins have no codec module of their own;
 - inside the plugbay repository (output ``<repo>/plugins``) the docs page moves to
   ``<repo>/docs/providers/<name>.md`` like every other plugin's; elsewhere it stays in
@@ -35,8 +37,16 @@ def find_workspace(start: Path) -> Path | None:
     return None
 
 
+def remove_bytecode(here: Path) -> None:
+    for cache in sorted(here.rglob("__pycache__")):
+        shutil.rmtree(cache)
+    for stray in here.rglob("*.py[co]"):
+        stray.unlink()
+
+
 def main(provider: str, module: str, flavour: str) -> int:
     here = Path.cwd().resolve()
+    remove_bytecode(here)
     if flavour != "custom":
         (here / "src" / module / "codec.py").unlink()
     root = find_workspace(here.parent)

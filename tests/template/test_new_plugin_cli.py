@@ -2,31 +2,19 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 import pytest
 
 from plugbay import _toml, scaffold
 
-from .conftest import files_under
-
-PLUGBAY = str(Path(sys.executable).parent / "plugbay")
-
-
-def run_cli(cwd: Path, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-    # A HOME of its own: cookiecutter keeps a replay file there.
-    with tempfile.TemporaryDirectory(prefix="plugbay-home-") as home:
-        return subprocess.run([PLUGBAY, "new-plugin", *args], cwd=cwd, input=stdin,
-                              capture_output=True, text=True, timeout=60,
-                              env={**os.environ, "HOME": home})
+from .conftest import files_under, run_new_plugin
 
 
 def new_plugin(cwd: Path, *args: str) -> tuple[int, str]:
-    proc = run_cli(cwd, "--no-input", *args)
+    proc = run_new_plugin(cwd, "--no-input", *args)
     assert proc.stderr == "", proc.stderr
     return proc.returncode, proc.stdout
 
@@ -58,7 +46,7 @@ def test_outside_the_repository_it_goes_to_the_current_directory(tmp_path: Path)
     plugin = tmp_path / "acme"
     assert {"docs/acme.md", "src/plugbay_acme/codec.py"} <= files_under(plugin)
     assert out.startswith("Created acme (custom).\n")
-    assert "cd acme && uv venv && uv pip install -e ." in out
+    assert "       cd acme\n       uv pip install -e .\n       pytest -q\n" in out
     assert "each naming a step" in out
 
 
@@ -81,7 +69,7 @@ def test_output_dir_option(tmp_path: Path) -> None:
 ], ids=lambda v: v if isinstance(v, str) else None)
 def test_bad_input_is_one_line_and_exit_2(tmp_path: Path, args: list[str],
                                           message: str) -> None:
-    proc = run_cli(tmp_path, "--no-input", *args)
+    proc = run_new_plugin(tmp_path, "--no-input", *args)
     assert proc.returncode == 2, proc.stderr
     assert proc.stderr.count("\n") == 1 and proc.stderr.startswith("plugbay: error: ")
     assert message in proc.stderr and "Traceback" not in proc.stderr
@@ -90,11 +78,11 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path: Path, args: list[str],
 
 def test_clash_with_an_existing_plugin(workspace: Path) -> None:
     (workspace / "plugins" / "acme").mkdir()
-    proc = run_cli(workspace, "--no-input", "--name", "acme")
+    proc = run_new_plugin(workspace, "--no-input", "--name", "acme")
     assert proc.returncode == 2 and proc.stderr.count("\n") == 1
     assert "plugins/acme already exists" in proc.stderr
     (workspace / "docs" / "providers" / "zeta.md").write_text("# Zeta\n")
-    proc = run_cli(workspace, "--no-input", "--name", "zeta")
+    proc = run_new_plugin(workspace, "--no-input", "--name", "zeta")
     assert proc.returncode == 2 and "docs/providers/zeta.md already exists" in proc.stderr
     assert not (workspace / "plugins" / "zeta").exists()
 
@@ -102,7 +90,7 @@ def test_clash_with_an_existing_plugin(workspace: Path) -> None:
 def test_interactive_answers_from_stdin(tmp_path: Path) -> None:
     # name, display name, base URL, key variable, auth (2 = header), header, flavour, author
     answers = "zeta\nZeta Labs\n\nZETA_KEY\n2\nX-Zeta\n1\nBo\n"
-    proc = run_cli(tmp_path, stdin=answers)
+    proc = run_new_plugin(tmp_path, stdin=answers)
     assert proc.returncode == 0, proc.stderr
     init = (tmp_path / "zeta" / "src" / "plugbay_zeta" / "__init__.py").read_text()
     assert '"X-Zeta"' in init and '"ZETA_KEY"' in init and "Zeta Labs" in init
@@ -137,6 +125,6 @@ def test_this_repository_is_detected(tmp_path: Path) -> None:
     assert scaffold.template_hooks().find_workspace(root / "core" / "src") == root
     # A name that exists: refused before anything is written, nothing touched.
     before = sorted(p.name for p in (root / "plugins").iterdir())
-    proc = run_cli(root / "docs", "--no-input", "--name", "openai")
+    proc = run_new_plugin(root / "docs", "--no-input", "--name", "openai")
     assert proc.returncode == 2 and "plugins/openai already exists" in proc.stderr
     assert sorted(p.name for p in (root / "plugins").iterdir()) == before

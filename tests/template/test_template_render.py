@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import compileall
 import itertools
 import shutil
 import subprocess
@@ -12,7 +13,7 @@ import pytest
 
 from plugbay import _toml
 
-from .conftest import ROOT, Render, files_under
+from .conftest import ROOT, TEMPLATE, Render, files_under
 
 FLAVOURS = ("openai-compatible", "custom")
 AUTHS = ("bearer", "header", "none")
@@ -83,6 +84,18 @@ def test_in_repo_render_places_the_docs_page(render: Render, workspace: Path,
     pyproject = _toml.loads((plugin / "pyproject.toml").read_text())
     assert pyproject["tool"]["uv"]["sources"] == {"plugbay": {"workspace": True}}
     assert "pytest" not in pyproject["tool"], "the workspace's pytest settings apply"
+
+
+@pytest.mark.parametrize("flavour", FLAVOURS)
+def test_a_compiled_template_renders_no_bytecode(render: Render, tmp_path: Path,
+                                                 flavour: str) -> None:
+    """pip compiles the template's modules when it installs the plugbay wheel (codec.py is
+    valid Python); cookiecutter copies the ``__pycache__`` folders it finds."""
+    template = tmp_path / "template"
+    shutil.copytree(TEMPLATE, template)
+    compileall.compile_dir(str(template), quiet=2, force=True)
+    assert any(p.name.startswith("codec.") for p in template.rglob("*.pyc")), "no bytecode"
+    render(tmp_path / "out", template=template, provider="acme-cloud", flavour=flavour)
 
 
 def test_price_table_is_marked_to_fill_in(render: Render, tmp_path: Path) -> None:

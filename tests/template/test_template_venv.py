@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import ROOT, UV, Render, fresh_venv, run_pytest, uv
+from .conftest import ROOT, UV, Render, bytecode_under, fresh_venv, run_pytest, uv
 
 pytestmark = [pytest.mark.slow,
               pytest.mark.skipif(not Path(UV).exists(), reason="uv is not installed")]
@@ -88,8 +88,9 @@ def test_new_plugin_from_an_installed_wheel(tmp_path: Path) -> None:
         return subprocess.run([str(bindir / "plugbay"), *args], cwd=work, env=env,
                               capture_output=True, text=True, timeout=120)
 
-    # Core alone: no cookiecutter, so new-plugin explains how to get it.
-    bindir = fresh_venv(tmp_path / "venv", str(wheel))
+    # Core alone: no cookiecutter, so new-plugin explains how to get it. Compiled on
+    # install as pip does, so the template's own modules have __pycache__ folders.
+    bindir = fresh_venv(tmp_path / "venv", str(wheel), compile_bytecode=True)
     bare = plugbay(bindir, "new-plugin", "--no-input", "--name", "acme")
     assert bare.returncode == 2 and bare.stderr.count("\n") == 1, bare.stderr
     assert "pip install cookiecutter" in bare.stderr
@@ -106,6 +107,7 @@ def test_new_plugin_from_an_installed_wheel(tmp_path: Path) -> None:
     assert made.returncode == 0, made.stderr
     assert made.stdout.startswith("Created acme (openai-compatible).")
     plugin = work / "acme"
+    assert bytecode_under(plugin) == [], "compiled template modules were copied"
     installed = uv("pip", "install", "--quiet", "--no-sources", "--python",
                    str(bindir / "python"), str(plugin), cwd=work)
     assert installed.returncode == 0, installed.stderr

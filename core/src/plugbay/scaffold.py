@@ -33,6 +33,9 @@ OPTIONS = {"name": "provider", "display_name": "display_name", "base_url": "base
            "author": "author", "api_key_env": "api_key_env"}
 
 
+COMMAND_INDENT = " " * 7  # how next_steps sets a command apart from the step's text
+
+
 class ScaffoldError(PlugbayError):
     """The plugin could not be generated: bad input, a clash, or cookiecutter missing."""
 
@@ -130,37 +133,42 @@ def new_plugin(given: Mapping[str, str], *, no_input: bool = True,
 
 
 def next_steps(plugin: Path, *, cwd: Path, in_repo: bool, flavour: str) -> str:
-    """What to do after generating ``plugin``, as shown by the command."""
+    """What to do after generating ``plugin``, as shown by the command: the steps and
+    commands of docs/writing-a-plugin.md (a test keeps the two in step). Each command is
+    on a line of its own, to copy as it is."""
     name = plugin.name
     try:
         shown = os.path.relpath(plugin, cwd)
     except ValueError:  # another drive on Windows
         shown = str(plugin)
-    tests = ("the tests pass as generated" if flavour == "openai-compatible" else
-             "the tests fail, each naming a step still to write: write codec.py and the Wire")
+    tests = ("they pass as generated" if flavour == "openai-compatible" else
+             "they fail, each naming a step still to write: write codec.py and the Wire")
+    steps: list[tuple[str, list[str]]]
     if in_repo:
-        root = plugin.parent.parent
-        venv = os.path.relpath(root / ".venv" / "bin", cwd)
-        install = f"uv pip install --python {venv}/python -e {shown}"
-        test = f"{venv}/pytest {shown} -q"
-        docs = (f"edit docs/providers/{name}.md and add a row for {name} to "
-                "docs/providers/index.md")
-        lint = f"{venv}/ruff check {shown}"
+        venv = os.path.relpath(plugin.parent.parent / ".venv" / "bin", cwd)
+        guide = 'docs/writing-a-plugin.md, "Working inside the plugbay repository"'
+        steps = [
+            (f"Install it and run its tests ({tests}):",
+             [f"uv pip install --python {venv}/python -e {shown}", f"{venv}/pytest {shown} -q"]),
+            (f"Work through the checklist in {shown}/README.md; fill in prices.toml "
+             "(TO FILL IN).", []),
+            (f"Edit docs/providers/{name}.md and add a row for {name} to "
+             "docs/providers/index.md.", []),
+            ("Lint it:", [f"{venv}/ruff check {shown}"]),
+        ]
     else:
-        install = (f"cd {shown} && uv venv && uv pip install -e . pytest pytest-asyncio "
-                   "pytest-timeout")
-        test = ".venv/bin/pytest -q"
-        docs = f"edit docs/{name}.md (the provider page)"
-        lint = "uv build && uv publish (when the checklist is done)"
-    steps = [
-        f"install it: {install}",
-        f"run its tests: {test}  ({tests})",
-        f"work through the checklist in {shown}/README.md; fill in prices.toml (TO FILL IN)",
-        docs,
-        lint,
-    ]
-    lines = [f"Created {shown} ({flavour}).", "", "Next steps:"]
-    lines += [f"  {i}. {step}" for i, step in enumerate(steps, 1)]
+        guide = "docs/writing-a-plugin.md"
+        steps = [
+            (f"Install it where plugbay is installed and run its tests ({tests}):",
+             [f"cd {shown}", "uv pip install -e .", "pytest -q"]),
+            ("Work through the checklist in README.md; fill in prices.toml (TO FILL IN).", []),
+            (f"Edit the provider page, docs/{name}.md.", []),
+            ("Build it, and publish it when the checklist is done:", ["uv build", "uv publish"]),
+        ]
+    lines = [f"Created {shown} ({flavour}).", "", f"Next steps ({guide}):"]
+    for i, (what, commands) in enumerate(steps, 1):
+        lines.append(f"  {i}. {what}")
+        lines += [f"{COMMAND_INDENT}{command}" for command in commands]
     lines += ["", "Guide: docs/writing-a-plugin.md and docs/testing-plugins.md in plugbay."]
     return "\n".join(lines) + "\n"
 
