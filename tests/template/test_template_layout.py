@@ -15,8 +15,9 @@ SKELETON = {"pyproject.toml", "README.md", "src/plugbay_<n>/__init__.py",
             "tests/test_<n>_conformance.py", "tests/test_<n>_quirks.py"}
 # Generated too, but a local server or a gateway has no prices of its own to ship.
 PRICED = "src/plugbay_<n>/prices.toml"
-# Only for providers with recordings in ../shared/corpus (see docs/writing-a-plugin.md).
-OPTIONAL = {"tests/test_<n>_replay.py"}
+# Only for providers with recordings in ../shared/corpus (see docs/writing-a-plugin.md), and
+# for those that also speak the OpenAI Responses API (openai_compat.ResponsesCapable).
+OPTIONAL = {"tests/test_<n>_replay.py", "tests/test_<n>_responses.py"}
 
 
 def normalised(plugin: Path, slug: str) -> set[str]:
