@@ -1,7 +1,9 @@
 """The ``plugbay`` command: plugins, models, complete, health.
 
-User errors (unknown provider, missing key, bad config, a model the provider
-rejects) print one line to stderr and exit with status 2; no traceback.
+User errors (unknown provider, route or agent, missing key, bad config, bad input, a
+model the provider rejects) print one line to stderr and exit with status 2; no
+traceback. With ``--json`` the error is printed to stdout as JSON instead:
+``{"error": {"class", "provider", "status", "message", ...}}``.
 """
 
 from __future__ import annotations
@@ -85,13 +87,16 @@ NOISY_LOGGERS = ("azure", "urllib3", "google.auth")
 def _quiet(names: Sequence[str] = NOISY_LOGGERS) -> Iterator[None]:
     """Silence ``names`` for one command: the table (or the error line) says what failed."""
     import logging
+    import warnings
 
     loggers = [logging.getLogger(n) for n in names]
     levels = [lg.level for lg in loggers]
     for lg in loggers:
         lg.setLevel(logging.CRITICAL + 1)
     try:
-        yield
+        with warnings.catch_warnings():  # urllib3's own warnings go through `warnings`
+            warnings.filterwarnings("ignore", module=r"urllib3(\.|$)")
+            yield
     finally:
         for lg, level in zip(loggers, levels, strict=True):
             lg.setLevel(level)
