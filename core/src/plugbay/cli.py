@@ -1,16 +1,20 @@
 """The ``plugbay`` command: plugins, models, complete, health.
 
-User errors (unknown provider, missing key, bad config, a model the provider
-rejects) print one line to stderr and exit with status 2; no traceback.
+User errors (unknown provider, route or agent, missing key, bad config, bad input, a
+model the provider rejects) print one line to stderr and exit with status 2; no
+traceback. With ``--json`` the error is printed to stdout as JSON instead:
+``{"error": {"class", "provider", "status", "message", ...}}``.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import difflib
 import json
+import re
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, TextIO
 
 from plugbay import errors
@@ -56,7 +60,8 @@ def _money(value: float | None) -> str:
 
 def cmd_models(args: argparse.Namespace, out: TextIO) -> int:
     client = _client(args)
-    listing = client.models(args.provider)
+    with _quiet():
+        listing = client.models(args.provider)
     if args.json:
         out.write(json.dumps([m.model_dump(mode="json") for m in listing], indent=2) + "\n")
         return 0
@@ -73,9 +78,34 @@ def cmd_models(args: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
+# SDK loggers that print to stderr while their plugin probes credentials (Azure's chain
+# lists every credential it tried; urllib3 warns on each metadata-server retry).
+NOISY_LOGGERS = ("azure", "urllib3", "google.auth")
+
+
+@contextlib.contextmanager
+def _quiet(names: Sequence[str] = NOISY_LOGGERS) -> Iterator[None]:
+    """Silence ``names`` for one command: the table (or the error line) says what failed."""
+    import logging
+    import warnings
+
+    loggers = [logging.getLogger(n) for n in names]
+    levels = [lg.level for lg in loggers]
+    for lg in loggers:
+        lg.setLevel(logging.CRITICAL + 1)
+    try:
+        with warnings.catch_warnings():  # urllib3's own warnings go through `warnings`
+            warnings.filterwarnings("ignore", module=r"urllib3(\.|$)")
+            yield
+    finally:
+        for lg, level in zip(loggers, levels, strict=True):
+            lg.setLevel(level)
+
+
 def cmd_health(args: argparse.Namespace, out: TextIO) -> int:
     client = _client(args)
-    report = client.health(args.provider)
+    with _quiet():
+        report = client.health(args.provider)
     if args.json:
         out.write(json.dumps([h.model_dump(mode="json") for h in report], indent=2) + "\n")
     else:
@@ -90,32 +120,96 @@ def cmd_health(args: argparse.Namespace, out: TextIO) -> int:
 def cmd_complete(args: argparse.Namespace, out: TextIO) -> int:
     from plugbay.types import Message
 
-    prompt = args.prompt if args.prompt is not None else sys.stdin.read()
+    prompt = args.prompt if args.prompt is not None else _read_stdin()
+    _check_utf8(prompt, "the prompt")
     if not prompt.strip():
         raise _UsageError("no prompt: give one as an argument or on stdin")
     messages = ([Message.system(args.system)] if args.system else []) + [Message.user(prompt)]
-    params: dict[str, Any] = {}
-    if args.temperature is not None:
-        params["temperature"] = args.temperature
-    if args.max_tokens is not None:
-        params["max_tokens"] = args.max_tokens
+    params = _params(args)
     client = _client(args)
     try:
-        if args.json:
+        _check_route(client, args.model)
+        if args.json and not args.stream:
             result = client.complete(args.model, messages, **params)
             out.write(result.model_dump_json(indent=2, exclude={"price"}) + "\n")
             return 0
         with client.stream(args.model, messages, **params) as stream:
             for event in stream:
-                if event.type == "text":
+                if event.type == "text" and not args.json:
                     out.write(event.text)
                     out.flush()
-        out.write("\n")
+        if args.json:  # the final completion, as `complete --json` prints it
+            out.write(stream.completion.model_dump_json(indent=2, exclude={"price"}) + "\n")
+        else:
+            out.write("\n")
     except errors.ModelNotFoundError as exc:
-        raise _UsageError(_not_found(client, args.model, exc)) from None
+        raise _UsageError(_not_found(client, args.model, exc)) from exc
     finally:
         client.close()
     return 0
+
+
+def _read_stdin() -> str:
+    """stdin as strict UTF-8 (the text layer would smuggle bad bytes in as surrogates)."""
+    raw = sys.stdin.buffer.read() if hasattr(sys.stdin, "buffer") else sys.stdin.read()
+    if isinstance(raw, str):
+        return raw
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise _UsageError(f"stdin is not UTF-8 text (byte 0x{raw[exc.start]:02x} at offset "
+                          f"{exc.start}): convert it first, e.g. iconv -t utf-8") from None
+
+
+def _check_utf8(text: str, what: str) -> None:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise _UsageError(f"{what} is not UTF-8 text (at offset {exc.start})") from None
+
+
+def _params(args: argparse.Namespace) -> dict[str, Any]:
+    """The sampling options, checked against ``Request``'s rules before any call."""
+    from pydantic import ValidationError
+
+    from plugbay.types import Request
+
+    params: dict[str, Any] = {}
+    if args.temperature is not None:
+        params["temperature"] = args.temperature
+    if args.max_tokens is not None:
+        params["max_tokens"] = args.max_tokens
+    try:
+        Request(model="-", messages=[], **params)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        option = "--" + str(err["loc"][0]).replace("_", "-")
+        bound = (err.get("ctx") or {}).get("ge")
+        rule = f"must be at least {bound:g}" if bound is not None else err["msg"].lower()
+        raise _UsageError(f"{option} {rule} (got {err['input']!r})") from None
+    return params
+
+
+def _check_route(client: Any, model: str) -> None:
+    """A name without '/' is a route or ``agent:<name>``: say so when none matches, with
+    the closest configured names (the client would say 'write provider/model')."""
+    if "/" in model:
+        return
+    extra = client.config.model_extra or {}
+    routes = [str(r) for r in extra.get("routes") or {}]
+    agents = [f"agent:{a}" for a in extra.get("agents") or {}]
+    if model in routes or model in agents:
+        return
+    what = "agent" if model.startswith("agent:") else "route"
+    known = routes + agents
+    # A bare agent name ("pricing") is close to its "agent:pricing" too.
+    close = difflib.get_close_matches(model, known, n=3, cutoff=0.5) or [
+        a for a in agents if a[6:] == model]
+    hint = f"; did you mean {', '.join(close)}?" if close else ""
+    have = (f" (configured: {', '.join(known)})" if known else
+            " (no routes or agents are configured: [routes.<name>] in plugbay.toml)")
+    raise _UsageError(f"unknown {what} {model!r}{hint}{have}; a model is written as "
+                      "provider/model, e.g. openai/gpt-4o-mini")
 
 
 def _not_found(client: Any, model: str, exc: errors.APIError) -> str:
@@ -149,11 +243,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("complete", help="complete a prompt, streaming to the terminal")
     p.add_argument("prompt", nargs="?", help="the prompt (default: read stdin)")
-    p.add_argument("-m", "--model", required=True, help="provider/model")
+    p.add_argument("-m", "--model", required=True,
+                   help="provider/model, a route, or agent:<name>")
     p.add_argument("-s", "--system", help="system prompt")
     p.add_argument("-t", "--temperature", type=float)
     p.add_argument("--max-tokens", type=int)
-    p.add_argument("--json", action="store_true", help="print the whole completion as JSON")
+    p.add_argument("--json", action="store_true",
+                   help="print the whole completion (or the error) as JSON")
+    p.add_argument("--stream", action="store_true",
+                   help="with --json: stream the call, then print the final completion")
     p.set_defaults(func=cmd_complete)
 
     p = sub.add_parser("health", help="check every provider (or one)")
@@ -190,15 +288,38 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
         code: int = args.func(args, out)
         return code
     except (errors.PlugbayError, _UsageError) as exc:
-        sys.stderr.write(f"plugbay: error: {_one_line(exc)}\n")
+        if getattr(args, "json", False):
+            out.write(json.dumps({"error": error_json(exc)}, indent=2) + "\n")
+        else:
+            sys.stderr.write(f"plugbay: error: {_one_line(exc)}\n")
         return EXIT_USAGE
     except KeyboardInterrupt:
         sys.stderr.write("plugbay: interrupted\n")
         return 130
 
 
+def error_json(exc: BaseException) -> dict[str, Any]:
+    """What a script needs to act on an error: its class, provider, status, message, and
+    the rest of what plugbay knows (retryable, retry_after, code, file, key...)."""
+    cause = exc.__cause__ if isinstance(exc, _UsageError) and exc.__cause__ else exc
+    kind = "UsageError" if isinstance(cause, _UsageError) else type(cause).__name__
+    found: dict[str, Any] = {"class": kind, "provider": None, "status": None,
+                             "message": _one_line(exc)}
+    for name in ("provider", "status", "code", "request_id", "retryable", "retry_after",
+                 "file", "key"):
+        value = getattr(cause, name, None)
+        if value is not None or name in found:
+            found[name] = value
+    return found
+
+
+_SECONDS = re.compile(r"\b(\d+\.\d{4,})(?= s\b)")
+
+
 def _one_line(exc: BaseException) -> str:
-    return " ".join(str(exc).split())
+    text = " ".join(str(exc).split())
+    # "no answer within 1.8734521 s": a deadline's remainder, rounded for people.
+    return _SECONDS.sub(lambda m: f"{float(m.group(1)):.3g}", text)
 
 
 if __name__ == "__main__":  # pragma: no cover

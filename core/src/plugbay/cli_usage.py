@@ -141,9 +141,9 @@ def _print_table(rows: list[list[str]], out: TextIO, text_columns: int = 1) -> N
 def cmd_usage(args: argparse.Namespace, out: TextIO) -> int:
     since = parse_when(args.since) if args.since else None
     until = parse_when(args.until) if args.until else None
+    if args.chart:
+        _check_chart_path(args.chart)
     ledger = _ledger(args)
-    if args.chart and not _has_matplotlib():
-        raise UsageError("--chart needs matplotlib: pip install 'plugbay[chart]'")
     records = ledger.fetch(since, until)
     rows = aggregate(records, args.by)
     if args.chart:
@@ -189,6 +189,17 @@ def _money(cost: float, unpriced: int) -> str:
     return f"{text} (+{unpriced} unpriced)" if unpriced else text
 
 
+def _check_chart_path(path: str) -> None:
+    """Before reading the ledger: matplotlib is there and the folder exists."""
+    from pathlib import Path
+
+    if not _has_matplotlib():
+        raise UsageError("--chart needs matplotlib: pip install 'plugbay[chart]'")
+    folder = Path(path).expanduser().parent
+    if not folder.is_dir():
+        raise UsageError(f"--chart {path}: folder {folder} does not exist")
+
+
 def _has_matplotlib() -> bool:
     import importlib.util
 
@@ -197,9 +208,23 @@ def _has_matplotlib() -> bool:
 
 def chart(records: list[UsageRecord], by: str, path: str) -> None:
     """A PNG of cost per day, one line per group (one line in all for ``--by day``)."""
+    import matplotlib.pyplot as plt
+
+    fig = draw(records, by)
+    try:
+        fig.savefig(path, dpi=100)
+    except OSError as exc:
+        raise UsageError(f"cannot write the chart to {path}: {exc.strerror}") from None
+    finally:
+        plt.close(fig)
+
+
+def draw(records: list[UsageRecord], by: str) -> Any:
+    """The chart's figure: one point per day, the x-axis spanning exactly those days."""
     import matplotlib
 
     matplotlib.use("Agg")
+    import matplotlib.dates as mdates
     import matplotlib.pyplot as plt
 
     key = key_fn(by) if by != "day" else (lambda r: "cost")
@@ -209,12 +234,16 @@ def chart(records: list[UsageRecord], by: str, path: str) -> None:
         s = series.setdefault(key(r), {})
         s[_day(r.ts)] = s.get(_day(r.ts), 0.0) + (r.cost or 0.0)
     fig, ax = plt.subplots(figsize=(9, 4.5))
-    x = [dt.date.fromisoformat(d) for d in days]
+    x = [dt.datetime.fromisoformat(d) for d in days]
     for name in sorted(series):
         ax.plot(x, [series[name].get(d, 0.0) for d in days], marker="o", label=name)  # type: ignore[arg-type]
-    import matplotlib.dates as mdates
-
-    ax.xaxis.set_major_locator(mdates.AutoDateLocator(minticks=1, maxticks=12))  # type: ignore[no-untyped-call]
+    if x:  # half a day either side; left alone, one day autoscales to four years
+        half = dt.timedelta(hours=12)
+        ax.set_xlim(x[0] - half, x[-1] + half)  # type: ignore[arg-type]
+    if len(x) <= 12:
+        ax.set_xticks(x)  # type: ignore[arg-type]
+    else:
+        ax.xaxis.set_major_locator(mdates.AutoDateLocator(minticks=1, maxticks=12))  # type: ignore[no-untyped-call]
     ax.xaxis.set_major_formatter(mdates.DateFormatter("%Y-%m-%d"))  # type: ignore[no-untyped-call]
     ax.set_ylim(bottom=0)
     ax.set_ylabel("cost (USD)")
@@ -223,8 +252,7 @@ def chart(records: list[UsageRecord], by: str, path: str) -> None:
         ax.legend(fontsize="small")
     fig.autofmt_xdate()
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    return fig
 
 
 def cmd_budget(args: argparse.Namespace, out: TextIO) -> int:

@@ -17,7 +17,8 @@ Shape::
     input = 3.0
     output = 12.0
 
-Every error names the file, the key and the reason (``ConfigError``).
+Every error names the file, the key and the reason (``ConfigError``). An unknown
+section or key is an error; ``plugbay.config_keys.SECTIONS`` lists the known ones.
 """
 
 from __future__ import annotations
@@ -133,6 +134,9 @@ def find_config_file(env: Mapping[str, str], cwd: Path | None = None) -> Path | 
 
 
 def validate(data: Mapping[str, Any], *, file: str | None = None) -> Config:
+    from plugbay.config_keys import check
+
+    check(data, file)  # unknown sections and keys, base URLs (see SECTIONS)
     try:
         config = Config.model_validate(dict(data))
     except ValidationError as exc:

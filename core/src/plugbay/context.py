@@ -71,7 +71,14 @@ class ProviderContext:
         Resolved once per instance (options and env are snapshots): it is on every request."""
         found = self._base_urls.get(default)
         if found is None:
-            found = self._base_urls[default] = (self.setting("base_url") or default).rstrip("/")
+            given = self.setting("base_url")
+            if given:  # checked once here too: it may come from the environment
+                from plugbay.config_keys import check_base_url
+
+                check_base_url(given, key=f"providers.{self.name}.base_url"
+                               if self.options.get("base_url")
+                               else f"{env_prefix(self.name)}_BASE_URL")
+            found = self._base_urls[default] = (given or default).rstrip("/")
         return found
 
     def secrets(self) -> list[str]:

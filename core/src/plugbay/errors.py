@@ -181,10 +181,10 @@ class MissingAPIKeyError(AuthenticationError):
     """No credentials were configured. The message names the environment variable."""
 
     def __init__(self, provider: str, env_vars: Iterable[str]) -> None:
-        self.env_vars = list(env_vars)
+        self.env_vars = list(dict.fromkeys(env_vars))  # a plugin's fallbacks may repeat ours
         names = " or ".join(self.env_vars)
-        super().__init__(
-            f"no API key for provider {provider!r}: set {names}, or api_key under "
+        super().__init__(  # str() prefixes "[provider]": the message does not repeat it
+            f"no API key: set {names}, or api_key under "
             f"[providers.{provider}] in plugbay.toml",
             provider=provider,
         )

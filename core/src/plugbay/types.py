@@ -176,8 +176,9 @@ class Request(_Model):
 
     model: str
     messages: list[Message]
-    temperature: float | None = None
-    max_tokens: int | None = None
+    # Local floors, checked before any call; each provider's ceiling is its own answer.
+    temperature: float | None = Field(default=None, ge=0)
+    max_tokens: int | None = Field(default=None, ge=1)
     top_p: float | None = None
     stop: list[str] | None = None
     seed: int | None = None

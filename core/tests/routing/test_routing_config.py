@@ -41,7 +41,6 @@ def test_route_in_code(srv: FakeServer) -> None:
     ({"r": {"targets": ["no-slash"]}}, {}, "routes.r.targets[0].model", "provider/model"),
     ({"r": {"targets": ["zz/m"]}}, {}, "routes.r.targets[0]", "unknown provider"),
     ({"r": {"targets": ["a/m"], "deadline": -1}}, {}, "routes.r.deadline", "greater than 0"),
-    ({"r": {"targets": ["a/m"], "bogus": 1}}, {}, "routes.r.bogus", "Extra inputs"),
     ({"r": {"targets": [{"model": "a/m", "weight": -2}]}}, {}, "routes.r.targets[0].weight",
      "greater than or equal"),
     ({"r": {"targets": ["a/m"], "weights": {"speed": 1, "style": 2}}}, {}, "routes.r.weights",
@@ -57,6 +56,31 @@ def test_bad_config_names_key_and_reason(srv: FakeServer, routes: dict, agents: 
         c.router  # noqa: B018 - building the router validates the sections
     assert info.value.key == key
     assert fragment in info.value.reason
+
+
+def test_unknown_route_key_is_refused_at_load(srv: FakeServer) -> None:
+    with pytest.raises(ConfigError) as info:
+        plugbay.Client(config(srv, routes={"r": {"targets": ["a/m"], "stratgy": "ab"}}), env={})
+    assert info.value.key == "routes.r.stratgy"
+    assert "did you mean 'strategy'" in info.value.reason
+
+
+@pytest.mark.parametrize(("written", "name"), [("round-robin", "round_robin"),
+                                               ("least-latency", "least_latency"),
+                                               ("least_busy", "least_busy")])
+def test_strategy_names_take_dash_or_underscore(srv: FakeServer, written: str,
+                                                name: str) -> None:
+    srv.add("POST", path("a"), ok("from a"))
+    with client(srv, {"r": {"strategy": written, "targets": ["a/m"]}}) as c:
+        assert c.router.routes["r"].strategy_name == name
+        assert c.complete("r", "hi").trace.reason
+
+
+def test_unknown_strategy_suggests_the_nearest(srv: FakeServer) -> None:
+    c = plugbay.Client(config(srv, routes={"r": {"strategy": "round-robbin",
+                                                 "targets": ["a/m"]}}), env={})
+    with pytest.raises(ConfigError, match="did you mean 'round_robin'"):
+        c.router  # noqa: B018
 
 
 def test_bad_routing_defaults(srv: FakeServer) -> None:

@@ -122,6 +122,13 @@ class RouteSettings(_Strict):
     weights: dict[str, float] = Field(default_factory=dict)
     options: dict[str, Any] = Field(default_factory=dict)
 
+    @field_validator("strategy")
+    @classmethod
+    def _strategy_name(cls, value: str) -> str:
+        from plugbay.routing.strategies import canonical_name
+
+        return canonical_name(value)
+
     @field_validator("targets", mode="before")
     @classmethod
     def _targets(cls, value: Any) -> Any:
@@ -166,7 +173,11 @@ def parse_route(name: str, data: Any, *, file: str | None = None,
         raise ConfigError("must be a table", file=file, key=key)
     route: RouteSettings = _validate(RouteSettings, dict(data), file, key)
     if strategies is not None and route.strategy not in strategies:
-        raise ConfigError(f"unknown strategy {route.strategy!r}; known: "
+        import difflib
+
+        near = difflib.get_close_matches(route.strategy, list(strategies), n=1)
+        hint = f"did you mean {near[0]!r}? " if near else ""
+        raise ConfigError(f"unknown strategy {route.strategy!r}; {hint}known: "
                           f"{', '.join(sorted(strategies))}", file=file, key=f"{key}.strategy")
     if route.strategy in ("weighted", "ab") and not any(t.weight > 0 for t in route.targets):
         raise ConfigError("at least one target needs a weight above 0", file=file,

@@ -26,7 +26,8 @@ if TYPE_CHECKING:
     from plugbay.routing.state import Call, RouteTarget
     from plugbay.types import ModelInfo, Price, Request
 
-__all__ = ["STRATEGIES", "Facts", "Needs", "Strategy", "needs_of", "register_strategy"]
+__all__ = ["STRATEGIES", "Facts", "Needs", "Strategy", "canonical_name", "needs_of",
+           "register_strategy"]
 
 Ordered = tuple[list["RouteTarget"], str]
 
@@ -53,7 +54,14 @@ class Strategy:
 STRATEGIES: dict[str, type[Strategy]] = {}
 
 
+def canonical_name(name: str) -> str:
+    """``round-robin`` and ``round_robin`` name the same strategy (the docs use both)."""
+    return name.strip().replace("-", "_")
+
+
 def register_strategy(name: str) -> Callable[[type[Strategy]], type[Strategy]]:
+    name = canonical_name(name)
+
     def deco(cls: type[Strategy]) -> type[Strategy]:
         cls.name = name
         STRATEGIES[name] = cls
