@@ -243,7 +243,7 @@ def test_json_usage_errors_are_json_too(tmp_path):
     proc = cli("complete", "-m", "smrt", "--json", "hi", cwd=tmp_path)
     assert proc.returncode == 2 and proc.stderr == b""
     error = json.loads(proc.stdout)["error"]
-    assert error["class"] == "UsageError" and "unknown route" in error["message"]
+    assert error["class"] == "PluginError" and "unknown route" in error["message"]
     proc = cli("complete", "-m", "openai/m", "--json", "hi", cwd=tmp_path)
     error = json.loads(proc.stdout)["error"]
     assert (error["class"], error["provider"]) == ("MissingAPIKeyError", "openai")

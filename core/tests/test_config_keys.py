@@ -146,9 +146,9 @@ def test_registry_matches_the_config_models():
 def test_owners_accept_every_registered_key():
     """Each owner still parses its section by hand: none may call a registered key
     unknown (and each refuses an unregistered one, so the lists cannot drift apart)."""
-    from plugbay.budgets.spec import _KEYS as BUDGET_KEYS
+    from plugbay.cost.budgets.spec import _KEYS as BUDGET_KEYS
+    from plugbay.cost.control import state_settings as _state_settings
     from plugbay.ledger import LedgerSettings
-    from plugbay.ledger.meter import _state_settings
     from plugbay.ratelimit import parse_rate_limits
 
     assert keys(SECTIONS["budgets"].each) == BUDGET_KEYS

@@ -12,6 +12,8 @@ import time
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from plugbay.errors import InvalidRequestError
+
 if TYPE_CHECKING:
     from plugbay.targets import Target
     from plugbay.types import Price, Request
@@ -108,7 +110,15 @@ def build_request(model_id: str, messages: Any, params: dict[str, Any]) -> Reque
     extra = {k: params.pop(k) for k in list(params) if k not in known}
     if extra:
         params.setdefault("extra", {}).update(extra)
-    return Request(model=model_id, messages=to_messages(messages), **params)
+    try:
+        return Request(model=model_id, messages=to_messages(messages), **params)
+    except ValueError as exc:  # pydantic's ValidationError: one line, before any call
+        errors_ = getattr(exc, "errors", None)
+        first = errors_()[0] if callable(errors_) and errors_() else None
+        where = ".".join(str(p) for p in first["loc"]) if first else "request"
+        why = first["msg"] if first else str(exc)
+        got = f" (got {first['input']!r})" if first and "input" in first else ""
+        raise InvalidRequestError(f"{where}: {why}{got}") from None
 
 
 def call_tags(tags: Mapping[str, Any] | None, params: Mapping[str, Any],

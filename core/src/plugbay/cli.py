@@ -128,7 +128,6 @@ def cmd_complete(args: argparse.Namespace, out: TextIO) -> int:
     params = _params(args)
     client = _client(args)
     try:
-        _check_route(client, args.model)
         if args.json and not args.stream:
             result = client.complete(args.model, messages, **params)
             out.write(result.model_dump_json(indent=2, exclude={"price"}) + "\n")
@@ -188,28 +187,6 @@ def _params(args: argparse.Namespace) -> dict[str, Any]:
         rule = f"must be at least {bound:g}" if bound is not None else err["msg"].lower()
         raise _UsageError(f"{option} {rule} (got {err['input']!r})") from None
     return params
-
-
-def _check_route(client: Any, model: str) -> None:
-    """A name without '/' is a route or ``agent:<name>``: say so when none matches, with
-    the closest configured names (the client would say 'write provider/model')."""
-    if "/" in model:
-        return
-    extra = client.config.model_extra or {}
-    routes = [str(r) for r in extra.get("routes") or {}]
-    agents = [f"agent:{a}" for a in extra.get("agents") or {}]
-    if model in routes or model in agents:
-        return
-    what = "agent" if model.startswith("agent:") else "route"
-    known = routes + agents
-    # A bare agent name ("pricing") is close to its "agent:pricing" too.
-    close = difflib.get_close_matches(model, known, n=3, cutoff=0.5) or [
-        a for a in agents if a[6:] == model]
-    hint = f"; did you mean {', '.join(close)}?" if close else ""
-    have = (f" (configured: {', '.join(known)})" if known else
-            " (no routes or agents are configured: [routes.<name>] in plugbay.toml)")
-    raise _UsageError(f"unknown {what} {model!r}{hint}{have}; a model is written as "
-                      "provider/model, e.g. openai/gpt-4o-mini")
 
 
 def _not_found(client: Any, model: str, exc: errors.APIError) -> str:

@@ -115,6 +115,7 @@ class Client:
                 request = build_request(route.targets[0].model_id, messages, params)
                 return Call(model, request, stream=stream, timeout=timeout, tags=tags,
                             route=route.name, route_key=key, cache=cache, ttl=ttl)
+            raise self.router.unknown(model)
         target, model_id = self.targets.split(model)
         request = build_request(model_id, messages, params)
         return Call(model, request, stream=stream, target=target, timeout=timeout, tags=tags,

@@ -51,15 +51,15 @@ SECTIONS: dict[str, Section | None] = {
         plugin_options=True), owner="plugbay.context"),
     "prices": Section(each=Section.of(
         "input", "output", "cached_input", "cache_write", "reasoning", "currency", "as_of",
-        "source"), owner="plugbay.pricing"),
+        "source"), owner="plugbay.cost.prices"),
     "ledger": Section.of("path", "url", "record_text", "batch", "enabled",
-                         owner="plugbay.ledger"),
-    "state": Section.of("backend", "url", "prefix", owner="plugbay.ledger.meter"),
+                         owner="plugbay.cost.ledger"),
+    "state": Section.of("backend", "url", "prefix", owner="plugbay.cost.control"),
     "budgets": Section(keys={"estimate_output_tokens": None}, each=Section.of(
         "scope", "period", "limit", "mode", "thresholds", "on_exceed", "downgrade_to",
-        "currency"), owner="plugbay.budgets"),
+        "currency"), owner="plugbay.cost.budgets"),
     "rate_limits": Section(each=Section.of("rpm", "tpm", "on_limit", "max_wait"),
-                           owner="plugbay.ratelimit"),
+                           owner="plugbay.cost.ratelimit"),
     "otel": Section.of("enabled", owner="plugbay.otel"),
     "routing": Section.of(
         "max_attempts", "retry_budget", "retry_budget_min", "backoff_base", "backoff_max",
@@ -71,8 +71,8 @@ SECTIONS: dict[str, Section | None] = {
         "weights", "options"), owner="plugbay.routing.routes"),
     "agents": Section(open=True, owner="plugbay.routing.routes"),
     "cache": Section.of("backend", "ttl", "namespace", "max_bytes", "path", "url",
-                        owner="plugbay.layers"),
-    "pipeline": Section.of("layers", owner="plugbay.pipeline"),
+                        owner="plugbay.cache"),
+    "pipeline": Section.of("layers", owner="plugbay.layers.hosted"),
 }
 
 ROOT = Section(keys=SECTIONS)

@@ -198,3 +198,16 @@ def test_an_installed_entry_point_layer_is_found_by_name(srv: FakeServer, tmp_pa
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "['tag', 'metering', 'dispatch']"
     assert srv.last.json()["user"] == "tagged"
+
+
+@pytest.mark.parametrize(("params", "says"), [
+    ({"max_tokens": 0}, "max_tokens: Input should be greater than or equal to 1 (got 0)"),
+    ({"temperature": -0.5}, "temperature: Input should be greater than or equal to 0"),
+])
+def test_bad_parameters_are_a_typed_error_before_any_call(srv: FakeServer, params: Any,
+                                                         says: str) -> None:
+    with plugbay.Client(config(srv), env={}) as client:
+        with pytest.raises(plugbay.InvalidRequestError) as caught:
+            client.complete("a/m", "hi", **params)
+        assert says in str(caught.value)
+    assert srv.requests == []

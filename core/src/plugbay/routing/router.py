@@ -143,11 +143,31 @@ class Router:
             agent = name[6:]
             target = self.agents.get(agent)
             if target is None:
-                raise errors.ConfigError(
-                    f"no agent {agent!r} (known: {', '.join(sorted(self.agents)) or 'none'})",
-                    file=self.config.source, key="agents")
+                raise self.unknown(name)
             route = self.routes[target]
         return route
+
+    def unknown(self, name: str) -> errors.PlugbayError:
+        """The error for a name with no ``/`` that is no route or agent, with the closest:
+        a ``ConfigError`` for ``agent:<name>``, else a ``PluginError`` (no such model)."""
+        import difflib
+
+        routes = list(self.routes)
+        agents = [f"agent:{a}" for a in self.agents]
+        what = "agent" if name.startswith("agent:") else "route"
+        known = routes + agents
+        # A bare agent name ("pricing") is close to its "agent:pricing" too.
+        close = difflib.get_close_matches(name, known, n=3, cutoff=0.5) or [
+            a for a in agents if a[6:] == name]
+        hint = f"; did you mean {', '.join(close)}?" if close else ""
+        have = (f" (configured: {', '.join(known)})" if known else
+                " (no routes or agents are configured: [routes.<name>] in plugbay.toml)")
+        message = (f"unknown {what} {name!r}{hint}{have}; a model is written as "
+                   "provider/model, e.g. openai/gpt-4o-mini")
+        if what == "agent":
+            return errors.ConfigError(f"{message} (no agent {name[6:]!r})",
+                                      file=self.config.source, key="agents")
+        return errors.PluginError(message)
 
     def circuits(self) -> list[CircuitInfo]:
         return [self.states[k].breaker.info() for k in sorted(self.states)]
