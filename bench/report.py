@@ -165,7 +165,8 @@ def _throughput(doc: dict[str, Any], d: Figs) -> list[str]:
         "comparison with the noise of other processes taken out. Both ratios pair each "
         "client with raw aiohttp in the same round. Upstream CPU/req is what each client cost "
         "the upstream, and connections how many it opened in one throughput phase (warm-up "
-        "included; 64 is the minimum).",
+        "included): 64, or a little less for a library that keeps its pool from the earlier "
+        "phases of the process (litellm caches its clients process-wide).",
         "",
         *_client_table(doc, d, THROUGHPUT),
     ]

@@ -100,7 +100,8 @@ def run_client(st: State, c: Client, mode: str, extra: list[str],
     ok = "error" not in result
     if mode == "load" and ok:  # one record per phase, as if each had its own process
         for phase in ("seq", "stream", "conc"):
-            st.runs.append({**result[phase], "client": c.name, "mode": phase, "round": rnd})
+            st.runs.append({**result[phase], "client": c.name, "mode": phase, "round": rnd,
+                            "load_process_wall_s": result["process_wall_s"]})
         return result
     st.runs.append({**result, "client": c.name, "mode": mode, "round": rnd})
     return result if ok else None
