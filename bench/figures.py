@@ -140,7 +140,6 @@ def derive(doc: dict[str, Any]) -> dict[str, dict[str, Fig | None]]:
             "maxrss_mb": f(name, "conc", "maxrss_mb"),
             "server_cpu_us": f(name, "conc", "server_cpu_per_req_us"),
             "server_conns": f(name, "conc", "server_connections"),
-            "load_rounds": Fig.of([float(len(runs.get(name, "conc")))]),
         }
     return out
 
