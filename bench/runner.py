@@ -1,26 +1,28 @@
-"""Run every bench client against one upstream and save the raw and summarised results.
+"""Run every bench client against one upstream and save the raw results.
 
 The upstream runs pinned to CPU 0, every client in a fresh interpreter of its own venv pinned
-to CPU 1. Rounds are interleaved (A, B, C, A, B, C, ...) and figures are medians over rounds.
-Writes ``bench/results/latest.json`` (and a timestamped copy). ``bench/run`` calls this.
-
-Adding a client or a plugbay variant is one ``Client(...)`` row in ``CLIENTS``.
+to CPU 1. First the startup figures: per import run, every client's import and cold start,
+and plugbay's two import forms (``import plugbay``, ``from plugbay import Client``). Then the
+load rounds: round i runs every client once, in an order rotated by i, each process doing
+its sequential, streaming and 64-concurrent phases for ``Plan.load_s`` seconds in all; then
+plugbay's in-process measures (pipeline overhead, cache hits, sync stream). Every figure is
+kept per round; ``report.py`` takes medians and ranges. Writes ``bench/results/latest.json``
+(and a timestamped copy). ``bench/run`` calls this.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import statistics
 import subprocess
 import sys
 import time
-import urllib.request
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
+from plan import CLIENTS, Client, Plan, parse_args
 from sysinfo import loadavg, machine
 
 HERE = Path(__file__).resolve().parent
@@ -29,71 +31,9 @@ RESULTS = HERE / "results"
 _CPUS = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else [0]
 # The upstream on one CPU, clients on another; on a single CPU both share it (noted).
 SERVER_CPU, CLIENT_CPU = _CPUS[0], _CPUS[1 if len(_CPUS) > 1 else 0]
-
-
-@dataclass(frozen=True)
-class Client:
-    name: str  # row name in the report
-    venv: str  # bench/.venvs/<venv>
-    script: str  # bench/clients/<script>
-    args: tuple[str, ...] = ()
-    floor: bool = False  # a raw HTTP client: the floor others are compared with
-    kind: str = "peer"  # floor | plugbay | peer
-
-
-CLIENTS: list[Client] = [
-    Client("aiohttp (raw)", "aiohttp", "raw_aiohttp.py", floor=True, kind="floor"),
-    Client("httpx 0.28 (raw)", "httpx", "raw_httpx.py", floor=True, kind="floor"),
-    Client("httpx2 (raw)", "httpx2", "raw_httpx2.py", floor=True, kind="floor"),
-    Client(
-        "plugbay_direct", "plugbay", "plugbay_client.py", ("--variant", "direct"), kind="plugbay"
-    ),
-    Client("plugbay_route", "plugbay", "plugbay_client.py", ("--variant", "route"),
-           kind="plugbay"),
-    Client("plugbay_ledger", "plugbay", "plugbay_client.py", ("--variant", "ledger"),
-           kind="plugbay"),
-    Client("openai SDK", "openai", "openai_sdk.py"),
-    Client("litellm", "litellm", "litellm_sdk.py"),
-    Client("any-llm", "anyllm", "anyllm_sdk.py"),
-]
-
-
-@dataclass
-class Plan:
-    import_runs: int = 7
-    rounds: int = 3
-    seq_n: int = 2000
-    seq_warmup: int = 100
-    stream_n: int = 100
-    stream_warmup: int = 10
-    chunks: int = 200
-    conc: int = 64
-    conc_n: int = 3000
-    conc_warmup: int = 256
-    max_s: float = 2.5  # cap on one timed phase; slow clients measure fewer requests
-    ceiling_runs: int = 3
-    ceiling_s: float = 1.0
-    # Start no load round that would end past this many seconds after bench/run began
-    # (BENCH_RUN_START; venv setup included), so that the whole command stays < 10 min.
-    budget_s: float = 520.0
-    timeout_s: float = 120.0
-    quick: bool = False
-
-
-QUICK = Plan(
-    import_runs=2,
-    rounds=1,
-    seq_n=300,
-    seq_warmup=30,
-    stream_n=20,
-    stream_warmup=3,
-    conc_n=500,
-    conc_warmup=64,
-    max_s=1.5,
-    ceiling_runs=1,
-    ceiling_s=0.5,
-    quick=True,
-)
+MICRO = "plugbay (in-process)"  # the client name of the micro measures' records
+FORMS = "plugbay (import forms)"
+T = TypeVar("T")
 
 
 @dataclass
@@ -128,43 +68,43 @@ def python_of(venv: str) -> Path:
     return VENVS / venv / "bin" / "python"
 
 
-def run_client(st: State, c: Client, mode: str, extra: list[str]) -> dict[str, Any] | None:
-    cmd = [
-        str(python_of(c.venv)),
-        str(HERE / "clients" / c.script),
-        "--mode",
-        mode,
-        "--url",
-        st.url,
-        "--cpu",
-        str(CLIENT_CPU),
-        *c.args,
-        *extra,
-    ]
+def rotated(items: list[T], i: int) -> list[T]:
+    """``items`` starting at position ``i``: each item leads one round in turn."""
+    k = i % len(items) if items else 0
+    return items[k:] + items[:k]
+
+
+def spawn(st: State, label: str, cmd: list[str], timeout: float) -> dict[str, Any]:
+    """Run one measuring process; its last JSON line, or ``{"error": why}``."""
     t0 = time.perf_counter()
     try:
-        p = subprocess.run(
-            cmd,
-            capture_output=True,
-            text=True,
-            env=client_env(),
-            timeout=st.plan.timeout_s,
-            check=False,
-        )
+        p = subprocess.run(cmd, capture_output=True, text=True, env=client_env(),
+                           timeout=timeout, check=False)
     except subprocess.TimeoutExpired:
-        log(f"{c.name} {mode}: timed out after {st.plan.timeout_s:.0f} s")
-        st.runs.append({"client": c.name, "mode": mode, "error": "timeout"})
-        return None
-    wall = time.perf_counter() - t0
+        log(f"{label}: timed out after {timeout:.0f} s")
+        return {"error": "timeout"}
     result = _last_json(p.stdout)
     if p.returncode != 0 or result is None:
         tail = " | ".join((p.stderr or p.stdout).strip().splitlines()[-3:])
-        log(f"{c.name} {mode}: failed (exit {p.returncode}): {tail}")
-        st.runs.append({"client": c.name, "mode": mode, "error": tail or f"exit {p.returncode}"})
-        return None
-    result.update(client=c.name, process_wall_s=wall)
-    st.runs.append(result)
+        log(f"{label}: failed (exit {p.returncode}): {tail}")
+        return {"error": tail or f"exit {p.returncode}"}
+    result["process_wall_s"] = time.perf_counter() - t0
     return result
+
+
+def run_client(st: State, c: Client, mode: str, extra: list[str],
+               rnd: int | None = None) -> dict[str, Any] | None:
+    cmd = [str(python_of(c.venv)), str(HERE / "clients" / c.script), "--mode", mode,
+           "--url", st.url, "--cpu", str(CLIENT_CPU), *c.args, *extra]
+    result = spawn(st, f"{c.name} {mode}", cmd, st.plan.timeout_s)
+    ok = "error" not in result
+    if mode == "load" and ok:  # one record per phase, as if each had its own process
+        for phase in ("seq", "stream", "conc"):
+            st.runs.append({**result[phase], "client": c.name, "mode": phase, "round": rnd,
+                            "load_process_wall_s": result["process_wall_s"]})
+        return result
+    st.runs.append({**result, "client": c.name, "mode": mode, "round": rnd})
+    return result if ok else None
 
 
 def _last_json(out: str) -> dict[str, Any] | None:
@@ -180,6 +120,8 @@ def _last_json(out: str) -> dict[str, Any] | None:
 
 
 def server_stats(url: str) -> dict[str, float]:
+    import urllib.request
+
     with urllib.request.urlopen(url + "/bench/stats", timeout=5) as r:
         stats: dict[str, float] = json.loads(r.read())
         return stats
@@ -190,16 +132,8 @@ def start_upstream() -> tuple[subprocess.Popen[bytes], str]:
     port_file = RESULTS / ".upstream-port"
     port_file.unlink(missing_ok=True)
     proc = subprocess.Popen(
-        [
-            sys.executable,
-            str(HERE / "upstream.py"),
-            "--port",
-            "0",
-            "--cpu",
-            str(SERVER_CPU),
-            "--port-file",
-            str(port_file),
-        ],
+        [sys.executable, str(HERE / "upstream.py"), "--port", "0", "--cpu", str(SERVER_CPU),
+         "--port-file", str(port_file)],
         stdout=subprocess.DEVNULL,
     )
     deadline = time.monotonic() + 10
@@ -215,22 +149,9 @@ def measure_ceiling(st: State) -> dict[str, Any]:
     runs = []
     for _ in range(p.ceiling_runs):
         out = subprocess.run(
-            [
-                sys.executable,
-                str(HERE / "ceiling.py"),
-                "--url",
-                st.url,
-                "--cpu",
-                str(CLIENT_CPU),
-                "--seconds",
-                str(p.ceiling_s),
-                "--chunks",
-                str(p.chunks),
-            ],
-            capture_output=True,
-            text=True,
-            check=True,
-            timeout=60,
+            [sys.executable, str(HERE / "ceiling.py"), "--url", st.url, "--cpu",
+             str(CLIENT_CPU), "--seconds", str(p.ceiling_s), "--chunks", str(p.chunks)],
+            capture_output=True, text=True, check=True, timeout=60,
         )
         runs.append(json.loads(out.stdout.strip().splitlines()[-1]))
     result = {k: statistics.median(r[k] for r in runs) for k in runs[0]}
@@ -267,88 +188,73 @@ def _install_failure(venv: str) -> str | None:
     return f.read_text().strip() if f.exists() else None
 
 
+def run_forms(st: State, i: int) -> None:
+    """``import plugbay`` and ``from plugbay import Client``, alternating, fresh processes."""
+    script = str(HERE / "clients" / "plugbay_import.py")
+    for j in range(st.plan.form_pairs):
+        for form in rotated(["module", "client"], i + j):
+            cmd = [str(python_of("plugbay")), script, "--form", form, "--cpu", str(CLIENT_CPU)]
+            r = spawn(st, f"import form {form}", cmd, 60)
+            st.runs.append({**r, "client": FORMS, "mode": "import_form", "form": form,
+                            "round": i})
+
+
+def run_micro(st: State, i: int) -> None:
+    """plugbay's in-process measures, one process per round."""
+    p = st.plan
+    cmd = [str(python_of("plugbay")), str(HERE / "clients" / "plugbay_micro.py"),
+           "--seconds", str(p.micro_s), "--chunks", str(p.micro_chunks),
+           "--cpu", str(CLIENT_CPU)]
+    r = spawn(st, "plugbay in-process measures", cmd, p.timeout_s)
+    st.runs.append({**r, "client": MICRO, "mode": "micro", "round": i})
+    for name, part in r.items():
+        if isinstance(part, dict) and ("skipped" in part or "error" in part):
+            log(f"in-process {name}: {part.get('skipped') or part.get('error')}")
+
+
 def run_all(st: State, clients: list[Client]) -> dict[str, Any]:
     p = st.plan
     ceiling = measure_ceiling(st)
+    plugbay_ok = any(c.venv == "plugbay" for c in clients)
     for i in range(p.import_runs):
-        log(f"import + cold start, round {i + 1}/{p.import_runs}")
-        for c in clients:
-            run_client(st, c, "import", [])
-        for c in clients:
-            run_client(st, c, "cold", [])
-    modes = {
-        "seq": ["--n", str(p.seq_n), "--warmup", str(p.seq_warmup)],
-        "stream": [
-            "--n",
-            str(p.stream_n),
-            "--warmup",
-            str(p.stream_warmup),
-            "--chunks",
-            str(p.chunks),
-        ],
-        "conc": ["--n", str(p.conc_n), "--warmup", str(p.conc_warmup), "--conc", str(p.conc)],
-    }
+        log(f"import + cold start, run {i + 1}/{p.import_runs}")
+        for c in rotated(clients, i):
+            run_client(st, c, "import", [], i)
+        for c in rotated(clients, i):
+            run_client(st, c, "cold", [], i)
+        if plugbay_ok:
+            run_forms(st, i)
+    load = ["--seq-s", str(p.phase_s("seq")), "--stream-s", str(p.phase_s("stream")),
+            "--conc-s", str(p.phase_s("conc")), "--warmup", str(p.seq_warmup),
+            "--chunks", str(p.chunks), "--conc", str(p.conc),
+            "--conc-warmup", str(p.conc_warmup)]
     longest = 0.0
+    begun = float(os.environ.get("BENCH_RUN_START", st.started))
     for i in range(p.rounds):
-        begun = float(os.environ.get("BENCH_RUN_START", st.started))
-        if i and time.time() - begun + longest > p.budget_s:
-            log(f"time budget: stopping after {i} load rounds of {p.rounds}")
+        if i >= p.min_rounds and time.time() - begun + longest > p.budget_s:
+            log(f"time budget ({p.budget_s:.0f} s): stopping after {i} load rounds of "
+                f"{p.rounds}")
             break
-        log(f"load round {i + 1}/{p.rounds}")
+        order = rotated(clients, i)
+        log(f"load round {i + 1}/{p.rounds}: {', '.join(c.name for c in order)}")
         t0 = time.time()
-        for mode, extra in modes.items():
-            for c in clients:
-                before = server_stats(st.url) if mode == "conc" else None
-                r = run_client(st, c, mode, [*extra, "--max-s", str(p.max_s)])
-                if r is not None and before is not None:
-                    after = server_stats(st.url)
-                    served = after["requests"] - before["requests"]
-                    cpu_us = (after["cpu_s"] - before["cpu_s"]) * 1e6
-                    if served > 0:
-                        r["server_cpu_per_req_us"] = cpu_us / served
-                        r["server_connections"] = after["connections"] - before["connections"]
+        for c in order:
+            run_client(st, c, "load", load, i)
+        if plugbay_ok:
+            run_micro(st, i)
         longest = max(longest, time.time() - t0)
         st.rounds_done = i + 1
+        if i + 1 < p.rounds:
+            left = (time.time() - t0) * (p.rounds - i - 1)
+            log(f"round {i + 1} took {time.time() - t0:.0f} s; at this pace the rounds end "
+                f"in about {left / 60:.1f} min ({(time.time() - begun + left) / 60:.1f} min "
+                "since bench/run began)")
     return ceiling
 
 
-def summarise(st: State, clients: list[Client]) -> dict[str, dict[str, Any]]:
-    """Median over rounds of every numeric figure, per client and mode."""
-    out: dict[str, dict[str, Any]] = {}
-    for c in clients:
-        row: dict[str, Any] = {"kind": c.kind, "floor": c.floor, "version": st.versions[c.name]}
-        for mode in ("import", "cold", "seq", "stream", "conc"):
-            runs = [
-                r
-                for r in st.runs
-                if r.get("client") == c.name and r.get("mode") == mode and "error" not in r
-            ]
-            errors = [
-                r["error"]
-                for r in st.runs
-                if r.get("client") == c.name and r.get("mode") == mode and "error" in r
-            ]
-            fig: dict[str, Any] = {"runs": len(runs), "errors": errors}
-            for key in sorted(
-                {
-                    k
-                    for r in runs
-                    for k, v in r.items()
-                    if isinstance(v, (int, float)) and not isinstance(v, bool)
-                }
-            ):
-                fig[key] = statistics.median(r[key] for r in runs if key in r)
-            row[mode] = fig
-        out[c.name] = row
-    return out
-
-
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--quick", action="store_true", help="a fast smoke run")
-    ap.add_argument("--only", default="", help="comma-separated client names (default: all)")
-    args = ap.parse_args()
-    st = State(plan=QUICK if args.quick else Plan())
+    plan, only = parse_args()
+    st = State(plan=plan)
     load_start = loadavg()
     if hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {SERVER_CPU})  # the runner mostly sleeps: keep the client CPU free
@@ -356,7 +262,7 @@ def main() -> None:
         os.nice(-10)
     except OSError:
         pass
-    wanted = [c for c in CLIENTS if not args.only or c.name in args.only.split(",")]
+    wanted = [c for c in CLIENTS if not only or c.name in only]
     pinning = f"upstream on CPU {SERVER_CPU}, clients on CPU {CLIENT_CPU}, nice {os.nice(0)}"
     proc, st.url = start_upstream()
     try:
@@ -375,7 +281,8 @@ def main() -> None:
         "ceiling": ceiling,
         "upstream_requests": stats["requests"],
         "unavailable": st.unavailable,
-        "clients": summarise(st, clients),
+        "clients": {c.name: {"kind": c.kind, "floor": c.floor, "version": st.versions[c.name]}
+                    for c in clients},
         "runs": st.runs,
     }
     RESULTS.mkdir(exist_ok=True)

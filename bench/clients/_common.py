@@ -2,8 +2,9 @@
 
 A client script subclasses :class:`Adapter` and calls :func:`main`::
 
-    python clients/<name>.py --mode import|cold|seq|stream|conc|probe --url URL [--n N]
+    python clients/<name>.py --mode import|cold|seq|stream|conc|load|probe --url URL [--n N]
         [--chunks C] [--conc K] [--warmup W] [--max-s S] [--cpu CPU] [--variant V]
+        [--seq-s S --stream-s S --conc-s S]   (load: the three phases in one process)
 
 and prints exactly one JSON line (the last line of stdout) with the figures. A client whose
 library cannot be imported prints ``{"available": false, "error": ...}`` and exits 0; so does
@@ -112,7 +113,7 @@ async def _seq(a: Adapter, url: str, n: int, warmup: int, cap: float) -> dict[st
         lat.append(e - s)
         if e > deadline:
             break
-    wall, cpu = clock() - t0, time.process_time() - cpu0
+    wall, cpu = clock() - t0, time.process_time() - cpu0  # CPU: every thread of the process
     await a.close()
     n = len(lat)
     lat.sort()
@@ -174,9 +175,22 @@ async def _stream(
     }
 
 
-async def _conc(a: Adapter, url: str, n: int, warmup: int, conc: int, cap: float) -> dict[str, Any]:
+def _server_stats(stats_url: str) -> dict[str, float]:
+    """The upstream's own counters (requests, connections, CPU seconds)."""
+    import json
+    import urllib.request
+
+    with urllib.request.urlopen(stats_url, timeout=5) as r:
+        stats: dict[str, float] = json.loads(r.read())
+        return stats
+
+
+async def _conc(
+    a: Adapter, url: str, n: int, warmup: int, conc: int, cap: float, stats_url: str = ""
+) -> dict[str, Any]:
     import asyncio
 
+    before = _server_stats(stats_url) if stats_url else None
     await a.open(url)
 
     async def burst(total: int, deadline: float) -> int:
@@ -199,24 +213,48 @@ async def _conc(a: Adapter, url: str, n: int, warmup: int, conc: int, cap: float
     wall, cpu = time.perf_counter() - t0, time.process_time() - cpu0
     rss, maxrss = _rss_mb(), _rss_mb("VmHWM:")
     await a.close()
-    return {
+    out: dict[str, Any] = {
         "n": n,
         "rps": n / wall,
         "cpu_per_req_us": cpu / n * 1e6,
         "rss_mb": rss,
         "maxrss_mb": maxrss,
     }
+    if before is not None:  # what this client cost the upstream (warm-up included)
+        after = _server_stats(stats_url)
+        # Less our own stats request and its connection.
+        served = after["requests"] - before["requests"] - 1
+        if served > 0:
+            out["server_cpu_per_req_us"] = (after["cpu_s"] - before["cpu_s"]) * 1e6 / served
+            out["server_connections"] = after["connections"] - before["connections"] - 1
+    return out
 
 
-async def _cold(a: Adapter, url: str, t0: float) -> dict[str, Any]:
+async def _cold(a: Adapter, url: str, t0: float, cpu0: float) -> dict[str, Any]:
     await a.open(url)
     built = time.perf_counter()
     text = await a.complete()
     first = time.perf_counter()
+    cpu = time.process_time() - cpu0
     await a.close()
     if not text:
         raise RuntimeError("empty completion")
-    return {"cold_s": first - t0, "build_s": built - t0, "rss_mb": _rss_mb()}
+    return {"cold_s": first - t0, "cold_cpu_s": cpu, "build_s": built - t0, "rss_mb": _rss_mb()}
+
+
+async def _load(a: Adapter, url: str, opts: dict[str, str], chunks: int) -> dict[str, Any]:
+    """The three load phases in turn, each for its own seconds (``--seq-s`` ...)."""
+    many = 10**9  # time-based: a phase ends at its deadline, not after N requests
+    warm = int(opts.get("warmup", "100"))
+    seq = await _seq(a, url + "/v1", many, warm, float(opts["seq-s"]))
+    stream = await _stream(
+        a, f"{url}/chunks/{chunks}/v1", many, max(3, warm // 10), chunks, float(opts["stream-s"])
+    )
+    conc = await _conc(
+        a, url + "/v1", many, int(opts.get("conc-warmup", "256")), int(opts.get("conc", "64")),
+        float(opts["conc-s"]), url + "/bench/stats",
+    )
+    return {"seq": seq, "stream": stream, "conc": conc}
 
 
 def main(adapter_cls: type[Adapter]) -> None:
@@ -230,13 +268,14 @@ def main(adapter_cls: type[Adapter]) -> None:
     adapter = adapter_cls(opts.get("variant", ""))
     result: dict[str, Any] = {"mode": mode, "available": True}
     rss0 = _rss_mb()
-    t0 = time.perf_counter()
+    cpu0, t0 = time.process_time(), time.perf_counter()
     try:
         adapter.load()
-        t1 = time.perf_counter()
+        t1, cpu1 = time.perf_counter(), time.process_time()
         if mode == "import":
             result.update(
                 import_s=t1 - t0,
+                import_cpu_s=cpu1 - cpu0,
                 rss_before_mb=rss0,
                 rss_after_mb=_rss_mb(),
                 modules=len(sys.modules),
@@ -244,7 +283,7 @@ def main(adapter_cls: type[Adapter]) -> None:
         else:
             import asyncio
 
-            result.update(asyncio.run(_run(adapter, mode, opts, t0)))
+            result.update(asyncio.run(_run(adapter, mode, opts, t0, cpu0)))
     except ImportError as exc:
         result = {"mode": mode, "available": False, "error": f"{type(exc).__name__}: {exc}"}
     except Exception as exc:
@@ -256,14 +295,18 @@ def main(adapter_cls: type[Adapter]) -> None:
     _emit(result)
 
 
-async def _run(a: Adapter, mode: str, opts: dict[str, str], t0: float) -> dict[str, Any]:
+async def _run(
+    a: Adapter, mode: str, opts: dict[str, str], t0: float, cpu0: float
+) -> dict[str, Any]:
     url = opts["url"].rstrip("/")
     n = int(opts.get("n", "1000"))
     warmup = int(opts.get("warmup", "100"))
     chunks = int(opts.get("chunks", "200"))
     cap = float(opts.get("max-s", "inf"))  # stop a timed phase early past this many seconds
     if mode in ("cold", "probe"):
-        return await _cold(a, url + "/v1", t0)
+        return await _cold(a, url + "/v1", t0, cpu0)
+    if mode == "load":
+        return await _load(a, url, opts, chunks)
     if mode == "seq":
         return await _seq(a, url + "/v1", n, warmup, cap)
     if mode == "stream":

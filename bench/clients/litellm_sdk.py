@@ -37,9 +37,10 @@ class LiteLLM(Adapter):
                 yield text
 
     async def close(self) -> None:
-        close = getattr(self.litellm, "close_litellm_async_clients", None)
-        if close is not None:
-            await close()
+        # Nothing to close: litellm caches its HTTP clients for the whole process, and
+        # closing them (close_litellm_async_clients) breaks the next phase of a load
+        # process; the process ends right after its measurements (os._exit).
+        pass
 
 
 if __name__ == "__main__":
