@@ -57,13 +57,28 @@ class Echo:
         return PRICE
 
 
-def bare(client: plugbay.Client) -> plugbay.Client:
-    """The call path without the metering hooks (the client's raw plugin call)."""
-    client._complete = client._call  # type: ignore[method-assign]
-    return client
+class Bare:
+    """The call path without metering: the pipeline's bottom layer alone (dispatch), fed
+    the same ``Call`` the client would build."""
+
+    def __init__(self, client: plugbay.Client) -> None:
+        from plugbay.layers.dispatch import Dispatch
+
+        self.client = client
+        self.dispatch = Dispatch(client.timeout)
+
+    async def acomplete(self, model: str, prompt: str) -> Completion:
+        from plugbay.call import Call, build_request
+
+        target, model_id = self.client.targets.split(model)
+        call = Call(model, build_request(model_id, prompt, {}), target=target)
+        return await self.dispatch.complete(call)
+
+    async def aclose(self) -> None:
+        await self.client.aclose()
 
 
-async def measure(clients: dict[str, plugbay.Client], model: str, calls: int,
+async def measure(clients: dict[str, Any], model: str, calls: int,
                   block: int = 50) -> dict[str, list[float]]:
     times: dict[str, list[float]] = {name: [] for name in clients}
     perf = time.perf_counter
@@ -98,9 +113,9 @@ def report(label: str, times: dict[str, list[float]]) -> float:
     return extra
 
 
-def clients(config: dict[str, Any], db: str, **kw: Any) -> dict[str, plugbay.Client]:
+def clients(config: dict[str, Any], db: str, **kw: Any) -> dict[str, Any]:
     return {
-        "no metering": bare(plugbay.Client({**config, "ledger": {"path": "off"}}, env={}, **kw)),
+        "no metering": Bare(plugbay.Client({**config, "ledger": {"path": "off"}}, env={}, **kw)),
         "ledger off": plugbay.Client({**config, "ledger": {"path": "off"}}, env={}, **kw),
         "ledger on": plugbay.Client({**config, "ledger": {"path": db}}, env={}, **kw),
     }
