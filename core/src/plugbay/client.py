@@ -282,6 +282,11 @@ class Client:
         return self._host.statuses()
 
     @property
+    def http(self) -> HTTPClient:
+        """The HTTP layer every provider instance of this client shares."""
+        return self._http
+
+    @property
     def host(self) -> PluginHost:
         """The plugin host (discovery, load states, the pluggy manager)."""
         return self._host

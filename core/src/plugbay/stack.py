@@ -77,6 +77,7 @@ class Stack:
                 from plugbay.otel import Instrumentation
 
                 otel = Instrumentation()  # the global tracer and meter providers
+                self.targets.http.injectors.append(otel.inject)  # traceparent upstream
             self._metering = Metering(cost.ledger, cost.stats, record_text=cost.record_text,
                                       otel=otel)
         return self._metering

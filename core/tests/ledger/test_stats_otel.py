@@ -81,3 +81,43 @@ def test_otel_spans_and_metrics(srv: FakeServer) -> None:
     assert sum(p.count for p in duration.data.data_points) == 2
     errs = [p for p in duration.data.data_points if "error.type" in p.attributes]
     assert len(errs) == 1
+
+
+@pytest.mark.parametrize("streamed", [False, True])
+def test_otel_span_is_live_during_the_call(srv: FakeServer, streamed: bool) -> None:
+    """The span starts before the request and is current while it is sent: the upstream
+    sees its traceparent. The provider attribute is the plugin, not the instance, and the
+    response model is the one the provider answered with."""
+    pytest.importorskip("opentelemetry.sdk", reason="pip install 'plugbay[otel]'")
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    from plugbay.otel import instrument
+
+    spans = InMemorySpanExporter()
+    tp = TracerProvider()
+    tp.add_span_processor(SimpleSpanProcessor(spans))
+    answered = "gpt-4o-mini-2024-07-18"
+    reply = (sse_ok(["hel", "lo"], model=answered) if streamed
+             else ok(model=answered, delay=0.05))
+    srv.add("POST", chat("eu"), reply)
+    with make(srv, None, providers=("eu",)) as client:
+        instrument(client, tracer_provider=tp)
+        if streamed:
+            with client.stream("eu/gpt-4o-mini", "hi") as stream:
+                assert "".join(e.text for e in stream if e.type == "text") == "hello"
+        else:
+            client.complete("eu/gpt-4o-mini", "hi")
+    (span,) = spans.get_finished_spans()
+    attrs = dict(span.attributes or {})
+    assert attrs["gen_ai.provider.name"] == "openai"
+    assert attrs["plugbay.provider"] == "eu"
+    assert attrs["gen_ai.request.model"] == "gpt-4o-mini"
+    if not streamed:  # OpenAI-style streams do not say which model answered
+        assert attrs["gen_ai.response.model"] == answered
+    ctx = span.get_span_context()
+    sent = srv.last.headers.get("traceparent") or ""
+    assert sent.startswith(f"00-{ctx.trace_id:032x}-{ctx.span_id:016x}-")
+    if not streamed:  # started before the upstream's 50 ms answer, not back-dated after
+        assert (span.end_time - span.start_time) / 1e9 >= 0.05  # type: ignore[operator]

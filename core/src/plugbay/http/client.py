@@ -43,6 +43,7 @@ class HTTPClient:
         timeout: Timeout | float | None = None,
         provider: str | None = None,
         _pools: dict[asyncio.AbstractEventLoop, Transport] | None = None,
+        _injectors: list[Callable[[list[tuple[str, str]]], None]] | None = None,
     ) -> None:
         if transport is None:
             self._factory: Callable[[], Transport] = default_transport_factory
@@ -54,11 +55,14 @@ class HTTPClient:
         self.timeout = Timeout.of(timeout)
         self.provider = provider
         self._pools = {} if _pools is None else _pools
+        # Add headers to every request (trace context propagation); shared with views.
+        self.injectors: list[Callable[[list[tuple[str, str]]], None]] = (
+            [] if _injectors is None else _injectors)
 
     def bind(self, provider: str) -> HTTPClient:
         """The same pools, with errors attributed to ``provider``."""
         view = HTTPClient(self._factory, timeout=self.timeout, provider=provider,
-                          _pools=self._pools)
+                          _pools=self._pools, _injectors=self.injectors)
         return view
 
     def transport(self) -> Transport:
@@ -80,6 +84,8 @@ class HTTPClient:
         timeout: Timeout | float | None = None,
     ) -> HTTPRequest:
         pairs = list(headers.items()) if isinstance(headers, Mapping) else list(headers or ())
+        for inject in self.injectors:
+            inject(pairs)
         if json is not None:
             content = _dumps(json)
             if not any(k.lower() == "content-type" for k, _ in pairs):

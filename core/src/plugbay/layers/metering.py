@@ -45,13 +45,20 @@ class Metering(Layer):
 
     async def complete(self, call: Call, next: CompleteNext) -> Completion:
         started = _perf()
+        otel = self.otel
+        span = None
         try:
-            c = await next(call)
+            if otel is None:
+                c = await next(call)
+            else:
+                span = otel.start(call)
+                with otel.current(span):  # the request carries its traceparent
+                    c = await next(call)
         except BaseException as exc:
-            self.failed(call, exc, started)
+            self.failed(call, exc, started, span=span)
             raise
         self.record(call, c.usage, c.price, c.latency, c.time_to_first_token, None, None,
-                    c.id, c.text)
+                    c.id, c.text, span, c.model)
         return c
 
     async def stream(self, call: Call, next: StreamNext) -> AsyncIterator[StreamEvent]:
@@ -63,8 +70,18 @@ class Metering(Layer):
         col = StreamCollector() if above is None else above
         col.started = started
         outcome: BaseException | None = None
+        otel = self.otel
+        span = None if otel is None else otel.start(call)
         events = next(call)
         try:
+            if span is not None:  # the request goes out with the first step
+                with otel.current(span):
+                    first = await anext(events, None)
+                if first is None:
+                    return
+                if own:
+                    col.add(first)
+                yield first
             if own:
                 async for event in events:
                     col.add(event)
@@ -87,21 +104,23 @@ class Metering(Layer):
                 outcome = errors.StreamError("stream ended before the provider's final event")
             if outcome is None:
                 self.record(call, col.usage, price, _perf() - started, col.ttft, None, None,
-                            None, col.text)
+                            None, col.text, span)
             else:
-                self.failed(call, outcome, started, col.usage, price, col.ttft)
+                self.failed(call, outcome, started, col.usage, price, col.ttft, span)
 
     def failed(self, call: Call, exc: BaseException, started: float, usage: Usage | None = None,
-               price: Price | None = None, ttft: float | None = None) -> None:
+               price: Price | None = None, ttft: float | None = None,
+               span: Any = None) -> None:
         cancelled = isinstance(exc, _CANCELLED)
         self.record(call, usage, price, _perf() - started, ttft,
                     None if cancelled else type(exc).__name__,
                     "cancelled" if cancelled else "error",
-                    getattr(exc, "request_id", None), None)
+                    getattr(exc, "request_id", None), None, span)
 
     def record(self, call: Call, usage: Usage | None, price: Price | None,
                latency: float | None, ttft: float | None, error: str | None,
-               status: str | None, request_id: str | None, text: str | None) -> None:
+               status: str | None, request_id: str | None, text: str | None,
+               span: Any = None, response_model: str | None = None) -> None:
         cost: float | None = None
         currency = "USD"
         if usage is not None:
@@ -127,8 +146,9 @@ class Metering(Layer):
             request_id, prompt, text if self.record_text else None, call.outcome.cache)
         if self.ledger is not None:
             self.ledger.record(record)
-        if self.otel is not None:
-            self.otel.record(record)
+        if span is not None and self.otel is not None:
+            system = target.ctx.plugin if target is not None else provider
+            self.otel.end(span, record, system, response_model)
 
     def record_hit(self, call: Call, completion: Completion | None,
                    saved: float | None) -> None:
