@@ -60,6 +60,7 @@ __all__ = [
     "TimeoutError",
     "UnknownProviderError",
     "error_for_status",
+    "malformed",
     "redact",
 ]
 
@@ -269,6 +270,17 @@ class ProviderError(APIError):
 
 class MalformedResponseError(ProviderError, ValueError):
     """The provider's body could not be parsed (bad JSON, wrong shape). Retryable."""
+
+
+def malformed(what: str, body: Any, *, provider: str | None = None,
+              status: int | None = None) -> MalformedResponseError:
+    """A ``MalformedResponseError`` naming ``what`` is wrong, with the start of ``body``
+    (the parsed JSON or the raw text) shown redacted."""
+    if isinstance(body, bytes):
+        body = body.decode("utf-8", "replace")
+    shown = body if isinstance(body, str) else repr(body)
+    return MalformedResponseError(f"{what}: {redact(shown[:200])!r}", provider=provider,
+                                  status=status)
 
 
 _BY_STATUS: dict[int, type[APIError]] = {

@@ -287,7 +287,12 @@ def parse_response(data: dict[str, Any]) -> Parsed:
                   provider_data={"parts": parts} if signed else None)
 
 
-def to_completion(data: dict[str, Any], *, provider: str, model: str) -> Completion:
+def to_completion(data: Any, *, provider: str, model: str) -> Completion:
+    """A ``Completion`` from a whole answer; one without candidates (and not blocked,
+    which ``chunk_error`` reports first) is malformed."""
+    cands = data.get("candidates") if isinstance(data, dict) else None
+    if not isinstance(cands, list) or not cands or not isinstance(cands[0], dict):
+        raise errors.malformed("response has no candidates", data, provider=provider)
     p = parse_response(data)
     extra: dict[str, Any] = {}
     if p.provider_data:

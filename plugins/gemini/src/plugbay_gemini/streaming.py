@@ -98,7 +98,9 @@ def _loads(data: str) -> dict[str, Any]:
         value = json.loads(data)
     except ValueError:
         raise errors.StreamError(f"malformed JSON in stream: {data[:100]!r}") from None
-    return value if isinstance(value, dict) else {}
+    if not isinstance(value, dict):
+        raise errors.malformed("stream chunk is not a JSON object", data)
+    return value
 
 
 def _decoded(raw: bytes, json_array: bool, sse: SSEDecoder,

@@ -183,10 +183,7 @@ async def complete(request: Request, provider: ProviderContext) -> Completion:
                                            json=body)
     if response.status >= 400:
         raise map_error(response.status, response.headers, response.content, provider)
-    data = response.json()
-    if not isinstance(data, dict):
-        raise errors.ProviderError(f"unexpected response: {response.text[:200]!r}",
-                                   provider=provider.name, status=response.status)
+    data = response.json_object()
     if publisher == "anthropic":
         if data.get("type") == "error":
             raise map_error(500, response.headers, data, provider)
