@@ -230,7 +230,8 @@ class OpenAICompatible:
             extra["rate_limits"] = provider.state["rate_limits"] = limits
         return Completion(
             text=text, reasoning=reasoning, tool_calls=calls,
-            finish_reason=codec.finish_reason(raw), raw_finish_reason=raw,
+            finish_reason=codec.finish_reason(raw, has_calls=bool(calls)),
+            raw_finish_reason=raw,
             usage=self.parse_usage(data), model=data.get("model") or request.model,
             provider=provider.name, id=data.get("id"), extra=extra,
         )
@@ -286,7 +287,7 @@ class OpenAICompatible:
             usage = state.get("usage")
         if usage is not None:
             yield UsageEvent(usage=usage)
-        yield codec.finish_event(state.get("finish"), extra)
+        yield codec.finish_event(state.get("finish"), extra, has_calls="calls" in state)
 
     def on_chunk(self, chunk: dict[str, Any], state: dict[str, Any]) -> None:
         """Called for every chunk; a quirk hook (e.g. collect citations into ``state``).
