@@ -136,7 +136,8 @@ async def stream(request: Request, provider: ProviderContext) -> AsyncIterator[S
     if usage is not None:
         yield UsageEvent(usage=usage)
     raw = state.get("finish")
-    yield FinishEvent(reason=codec.finish_reason(raw) if raw else "stop", raw_reason=raw)
+    reason = codec.finish_reason(raw) if raw else "tool_calls" if "calls" in state else "stop"
+    yield FinishEvent(reason=reason, raw_reason=raw, extra=codec.usage_extra(state.get("usage")))
 
 
 @hookimpl
