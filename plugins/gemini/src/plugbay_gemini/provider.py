@@ -102,7 +102,7 @@ async def stream(request: Request, provider: ProviderContext) -> AsyncIterator[S
     path = model_path(request.model, "streamGenerateContent")
     async with provider.http.stream("POST", url(provider, path), params={"alt": "sse"},
                                     headers=headers(provider),
-                                    json=codec.build_body(request)) as response:
+                                    json=codec.build_body(request, stream=True)) as response:
         if response.status >= 400:
             raise map_error(response.status, response.headers, await response.aread(),
                             provider)
