@@ -62,6 +62,7 @@ __all__ = [
     "TimeoutError",
     "UnknownProviderError",
     "error_for_status",
+    "malformed",
     "redact",
 ]
 
@@ -277,6 +278,17 @@ class PluginCallError(PluginError, APIError):
     """A plugin raised an exception outside this tree (a bug, a bad URL): wrapped where
     the core calls the plugin, with the original as ``__cause__``. Not retryable on that
     provider instance; a route counts it against the target's breaker and fails over."""
+
+
+def malformed(what: str, body: Any, *, provider: str | None = None,
+              status: int | None = None) -> MalformedResponseError:
+    """A ``MalformedResponseError`` naming ``what`` is wrong, with the start of ``body``
+    (the parsed JSON or the raw text) shown redacted."""
+    if isinstance(body, bytes):
+        body = body.decode("utf-8", "replace")
+    shown = body if isinstance(body, str) else repr(body)
+    return MalformedResponseError(f"{what}: {redact(shown[:200])!r}", provider=provider,
+                                  status=status)
 
 
 _BY_STATUS: dict[int, type[APIError]] = {

@@ -158,3 +158,13 @@ def test_builders_reject_nonsense() -> None:
         Reply.json({}, status=42)
     with pytest.raises(ValueError):
         FakeServer().add("GET", "/a")
+
+
+def test_routes_lists_exact_then_patterns_and_replacements(srv: FakeServer) -> None:
+    first = srv.add("POST", re.compile(r"/m/.*"), Reply.json({}))
+    exact = srv.add("GET", "/a", Reply.json({}))
+    assert srv.routes == [exact, first]
+    again = srv.add("GET", "/a", Reply.text("x"))  # the same route again replaces it
+    assert srv.routes == [again, first] and again is not exact
+    srv.clear()
+    assert srv.routes == []

@@ -6,6 +6,7 @@ import json
 import re
 from typing import Any
 
+import bedrock_fakes
 from bedrock_fakes import aws_error, check_sigv4, event, signed, text_stream
 
 from plugbay.testing.conformance import ProviderConformance
@@ -84,6 +85,11 @@ class BedrockWire(Wire):
             event("metadata", {"usage": usage, "metrics": {"latencyMs": 10}}),
         ]
         server.add("POST", STREAM, self.guard(Reply.eventstream(frames)))
+
+    def script_stream_frame(self, server: FakeServer, *, model: str, frame: bytes) -> None:
+        delta = bedrock_fakes.frame({":event-type": "contentBlockDelta", ":message-type": "event",
+                                     ":content-type": "application/json"}, frame)
+        server.add("POST", STREAM, self.guard(Reply.eventstream([delta])))
 
     def script_error(self, server: FakeServer, *, kind: str, model: str) -> None:
         reply = aws_error(*ERRORS[kind])

@@ -23,11 +23,14 @@ class CohereWire(Wire):
 
     def usage(self, usage: dict[str, int]) -> dict[str, Any]:
         # `tokens` counts more than is billed (the preamble): the plugin must price billed.
+        # `cached_tokens` counts over `tokens`, and the preamble comes first, so a hit on
+        # `cached` billed tokens is reported as the preamble plus those.
+        cached = usage.get("cached", 0)
         return {"billed_units": {"input_tokens": usage["input"],
                                  "output_tokens": usage["output"]},
                 "tokens": {"input_tokens": usage["input"] + 300,
                            "output_tokens": usage["output"] + 2},
-                "cached_tokens": usage.get("cached", 0)}
+                "cached_tokens": cached + 300 if cached else 0}
 
     def response(self, message: dict[str, Any], finish: str,
                  usage: dict[str, int]) -> dict[str, Any]:

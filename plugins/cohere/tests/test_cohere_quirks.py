@@ -105,8 +105,10 @@ async def test_billed_units_priced_tokens_kept_and_citations(fake_server: FakeSe
     result = await client.acomplete("cohere/command-r-08-2024", "where?",
                                     documents=[{"data": {"text": "Oslo"}}])
     assert result.text == "Oslo is cold." and result.reasoning == "Let me see."
-    assert result.usage == plugbay.Usage(input_tokens=7, output_tokens=3, cached_input_tokens=4)
+    # The 4 cache hits fall inside the 243 tokens Cohere added unbilled: no billed input hit.
+    assert result.usage == plugbay.Usage(input_tokens=7, output_tokens=3, cached_input_tokens=0)
     assert result.extra["tokens"] == {"input_tokens": 250, "output_tokens": 5}
+    assert result.extra["cached_tokens"] == 4
     assert result.extra["citations"] == [citation]
     assert result.id == "resp-1"
     assert result.cost is not None and result.cost.total > 0  # priced on billed units
@@ -244,3 +246,18 @@ async def test_models_without_key_come_from_the_table(fake_server: FakeServer) -
     async with plugbay.Client(config, env={}) as c:
         ids = {m.id for m in await c.amodels("cohere")}
     assert "command-r-08-2024" in ids and fake_server.requests == []
+
+
+@pytest.mark.timeout(10)
+async def test_stream_calling_a_tool_without_a_finish_reason_finishes_with_tool_calls(
+        fake_server: FakeServer, client: plugbay.Client) -> None:
+    call = {"id": "c1", "type": "function", "function": {"name": "w", "arguments": ""}}
+    events = [sse("tool-call-start", {"index": 0, "delta": {"message": {"tool_calls": call}}}),
+              sse("tool-call-delta", {"index": 0, "delta": {"message": {"tool_calls": {
+                  "function": {"arguments": "{}"}}}}}),
+              sse("message-end", {"delta": {"usage": {"billed_units": {"input_tokens": 1}}}})]
+    fake_server.add("POST", "/v2/chat", Reply.sse(events))
+    async with client.astream("cohere/command-r-08-2024", "hi") as s:
+        done = await s.get_completion()
+    assert [c.name for c in done.tool_calls] == ["w"]
+    assert (done.finish_reason, done.raw_finish_reason) == ("tool_calls", None)

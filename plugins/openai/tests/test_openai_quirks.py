@@ -173,3 +173,16 @@ def test_keep_alive_pooling(server, client):
     for _ in range(5):
         client.complete("openai/gpt-4o", "hi")
     assert server.connections == 1
+
+
+def test_tool_calls_without_a_finish_reason_finish_as_tool_calls(server, client):
+    call = {"id": "call_1", "type": "function",
+            "function": {"name": "lookup", "arguments": '{"q": 1}'}}
+    message = {"role": "assistant", "content": None, "tool_calls": [call]}
+    server.add("POST", ROUTE, Reply.json(WIRE.completion("gpt-4o", message, None,
+                                                         {"input": 3, "output": 2})))
+    answer = client.complete("openai/gpt-4o", "hi")
+    assert (answer.finish_reason, answer.raw_finish_reason) == ("tool_calls", None)
+    server.add("POST", ROUTE, Reply.json(WIRE.completion(
+        "gpt-4o", {"role": "assistant", "content": "plain"}, None, {"input": 3, "output": 2})))
+    assert client.complete("openai/gpt-4o", "hi").finish_reason == "other"  # no reason, no calls

@@ -31,22 +31,29 @@ RESPONSES = ["test_responses_basic_non_streaming.yaml", "test_responses_basic_st
              "test_responses_tool_use.yaml", "test_responses_tool_use_streaming.yaml"]
 
 
+def finish(raw, calls):
+    """A missing finish reason on an answer that calls tools means tool_calls."""
+    return raw or ("tool_calls" if calls else "stop")
+
+
 def expected(interaction):
-    """Text, tool calls and usage computed directly from the recorded body."""
+    """Text, tool calls, usage and finish reason computed directly from the recorded body."""
     body = interaction.decoded_body().decode()
     if not body.lstrip().startswith("data:"):
         data = json.loads(body)
         msg = data["choices"][0]["message"]
         calls = [(c["function"]["name"], json.loads(c["function"]["arguments"] or "{}"))
                  for c in msg.get("tool_calls") or []]
-        return msg.get("content") or "", calls, data["usage"]
-    text, args, names, usage = [], {}, {}, None
+        return (msg.get("content") or "", calls, data["usage"],
+                finish(data["choices"][0]["finish_reason"], calls))
+    text, args, names, usage, raw = [], {}, {}, None, None
     for event in SSEDecoder().feed(body.encode() + b"\n\n"):
         if event.data == "[DONE]":
             break
         chunk = json.loads(event.data)
         usage = chunk.get("usage") or usage
         for choice in chunk.get("choices") or []:
+            raw = choice.get("finish_reason") or raw
             delta = choice.get("delta") or {}
             text.append(delta.get("content") or "")
             for call in delta.get("tool_calls") or []:
@@ -54,7 +61,7 @@ def expected(interaction):
                 names[i] = names.get(i) or call.get("function", {}).get("name")
                 args[i] = args.get(i, "") + (call.get("function", {}).get("arguments") or "")
     calls = [(names[i], json.loads(args[i] or "{}")) for i in sorted(args)]
-    return "".join(text), calls, usage
+    return "".join(text), calls, usage, finish(raw, calls)
 
 
 def interactions(names=CASSETTES, path="/chat/completions"):
@@ -82,9 +89,10 @@ async def test_replay(item):
                     result = await stream.get_completion()
             else:
                 result = await client.acomplete("openai/" + request["model"], messages)
-    text, calls, usage = expected(item)
+    text, calls, usage, reason = expected(item)
     assert result.text == text
     assert [(c.name, c.args) for c in result.tool_calls] == calls
+    assert result.finish_reason == reason
     assert result.usage is not None
     assert result.usage.input_tokens == usage["prompt_tokens"]
     assert result.usage.output_tokens == usage["completion_tokens"]

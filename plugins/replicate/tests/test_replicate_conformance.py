@@ -60,6 +60,11 @@ class ReplicateWire(Wire):
         server.add("GET", f"/v1/predictions/{PID}", Reply.json(
             prediction(server, model, "succeeded", pieces, usage)))
 
+    def script_stream_frame(self, server: FakeServer, *, model: str, frame: bytes) -> None:
+        # The stream itself is plain text; its one JSON message is the created prediction.
+        server.add("POST", self.create_path(model), Reply.raw(frame, "application/json",
+                                                              status=201))
+
     def script_error(self, server: FakeServer, *, kind: str, model: str) -> None:
         status = ERROR_KINDS[kind][0]
         title, detail = {

@@ -192,6 +192,33 @@ def test_gemini_stream_url_and_roles(server, oauth, key_file):
     assert body["systemInstruction"]["parts"][0]["text"] == "be brief"
 
 
+def test_gemini_streamed_function_call_arguments(server, oauth, key_file):
+    """``stream_function_call_arguments=True`` turns the mode on; the fragments (name,
+    then ``partialArgs`` by JSON path, then an empty ``functionCall``) make one call."""
+    def part(fc, **more):
+        return {"candidates": [{"content": {"role": "model", "parts": [{"functionCall": fc}]},
+                                **more}]}
+    route = server.add("POST", GEMINI_STREAM, Reply.sse([
+        part({"name": "get_weather", "willContinue": True}),
+        part({"partialArgs": [{"jsonPath": "$.location", "stringValue": "New ",
+                               "willContinue": True}], "willContinue": True}),
+        part({"partialArgs": [{"jsonPath": "$.location", "stringValue": "York"},
+                              {"jsonPath": "$.when.days[1]", "numberValue": 2}],
+              "willContinue": True}),
+        part({}, finishReason="STOP")]))
+    tool = plugbay.Tool(name="get_weather")
+    with make_client(server, credentials_file=str(key_file)) as client, \
+            client.stream("vertex/gemini-2.5-flash", "Weather?", tools=[tool],
+                          stream_function_call_arguments=True) as s:
+        done = s.get_completion()
+    assert [(c.name, c.args) for c in done.tool_calls] == [
+        ("get_weather", {"location": "New York", "when": {"days": [None, 2]}})]
+    assert done.finish_reason == "tool_calls"
+    body = route.requests[0].json()
+    assert body["toolConfig"] == {"functionCallingConfig": {"streamFunctionCallArguments": True}}
+    assert "stream_function_call_arguments" not in body
+
+
 def test_claude_raw_predict_body(server, oauth, key_file):
     route = server.add("POST", CLAUDE, Reply.json(claude_answer("bonjour")))
     with make_client(server, credentials_file=str(key_file)) as client:

@@ -155,6 +155,17 @@ class HTTPResponse:
             raise MalformedResponseError(f"malformed JSON response: {self.text[:200]!r}",
                                 provider=self.provider, status=self.status) from None
 
+    def json_object(self) -> dict[str, Any]:
+        """The body parsed as a JSON object; anything else (bad JSON, ``null``, a list)
+        is a ``MalformedResponseError``."""
+        data = self.json()
+        if not isinstance(data, dict):
+            from plugbay.errors import malformed
+
+            raise malformed("response is not a JSON object", self.text, provider=self.provider,
+                            status=self.status)
+        return data
+
     def __repr__(self) -> str:
         return f"<HTTPResponse {self.status}>"
 

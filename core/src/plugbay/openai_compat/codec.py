@@ -34,7 +34,11 @@ FINISH: dict[str, FinishReason] = {
 }
 
 
-def finish_reason(raw: str | None) -> FinishReason:
+def finish_reason(raw: str | None, *, has_calls: bool = False) -> FinishReason:
+    """The normalised reason; an answer that calls tools but names no reason (some
+    routers' streams send ``null`` throughout) finished to have them run."""
+    if not raw and has_calls:
+        return "tool_calls"
     return FINISH.get(raw or "", "other")
 
 
@@ -153,7 +157,8 @@ def parse_message(message: dict[str, Any]) -> tuple[str, str | None, list[ToolCa
 
 
 def stream_events(chunk: dict[str, Any], state: dict[str, Any]) -> Iterator[StreamEvent]:
-    """Events from one ``chat.completion.chunk``; ``state`` keeps the finish reason."""
+    """Events from one ``chat.completion.chunk``; ``state`` keeps the finish reason and
+    whether a tool call came (``"calls"``)."""
     for choice in chunk.get("choices") or ():
         if choice.get("index", 0) != 0:
             continue
@@ -172,6 +177,7 @@ def stream_events(chunk: dict[str, Any], state: dict[str, Any]) -> Iterator[Stre
                 if text:
                     yield TextDelta(text=text)
         for call in delta.get("tool_calls") or ():
+            state["calls"] = True
             fn = call.get("function") or {}
             yield ToolCallDelta(index=call.get("index", 0), id=call.get("id"),
                                 name=fn.get("name"), arguments=fn.get("arguments") or "")
@@ -180,6 +186,8 @@ def stream_events(chunk: dict[str, Any], state: dict[str, Any]) -> Iterator[Stre
             state["finish"] = raw
 
 
-def finish_event(raw: str | None, extra: dict[str, Any] | None = None) -> FinishEvent:
-    return FinishEvent(reason=finish_reason(raw) if raw else "stop", raw_reason=raw,
-                       extra=extra or {})
+def finish_event(raw: str | None, extra: dict[str, Any] | None = None, *,
+                 has_calls: bool = False) -> FinishEvent:
+    """The last event; a stream that never named a reason stopped (or called tools)."""
+    reason = finish_reason(raw, has_calls=has_calls) if raw or has_calls else "stop"
+    return FinishEvent(reason=reason, raw_reason=raw, extra=extra or {})

@@ -213,15 +213,15 @@ class OpenAICompatible:
                                                headers=self.headers(provider), json=body)
         if response.status >= 400:
             raise self.map_error(response.status, response.headers, response.content, provider)
-        data = response.json()
-        failure = self.chunk_error(data, provider) if isinstance(data, dict) else None
+        data = response.json_object()
+        failure = self.chunk_error(data, provider)
         if failure is not None:  # some servers answer 200 with an error body
             raise failure
-        try:
-            choice = data["choices"][0]
-        except (KeyError, IndexError, TypeError):
-            raise errors.ProviderError(f"response has no choices: {response.text[:200]!r}",
-                                       provider=provider.name, status=response.status) from None
+        choices = data.get("choices")
+        choice = choices[0] if isinstance(choices, list) and choices else None
+        if not isinstance(choice, dict):
+            raise errors.malformed("response has no choices", response.text,
+                                   provider=provider.name, status=response.status)
         text, reasoning, calls = codec.parse_message(choice.get("message") or {})
         raw = choice.get("finish_reason")
         extra = self.completion_extra(data)
@@ -230,7 +230,8 @@ class OpenAICompatible:
             extra["rate_limits"] = provider.state["rate_limits"] = limits
         return Completion(
             text=text, reasoning=reasoning, tool_calls=calls,
-            finish_reason=codec.finish_reason(raw), raw_finish_reason=raw,
+            finish_reason=codec.finish_reason(raw, has_calls=bool(calls)),
+            raw_finish_reason=raw,
             usage=self.parse_usage(data), model=data.get("model") or request.model,
             provider=provider.name, id=data.get("id"), extra=extra,
         )
@@ -263,6 +264,9 @@ class OpenAICompatible:
                     except ValueError:
                         raise errors.StreamError(f"malformed JSON in stream: {event.data[:100]!r}",
                                                  provider=provider.name) from None
+                    if not isinstance(chunk, dict):
+                        raise errors.malformed("stream chunk is not a JSON object", event.data,
+                                               provider=provider.name)
                     if "error" in chunk:
                         failure = self.chunk_error(chunk, provider)
                         if failure is not None:
@@ -283,7 +287,7 @@ class OpenAICompatible:
             usage = state.get("usage")
         if usage is not None:
             yield UsageEvent(usage=usage)
-        yield codec.finish_event(state.get("finish"), extra)
+        yield codec.finish_event(state.get("finish"), extra, has_calls="calls" in state)
 
     def on_chunk(self, chunk: dict[str, Any], state: dict[str, Any]) -> None:
         """Called for every chunk; a quirk hook (e.g. collect citations into ``state``).

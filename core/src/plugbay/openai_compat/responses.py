@@ -336,16 +336,14 @@ async def acomplete(ctx: ProviderContext, url: str, headers: Mapping[str, str],
     response = await ctx.http.request("POST", url, headers=dict(headers), json=body)
     if response.status >= 400:
         raise error_for(response.status, response.headers, response.content)
-    data = response.json()
-    if isinstance(data, dict) and (data.get("status") in ("failed", "cancelled") or (
-            data.get("error") and not data.get("output"))):
+    data = response.json_object()
+    if data.get("status") in ("failed", "cancelled") or (data.get("error") and
+                                                         not data.get("output")):
         failure = data.get("error") or {"message": f"response {data.get('status')}"}
         raise error_for(failure_status(failure), response.headers, {"error": failure})
-    if not isinstance(data, dict) or not isinstance(data.get("output"), list):
-        # `{}`, `null` or `[]` with a 200 is no answer, not an empty one.
-        raise errors.MalformedResponseError(
-            f"not a Responses object (no `output` list): {response.text[:200]!r}",
-            provider=ctx.name, status=response.status)
+    if not isinstance(data.get("output"), list):
+        raise errors.malformed("response has no output", response.text, provider=ctx.name,
+                               status=response.status)
     return parse_response(data), data, response
 
 
@@ -372,7 +370,8 @@ async def astream(ctx: ProviderContext, url: str, headers: Mapping[str, str],
                     raise errors.StreamError(f"malformed JSON in stream: {sse.data[:100]!r}",
                                              provider=ctx.name) from None
                 if not isinstance(event, dict):
-                    continue
+                    raise errors.malformed("stream event is not a JSON object", sse.data,
+                                           provider=ctx.name)
                 if "type" not in event and sse.event != "message":
                     event["type"] = sse.event  # a server naming events only in `event:`
                 for item in state.feed(event):

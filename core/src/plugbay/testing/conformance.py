@@ -29,7 +29,7 @@ import pytest
 import plugbay
 from plugbay import errors
 from plugbay.testing.server import FakeServer
-from plugbay.testing.wire import ERROR_KINDS, Wire
+from plugbay.testing.wire import ERROR_KINDS, WRONG_FRAMES, WRONG_SHAPES, Wire
 
 __all__ = ["ProviderConformance"]
 
@@ -227,6 +227,28 @@ class ProviderConformance:
         assert exc.retryable is (kind in ("rate_limit", "server", "overloaded"))
         if kind == "rate_limit" and exc.retry_after is not None:
             assert exc.retry_after > 0
+
+    @pytest.mark.parametrize("body", list(WRONG_SHAPES))
+    async def test_wrong_shaped_200_is_malformed(self, server: FakeServer,
+                                                 client: plugbay.Client, body: str) -> None:
+        """A 200 whose JSON is no answer (``{}``, ``null``, ``[]``) is an error, never an
+        empty success and never a bare ``AttributeError``."""
+        self.wire.script_body(server, model=self.model, body=WRONG_SHAPES[body])
+        with pytest.raises(errors.MalformedResponseError) as caught:
+            await client.acomplete(self.target, "hi")
+        assert caught.value.provider == self.provider
+
+    @pytest.mark.parametrize("frame", list(WRONG_FRAMES))
+    async def test_wrong_shaped_stream_frame_is_malformed(self, server: FakeServer,
+                                                          client: plugbay.Client,
+                                                          frame: str) -> None:
+        if not self.supports_streaming:
+            pytest.skip("provider does not stream")
+        self.wire.script_stream_frame(server, model=self.model, frame=WRONG_FRAMES[frame])
+        with pytest.raises(errors.MalformedResponseError) as caught:
+            async with client.astream(self.target, "hi") as stream:
+                await stream.get_completion()
+        assert caught.value.provider == self.provider
 
     async def test_secret_never_leaks(self, server: FakeServer, client: plugbay.Client) -> None:
         self.wire.script_error(server, kind="auth", model=self.model)

@@ -236,6 +236,12 @@ class FakeServer:
             self._errors.clear()
 
     @property
+    def routes(self) -> list[Route]:
+        """Every route, in matching order: exact paths, then patterns (a copy)."""
+        with self._lock:
+            return [*self._exact.values(), *self._patterns.values()]
+
+    @property
     def requests(self) -> list[RecordedRequest]:
         """Every request read so far, in arrival order (a copy)."""
         return list(self._requests)

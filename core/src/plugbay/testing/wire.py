@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from typing import Any
 
 from plugbay.testing.replies import Reply
-from plugbay.testing.server import FakeServer, RecordedRequest
+from plugbay.testing.server import FakeServer, RecordedRequest, Route
 
-__all__ = ["ERROR_KINDS", "OpenAIWire", "ResponsesWire", "Wire"]
+__all__ = ["ERROR_KINDS", "WRONG_FRAMES", "WRONG_SHAPES", "OpenAIWire", "ResponsesWire", "Wire"]
 
 # kind -> (HTTP status, the plugbay error class name it must map to)
 ERROR_KINDS: dict[str, tuple[int, str]] = {
@@ -26,6 +27,29 @@ ERROR_KINDS: dict[str, tuple[int, str]] = {
     "server": (500, "ProviderError"),
     "overloaded": (503, "OverloadedError"),
 }
+
+# 200 bodies that parse as JSON yet are no answer: each must raise MalformedResponseError,
+# never pass as an empty success.
+WRONG_SHAPES: dict[str, bytes] = {"empty_object": b"{}", "null": b"null", "empty_array": b"[]"}
+# Stream frames that are JSON but not an object: no provider's frame looks like these.
+WRONG_FRAMES: dict[str, bytes] = {"null": b"null", "array": b"[]"}
+_ANY_USAGE = {"input": 1, "output": 1, "cached": 0}
+
+
+def _added(server: FakeServer, script: Callable[[], None], what: str) -> list[Route]:
+    """The routes ``script`` adds (or replaces) on ``server``."""
+    before = server.routes  # held, so no old route's id can be reused meanwhile
+    script()
+    added = [r for r in server.routes if not any(r is b for b in before)]
+    if not added:
+        raise NotImplementedError(f"Wire.{what} added no route; override the malformed-"
+                                  "body methods of this wire")
+    return added
+
+
+def _content_type(reply: Any) -> str:
+    headers = reply.headers if isinstance(reply, Reply) else ()
+    return next((v.lower() for k, v in headers if k.lower() == "content-type"), "")
 
 
 class Wire:
@@ -66,6 +90,33 @@ class Wire:
     def script_models(self, server: FakeServer, ids: list[str]) -> None:
         """The provider's model listing with ``ids``, and its health probe answering ok."""
         raise NotImplementedError("step 'model discovery': Wire.script_models is not written")
+
+    def script_body(self, server: FakeServer, *, model: str, body: bytes) -> None:
+        """The non-stream answer comes back 200 with exactly ``body`` (JSON text).
+
+        The default serves it on each route ``script_completion`` adds; override when a
+        completion takes more than one request (say, a poll) and ``body`` belongs on one."""
+        for route in _added(server, lambda: self.script_completion(
+                server, model=model, text="unused", usage=_ANY_USAGE), "script_completion"):
+            server.add(route.method, route.path, Reply.raw(body, "application/json"))
+
+    def script_stream_frame(self, server: FakeServer, *, model: str, frame: bytes) -> None:
+        """A 200 stream whose one frame carries ``frame`` (JSON text) as its payload.
+
+        The default reframes each route ``script_stream`` adds: SSE as a ``data:`` line,
+        NDJSON as a line. Another framing (a binary event stream) overrides this."""
+        for route in _added(server, lambda: self.script_stream(
+                server, model=model, pieces=["a", "b"], usage=_ANY_USAGE), "script_stream"):
+            kind = _content_type(route.replies[0])
+            if "event-stream" in kind:
+                reply = Reply.sse([b"data: " + frame + b"\n\n"])
+            elif "ndjson" in kind:
+                reply = Reply.ndjson([frame + b"\n"])
+            else:
+                raise NotImplementedError(
+                    f"no default framing for {kind or 'this stream'}: override "
+                    "Wire.script_stream_frame")
+            server.add(route.method, route.path, reply)
 
     def script_outage(self, server: FakeServer) -> None:
         """Every route answers 500, so health must report the provider as not ok."""

@@ -269,7 +269,9 @@ def parse_response(data: dict[str, Any]) -> Parsed:
                   provider_data=provider_data(thinking, server))
 
 
-def to_completion(data: dict[str, Any], *, provider: str, model: str) -> Completion:
+def to_completion(data: Any, *, provider: str, model: str) -> Completion:
+    if not isinstance(data, dict) or not isinstance(data.get("content"), list):
+        raise errors.malformed("response is not a Message", data, provider=provider)
     p = parse_response(data)
     extra: dict[str, Any] = {}
     if p.provider_data:

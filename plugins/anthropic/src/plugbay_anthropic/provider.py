@@ -85,8 +85,8 @@ async def complete(request: Request, provider: ProviderContext) -> Completion:
                                            json=body(request, stream=False))
     if response.status >= 400:
         raise map_error(response.status, response.headers, response.content, provider)
-    data = response.json()
-    if isinstance(data, dict) and data.get("type") == "error":
+    data = response.json_object()
+    if data.get("type") == "error":
         raise map_error(500, response.headers, data, provider)
     result = codec.to_completion(data, provider=provider.name, model=request.model)
     limits = rate_limits(response.headers)

@@ -157,7 +157,9 @@ def _payload(data: str) -> dict[str, Any]:
         value = json.loads(data)  # a real parser: the JSON is padded with whitespace
     except ValueError:
         raise errors.StreamError(f"malformed JSON in stream: {data[:100]!r}") from None
-    return value if isinstance(value, dict) else {}
+    if not isinstance(value, dict):
+        raise errors.malformed("stream event is not a JSON object", data)
+    return value
 
 
 async def aiter_events(chunks: AsyncIterator[bytes], state: StreamState | None = None,

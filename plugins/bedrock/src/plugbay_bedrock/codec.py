@@ -234,10 +234,10 @@ def parse_usage(data: Any) -> Usage | None:
 
 def to_completion(data: Any, *, provider: str, model: str,
                   request_id: str | None = None) -> Completion:
-    if not isinstance(data, Mapping):
-        raise errors.ProviderError(f"unexpected Converse response: {str(data)[:200]!r}",
-                                   provider=provider)
-    message = (data.get("output") or {}).get("message") or {}
+    output = data.get("output") if isinstance(data, Mapping) else None
+    message = output.get("message") if isinstance(output, Mapping) else None
+    if not isinstance(message, Mapping):
+        raise errors.malformed("response is not a Converse answer", data, provider=provider)
     texts: list[str] = []
     thoughts: list[str] = []
     reasoning: list[dict[str, Any]] = []

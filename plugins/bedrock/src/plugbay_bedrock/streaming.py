@@ -129,7 +129,10 @@ def _payload(message: Message) -> dict[str, Any]:
     except ValueError:
         raise errors.StreamError(f"malformed JSON in {message.event_type} event: "
                                  f"{message.payload[:100]!r}") from None
-    return value if isinstance(value, dict) else {}
+    if not isinstance(value, dict):
+        raise errors.malformed(f"{message.event_type} event is not a JSON object",
+                               message.payload)
+    return value
 
 
 async def aiter_events(chunks: AsyncIterator[bytes], state: StreamState | None = None,

@@ -77,10 +77,10 @@ async def complete(request: Request, provider: ProviderContext) -> Completion:
                                            headers=_headers(provider), json=body)
     if response.status >= 400:
         raise map_error(response.status, response.headers, response.content, provider)
-    data = response.json()
-    if not isinstance(data, dict) or "message" not in data:
-        raise errors.ProviderError(f"unexpected response: {response.text[:200]!r}",
-                                   provider=provider.name, status=response.status)
+    data = response.json_object()
+    if not isinstance(data.get("message"), dict):
+        raise errors.malformed("response has no message", response.text,
+                               provider=provider.name, status=response.status)
     fields = codec.parse_response(data)
     limits = rate_limits(response.headers)
     if limits:
@@ -116,7 +116,8 @@ async def stream(request: Request, provider: ProviderContext) -> AsyncIterator[S
                                              provider=provider.name,
                                              partial="".join(text)) from None
                 if not isinstance(data, dict):
-                    continue
+                    raise errors.malformed("stream event is not a JSON object", event.data,
+                                           provider=provider.name)
                 kind = data.get("type") or event.event
                 if kind == "error" or ("type" not in data and "message" in data):
                     raise _event_error(data, provider)
@@ -135,7 +136,8 @@ async def stream(request: Request, provider: ProviderContext) -> AsyncIterator[S
     if usage is not None:
         yield UsageEvent(usage=usage)
     raw = state.get("finish")
-    yield FinishEvent(reason=codec.finish_reason(raw) if raw else "stop", raw_reason=raw)
+    reason = codec.finish_reason(raw) if raw else "tool_calls" if "calls" in state else "stop"
+    yield FinishEvent(reason=reason, raw_reason=raw, extra=codec.usage_extra(state.get("usage")))
 
 
 @hookimpl

@@ -134,27 +134,33 @@ def build_body(request: Request, *, stream: bool) -> dict[str, Any]:
 
 
 def parse_usage(usage: dict[str, Any] | None) -> Usage | None:
-    """Usage from the *billed* units: what Cohere charges for."""
+    """Usage from the *billed* units: what Cohere charges for.
+
+    ``cached_tokens`` counts cache hits over the whole processed prompt (``tokens``),
+    which includes tokens Cohere adds ahead of the messages and does not bill. A cache hit
+    is a prefix, so those unbilled tokens are hit first: the billed input that hit the
+    cache is what ``cached_tokens`` has beyond them (a lower bound if some unbilled
+    tokens come later, so cost is never understated).
+    """
     if not usage:
         return None
     billed = usage.get("billed_units") or {}
     tokens = usage.get("tokens") or {}
     source = billed if billed else tokens
     inputs = int(source.get("input_tokens") or 0)
-    cached = int(usage.get("cached_tokens") or 0)
+    processed = tokens.get("input_tokens")
+    unbilled = max(int(processed) - inputs, 0) if billed and processed is not None else 0
+    hits = int(usage.get("cached_tokens") or 0) - unbilled
     return Usage(input_tokens=inputs, output_tokens=int(source.get("output_tokens") or 0),
-                 cached_input_tokens=min(cached, inputs) if inputs else cached)
+                 cached_input_tokens=min(max(hits, 0), inputs))
 
 
 def usage_extra(usage: dict[str, Any] | None) -> dict[str, Any]:
+    """Cohere's own counts, kept as sent: ``tokens``, ``billed_units``, ``cached_tokens``."""
     if not usage:
         return {}
-    out: dict[str, Any] = {}
-    if usage.get("tokens") is not None:
-        out["tokens"] = usage["tokens"]
-    if usage.get("billed_units") is not None:
-        out["billed_units"] = usage["billed_units"]
-    return out
+    return {key: usage[key] for key in ("tokens", "billed_units", "cached_tokens")
+            if usage.get(key) is not None}
 
 
 def _blocks(content: Any) -> tuple[str, str | None]:
@@ -219,6 +225,7 @@ def stream_events(kind: str, data: dict[str, Any], state: dict[str, Any],
         if message.get("tool_plan"):
             yield ReasoningDelta(text=message["tool_plan"])
     elif kind in ("tool-call-start", "tool-call-delta"):
+        state["calls"] = True
         call = message.get("tool_calls") or {}
         fn = call.get("function") or {}
         index = data.get("index", 0)

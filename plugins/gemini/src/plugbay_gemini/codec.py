@@ -6,7 +6,7 @@ takes and returns plain dicts and plugbay types.
 
 API
 ---
-``build_body(request, *, json_schema_fields=True) -> dict``
+``build_body(request, *, json_schema_fields=True, stream=False) -> dict``
     The ``generateContent`` body: ``contents`` (roles ``user``/``model`` on every
     turn, consecutive same-role turns merged), ``systemInstruction``, ``tools``
     (``functionDeclarations``), ``toolConfig``, ``generationConfig``
@@ -14,7 +14,9 @@ API
     ``responseMimeType`` + ``responseJsonSchema``, ``thinkingConfig``).
     With ``json_schema_fields=False`` the OpenAPI-subset fields ``parameters`` and
     ``responseSchema`` are used instead (for endpoints without JSON Schema support).
-    ``request.extra`` is merged last (``generationConfig`` merged key by key).
+    ``request.extra`` is merged last (``generationConfig`` merged key by key). The
+    request option ``stream_function_call_arguments=True`` is not sent as such: on a
+    stream it sets ``toolConfig.functionCallingConfig.streamFunctionCallArguments``.
 ``parse_response(data) -> Parsed`` and ``to_completion(data, *, provider, model)``
     One whole ``GenerateContentResponse``. ``blocked(data)`` says why a prompt was
     refused (``promptFeedback.blockReason``) when there are no candidates.
@@ -181,7 +183,11 @@ def _thinking(model: str, effort: str) -> dict[str, Any]:
     return {"thinkingLevel": effort, "includeThoughts": True}
 
 
-def build_body(request: Request, *, json_schema_fields: bool = True) -> dict[str, Any]:
+STREAM_ARGS = "stream_function_call_arguments"  # the request option of that mode
+
+
+def build_body(request: Request, *, json_schema_fields: bool = True,
+               stream: bool = False) -> dict[str, Any]:
     system, contents = encode_messages(request.messages)
     body: dict[str, Any] = {"contents": contents}
     if system:
@@ -215,7 +221,13 @@ def build_body(request: Request, *, json_schema_fields: bool = True) -> dict[str
         config["thinkingConfig"] = _thinking(request.model, request.reasoning_effort)
     if config:
         body["generationConfig"] = config
-    return request.merge_extra(body)
+    if STREAM_ARGS not in request.extra:
+        return request.merge_extra(body)
+    extra = dict(request.extra)
+    if extra.pop(STREAM_ARGS) and stream:
+        calling = body.setdefault("toolConfig", {}).setdefault("functionCallingConfig", {})
+        calling["streamFunctionCallArguments"] = True
+    return request.model_copy(update={"extra": extra}).merge_extra(body)
 
 
 # ------------------------------------------------------------------ responses
@@ -287,7 +299,12 @@ def parse_response(data: dict[str, Any]) -> Parsed:
                   provider_data={"parts": parts} if signed else None)
 
 
-def to_completion(data: dict[str, Any], *, provider: str, model: str) -> Completion:
+def to_completion(data: Any, *, provider: str, model: str) -> Completion:
+    """A ``Completion`` from a whole answer; one without candidates (and not blocked,
+    which ``chunk_error`` reports first) is malformed."""
+    cands = data.get("candidates") if isinstance(data, dict) else None
+    if not isinstance(cands, list) or not cands or not isinstance(cands[0], dict):
+        raise errors.malformed("response has no candidates", data, provider=provider)
     p = parse_response(data)
     extra: dict[str, Any] = {}
     if p.provider_data:

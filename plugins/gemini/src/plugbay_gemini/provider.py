@@ -88,10 +88,7 @@ async def complete(request: Request, provider: ProviderContext) -> Completion:
         headers=headers(provider), json=codec.build_body(request))
     if response.status >= 400:
         raise map_error(response.status, response.headers, response.content, provider)
-    data = response.json()
-    if not isinstance(data, dict):
-        raise errors.ProviderError(f"unexpected response: {response.text[:200]!r}",
-                                   provider=provider.name, status=response.status)
+    data = response.json_object()
     _raise_chunk_error(data, provider)
     result = codec.to_completion(data, provider=provider.name, model=request.model)
     limits = rate_limits(response.headers)
@@ -105,7 +102,7 @@ async def stream(request: Request, provider: ProviderContext) -> AsyncIterator[S
     path = model_path(request.model, "streamGenerateContent")
     async with provider.http.stream("POST", url(provider, path), params={"alt": "sse"},
                                     headers=headers(provider),
-                                    json=codec.build_body(request)) as response:
+                                    json=codec.build_body(request, stream=True)) as response:
         if response.status >= 400:
             raise map_error(response.status, response.headers, await response.aread(),
                             provider)

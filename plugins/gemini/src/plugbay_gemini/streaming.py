@@ -6,7 +6,9 @@ Pure (no HTTP, no auth), shared by the Gemini API and Vertex AI plugins.
     One streamed ``GenerateContentResponse``. ``done`` turns true on a chunk with a
     ``finishReason``; read ``usage``, ``raw_finish``, ``finish_event()`` and
     ``provider_data`` (the parts with their ``thoughtSignature``) afterwards. A
-    blocked prompt raises ``ContentFilterError``.
+    blocked prompt raises ``ContentFilterError``. A call whose arguments are streamed
+    (``partialArgs``, see ``plugbay_gemini.partial_args``) is one ``ToolCallDelta`` with
+    its name when it starts and one with the whole arguments when it ends.
 ``aiter_events(chunks, *, json_array=False, state=None) -> AsyncIterator[StreamEvent]``
     Raw response bytes in (SSE from ``alt=sse``, or the JSON-array framing when
     ``json_array``), events out as chunks complete, then ``UsageEvent`` and
@@ -34,6 +36,7 @@ from plugbay.types import (
 )
 from plugbay_gemini import codec
 from plugbay_gemini.framing import JSONArrayDecoder
+from plugbay_gemini.partial_args import PartialCall, streams_args
 
 __all__ = ["StreamState", "aiter_events"]
 
@@ -50,6 +53,7 @@ class StreamState:
         self.calls = 0
         self.parts: list[dict[str, Any]] = []
         self._signed = False
+        self._partial: PartialCall | None = None  # the call whose arguments are arriving
 
     @property
     def provider_data(self) -> dict[str, Any] | None:
@@ -73,10 +77,15 @@ class StreamState:
         cand = codec.candidate(chunk)
         out: list[StreamEvent] = []
         for part in (cand.get("content") or {}).get("parts") or ():
-            self.parts.append(part)
             self._signed = self._signed or "thoughtSignature" in part
-            if "functionCall" in part:
-                fc = part["functionCall"] or {}
+            fc = part.get("functionCall")
+            if isinstance(fc, dict) and (self._partial is not None or streams_args(fc)
+                                         or not (fc.get("name") or fc.get("args"))):
+                out += self._streamed_call(part, fc)
+                continue
+            self.parts.append(part)
+            if fc is not None:
+                fc = fc or {}
                 name = fc.get("name") or ""
                 out.append(ToolCallDelta(index=self.calls, name=name,
                                          id=fc.get("id") or codec.tool_call_id(self.id, self.calls,
@@ -90,7 +99,36 @@ class StreamState:
                 out.append(TextDelta(text=part["text"]))
         if cand.get("finishReason"):
             self.raw_finish, self.done = cand["finishReason"], True
+            out += self._close()  # a call still open at the end is as whole as it gets
         return out
+
+    def _streamed_call(self, part: dict[str, Any], fc: dict[str, Any]) -> list[StreamEvent]:
+        out: list[StreamEvent] = []
+        call = self._partial
+        if call is None or not call.continues(fc):
+            out += self._close()
+            if not fc.get("name"):
+                return out  # an end marker (``functionCall: {}``) with no call open
+            call = self._partial = PartialCall(fc, self.calls, len(self.parts))
+            self.parts.append(part)  # replaced by the whole call when it ends
+            self.calls += 1
+            out.append(ToolCallDelta(index=call.index, name=call.name, id=call.id or
+                                     codec.tool_call_id(self.id, call.index, call.name)))
+        call.signature = call.signature or part.get("thoughtSignature")
+        try:
+            call.apply(fc)
+        except ValueError as exc:
+            raise errors.malformed(f"streamed arguments of {call.name}: {exc}", part) from None
+        if not call.open:
+            out += self._close()
+        return out
+
+    def _close(self) -> list[StreamEvent]:
+        call, self._partial = self._partial, None
+        if call is None:
+            return []
+        self.parts[call.part_index] = call.part(self.parts[call.part_index])
+        return [ToolCallDelta(index=call.index, arguments=json.dumps(call.args))]
 
 
 def _loads(data: str) -> dict[str, Any]:
@@ -98,7 +136,9 @@ def _loads(data: str) -> dict[str, Any]:
         value = json.loads(data)
     except ValueError:
         raise errors.StreamError(f"malformed JSON in stream: {data[:100]!r}") from None
-    return value if isinstance(value, dict) else {}
+    if not isinstance(value, dict):
+        raise errors.malformed("stream chunk is not a JSON object", data)
+    return value
 
 
 def _decoded(raw: bytes, json_array: bool, sse: SSEDecoder,

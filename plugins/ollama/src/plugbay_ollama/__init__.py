@@ -104,12 +104,12 @@ async def complete(request: Request, provider: ProviderContext) -> Completion:
                                            headers=_headers(provider), json=body)
     if response.status >= 400:
         raise map_error(response.status, response.headers, response.content, provider)
-    data = response.json()
-    if not isinstance(data, dict):
-        raise errors.ProviderError(f"unexpected response: {response.text[:200]!r}",
-                                   provider=provider.name, status=response.status)
+    data = response.json_object()
     if data.get("error"):
         raise line_error(data, provider)
+    if not isinstance(data.get("message"), dict):
+        raise errors.malformed("response has no message", response.text,
+                               provider=provider.name, status=response.status)
     text, thinking, calls = codec.parse_message(data)
     raw = data.get("done_reason")
     extra = codec.durations(data)
@@ -146,7 +146,8 @@ async def stream(request: Request, provider: ProviderContext) -> AsyncIterator[S
                                          partial="".join(text)) from None
             for line in lines:
                 if not isinstance(line, dict):
-                    continue
+                    raise errors.malformed("stream line is not a JSON object", line,
+                                           provider=provider.name)
                 if line.get("error"):
                     raise line_error(line, provider, "".join(text))
                 for item in codec.stream_events(line, state):
@@ -161,11 +162,13 @@ async def stream(request: Request, provider: ProviderContext) -> AsyncIterator[S
             except ValueError:
                 tail = []
             for line in tail:
-                if isinstance(line, dict) and line.get("error"):
+                if not isinstance(line, dict):
+                    raise errors.malformed("stream line is not a JSON object", line,
+                                           provider=provider.name)
+                if line.get("error"):
                     raise line_error(line, provider, "".join(text))
-                if isinstance(line, dict):
-                    for item in codec.stream_events(line, state):
-                        yield item
+                for item in codec.stream_events(line, state):
+                    yield item
         if "final" not in state:
             raise errors.StreamError("stream ended without its final done line",
                                      provider=provider.name, partial="".join(text))

@@ -59,14 +59,12 @@ def map_error(status: int, headers: Mapping[str, str], raw: Any,
                      cls=codec.error_class(status, message), secrets=ctx.secrets())
 
 
-def _json(response: Any, ctx: ProviderContext) -> dict[str, Any]:
-    try:
-        data = response.json()
-    except ValueError:
-        data = None
-    if not isinstance(data, dict):
-        raise errors.ProviderError(f"unexpected response: {response.text[:200]!r}",
-                                   provider=ctx.name, status=response.status)
+def _prediction(response: Any, ctx: ProviderContext) -> dict[str, Any]:
+    """The prediction a response carries; anything without an id and a status is malformed."""
+    data: dict[str, Any] = response.json_object()
+    if not data.get("id") or not isinstance(data.get("status"), str):
+        raise errors.malformed("response is not a prediction", response.text,
+                               provider=ctx.name, status=response.status)
     return data
 
 
@@ -99,7 +97,7 @@ async def _create(request: Request, ctx: ProviderContext, *, stream: bool) -> di
                                       json=body)
     if response.status >= 400:
         raise map_error(response.status, response.headers, response.content, ctx)
-    prediction = _json(response, ctx)
+    prediction = _prediction(response, ctx)
     limits = rate_limits(response.headers)
     if limits:
         ctx.state["rate_limits"] = limits
@@ -122,7 +120,7 @@ async def _get(prediction: dict[str, Any], ctx: ProviderContext,
                                       headers=_headers(ctx), timeout=timeout)
     if response.status >= 400:
         raise map_error(response.status, response.headers, response.content, ctx)
-    return _json(response, ctx)
+    return _prediction(response, ctx)
 
 
 async def _cancel(prediction: dict[str, Any], ctx: ProviderContext) -> None:
@@ -298,7 +296,7 @@ async def list_models(provider: ProviderContext) -> list[ModelInfo]:
                                                timeout=30.0)
         if response.status >= 400:
             raise map_error(response.status, response.headers, response.content, provider)
-        data = _json(response, provider)
+        data = response.json_object()
         for item in data.get("results") or data.get("models") or ():
             if isinstance(item, dict) and item.get("owner") and item.get("name"):
                 model_id = f"{item['owner']}/{item['name']}"

@@ -152,8 +152,9 @@ def _stamped(exc: errors.APIError, ctx: ProviderContext) -> errors.APIError:
 # ------------------------------------------------------------------ bodies
 
 
-def gemini_body(request: Request, ctx: ProviderContext, model: str) -> dict[str, Any]:
-    return gemini.build_body(request.model_copy(update={"model": model}),
+def gemini_body(request: Request, ctx: ProviderContext, model: str, *,
+                stream: bool = False) -> dict[str, Any]:
+    return gemini.build_body(request.model_copy(update={"model": model}), stream=stream,
                              json_schema_fields=bool(ctx.option("json_schema_fields", True)))
 
 
@@ -183,10 +184,7 @@ async def complete(request: Request, provider: ProviderContext) -> Completion:
                                            json=body)
     if response.status >= 400:
         raise map_error(response.status, response.headers, response.content, provider)
-    data = response.json()
-    if not isinstance(data, dict):
-        raise errors.ProviderError(f"unexpected response: {response.text[:200]!r}",
-                                   provider=provider.name, status=response.status)
+    data = response.json_object()
     if publisher == "anthropic":
         if data.get("type") == "error":
             raise map_error(500, response.headers, data, provider)
@@ -205,7 +203,7 @@ async def stream(request: Request, provider: ProviderContext) -> AsyncIterator[S
         url = await model_url(provider, publisher, model, "streamRawPredict")
         params: dict[str, str] = {}
     else:
-        body = gemini_body(request, provider, model)
+        body = gemini_body(request, provider, model, stream=True)
         url = await model_url(provider, publisher, model, "streamGenerateContent")
         params = {"alt": "sse"}
     async with provider.http.stream("POST", url, params=params, headers=await headers(provider),
