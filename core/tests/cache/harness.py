@@ -21,6 +21,7 @@ from plugbay.config import load_config
 from plugbay.http.client import HTTPClient
 from plugbay.pipeline import Pipeline, compose
 from plugbay.plugins import PluginHost
+from plugbay.streaming import AsyncStream
 from plugbay.targets import Targets
 from plugbay.testing.replies import Reply
 from plugbay.testing.wire import OpenAIWire
@@ -67,8 +68,11 @@ class Harness:
             "ledger": {"path": "off"},
         }
         self.client = plugbay.Client(self.config, env={})
+        self.http = HTTPClient()
         self.targets = Targets(load_config(self.config, {}), PluginHost(env={}), {},
-                               HTTPClient())
+                               self.http)
+        self.raw = False
+        self.last_stream: AsyncStream | None = None
 
     def call(self, prompt: Any = "hi", *, provider: str | None = "a", model: str = "m",
              stream: bool = False, cache: str | None = None, ttl: float | None = None,
@@ -93,9 +97,19 @@ class Harness:
                                            timeout=call.left(), **params)
 
     def stream(self, call: Call) -> AsyncIterator[StreamEvent]:
+        """Through the client's ``AsyncStream`` (kept in ``last_stream``), or with
+        ``raw`` straight from the plugin's stream hook, as the pipeline's bottom will."""
+        if self.raw:
+            assert call.target is not None
+            hook = call.target.plugin.impl("stream")
+            events: AsyncIterator[StreamEvent] = hook(request=call.request,
+                                                      provider=call.target.ctx)
+            return events
         model, params = self._args(call)
-        return self.client.astream(model, call.request.messages, timeout=call.left(),
-                                   **params)
+        self.last_stream = self.client.astream(model, call.request.messages,
+                                               timeout=call.left(), **params)
+        return self.last_stream
 
     async def aclose(self) -> None:
         await self.client.aclose()
+        await self.http.aclose()
