@@ -1,8 +1,10 @@
 """What a cache entry holds, as bytes: pydantic's JSON behind a four-byte tag.
 
-``pbc1`` + a ``Completion`` (without ``trace``, which belongs to the original call), or
-``pbs1`` + a ``StreamEntry``: who answered, at what price, and every event of the
-stream in order. Decoding anything else raises ``ValueError`` (a corrupt entry).
+``pbc1`` + what the call cost (text, empty when unknown) + a newline + a ``Completion``
+(without ``trace``, which belongs to the original call); or ``pbs1`` + a ``StreamEntry``:
+who answered, at what price and cost, and every event of the stream in order. The cost
+is worked out once, when the entry is written, so a hit does not build a ``Cost``.
+Decoding anything else raises ``ValueError`` (a corrupt entry).
 """
 
 from __future__ import annotations
@@ -27,10 +29,8 @@ class StreamEntry(BaseModel):
     provider: str
     model: str
     price: Price | None = None
+    saved: float | None = None  # what the original call cost
     events: list[StreamEvent]
-
-    def usage(self) -> Usage | None:
-        return last_usage(self.events)
 
 
 def last_usage(events: Sequence[Any]) -> Usage | None:
@@ -51,19 +51,25 @@ def saved_cost(usage: Usage | None, price: Price | None) -> float | None:
 
 
 def encode_completion(completion: Completion) -> bytes:
-    return _COMPLETION + completion.model_dump_json(exclude={"trace"}).encode()
+    saved = saved_cost(completion.usage, completion.price)
+    head = b"" if saved is None else repr(saved).encode()
+    return b"%s%s\n%s" % (_COMPLETION, head,
+                          completion.model_dump_json(exclude={"trace"}).encode())
 
 
-def decode_completion(data: bytes) -> Completion:
+def decode_completion(data: bytes) -> tuple[Completion, float | None]:
+    """The completion and what it cost."""
     if data[:4] != _COMPLETION:
         raise ValueError("not a completion entry")
-    return Completion.model_validate_json(data[4:])
+    end = data.index(b"\n", 4)
+    saved = float(data[4:end]) if end > 4 else None
+    return Completion.model_validate_json(data[end + 1:]), saved
 
 
-def encode_stream(provider: str, model: str, price: Price | None,
+def encode_stream(provider: str, model: str, price: Price | None, saved: float | None,
                   events: Sequence[Any]) -> bytes:
     entry = StreamEntry.model_construct(provider=provider, model=model, price=price,
-                                        events=list(events))
+                                        saved=saved, events=list(events))
     return _STREAM + entry.model_dump_json().encode()
 
 

@@ -18,7 +18,10 @@ from typing import Any
 
 from plugbay import errors
 
-__all__ = ["Flight", "Flights", "copy_error", "ending"]
+__all__ = ["Flight", "Flights", "Origin", "copy_error", "ending"]
+
+# Who answered a call: provider instance, model, price, and what the call cost.
+Origin = tuple[str, str, Any, "float | None"]
 
 
 class Flight:
@@ -32,7 +35,7 @@ class Flight:
         self.value: Any = None  # the live result (a completion), kept when it could not
         self.error: BaseException | None = None
         self.events: list[Any] = []  # a stream's events so far (the leader appends)
-        self.meta: tuple[str, str, Any] | None = None  # stream: provider, model, price
+        self.meta: Origin | None = None  # a stream's origin, once it ended
         self.waiter: asyncio.Future[None] | None = None
 
     def wake(self) -> None:

@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 __all__ = ["VERSION", "cache_key", "request_text", "where"]
 
 VERSION = "1"  # bump when the key's make-up changes: old entries then simply miss
-_EXCLUDE = frozenset({"metadata", "user"})  # cannot change the output
+_EXCLUDE = {"metadata", "user"}  # cannot change the output
 
 
 def where(call: Call) -> str:
@@ -43,12 +43,15 @@ def _has_free_dicts(request: Request) -> bool:
     return any(m.provider_data for m in request.messages)
 
 
-def request_text(request: Request) -> str:
+def request_text(request: Request) -> bytes:
     """The request as canonical JSON (the part of the key it contributes)."""
     if not _has_free_dicts(request):
-        return "f" + request.model_dump_json(exclude=_EXCLUDE, exclude_none=True)  # type: ignore[arg-type]
-    body = request.model_dump(mode="json", exclude=_EXCLUDE, exclude_none=True)  # type: ignore[arg-type]
-    return "s" + json.dumps(body, sort_keys=True, separators=(",", ":"))
+        to_json = request.__pydantic_serializer__.to_json
+        if request.metadata is None and request.user is None:  # nothing to leave out
+            return b"f" + to_json(request, exclude_none=True)
+        return b"f" + to_json(request, exclude=_EXCLUDE, exclude_none=True)
+    body = request.model_dump(mode="json", exclude=_EXCLUDE, exclude_none=True)
+    return b"s" + json.dumps(body, sort_keys=True, separators=(",", ":")).encode()
 
 
 def cache_key(call: Call, namespace: str) -> str:
@@ -56,4 +59,4 @@ def cache_key(call: Call, namespace: str) -> str:
     place = where(call)
     # Length-prefixed, so no namespace or provider name can run into the next part.
     head = f"v{VERSION}|{len(namespace)}:{namespace}|{len(place)}:{place}|{int(call.stream)}|"
-    return hashlib.sha256((head + request_text(call.request)).encode()).hexdigest()
+    return hashlib.sha256(head.encode() + request_text(call.request)).hexdigest()

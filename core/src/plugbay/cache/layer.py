@@ -28,14 +28,15 @@ from plugbay.cache.entry import (
     decode_stream,
     encode_completion,
     encode_stream,
-    last_usage,
+    saved_cost,
 )
-from plugbay.cache.flight import Flight, copy_error
+from plugbay.cache.flight import Flight, Origin, copy_error
 from plugbay.cache.key import cache_key, where
 from plugbay.cache.steps import DEFAULT_TTL, CacheSteps, OnHit
 from plugbay.pipeline import CompleteNext, Layer, StreamNext
 
 if TYPE_CHECKING:
+    from plugbay.cache.entry import StreamEntry
     from plugbay.call import Call
     from plugbay.types import Completion, StreamEvent
 
@@ -55,6 +56,10 @@ def _mode(call: Call) -> str | None:
         raise ValueError(f"cache={mode!r} is not a cache mode; use None, 'no-cache', "
                          "'no-store' or 'off'")
     return mode
+
+
+def _origin(entry: StreamEntry) -> Origin:
+    return entry.provider, entry.model, entry.price, entry.saved
 
 
 async def _aclose(events: Any) -> None:
@@ -89,19 +94,20 @@ class CacheLayer(CacheSteps, Layer):
             if mode != "no-cache":
                 found = await self._read(key, decode_completion)
                 if found is not None:
-                    return await self._hit(call, found[1])
+                    return await self._hit(call, *found[1])
                 flight = table.get(key)
                 if flight is not None:
                     shared = await self._follow(call, flight)
                     if shared is not None:
-                        return await self._hit(call, shared)
+                        return await self._hit(call, *shared)
                     continue  # the leader gave up: lead, or follow a new one
             call.outcome.cache = "miss"
             if mode == "no-store":
                 return await next(call)
             return await self._lead(call, next, key, mode, table)
 
-    async def _follow(self, call: Call, flight: Flight) -> Completion | None:
+    async def _follow(self, call: Call, flight: Flight,
+                      ) -> tuple[Completion, float | None] | None:
         end = self._end(call)
         while flight.state is None:
             await self._wait(call, flight, end)
@@ -109,7 +115,7 @@ class CacheLayer(CacheSteps, Layer):
             if flight.entry is not None:
                 return decode_completion(flight.entry)
             copy: Completion = flight.value.model_copy(deep=True)
-            return copy
+            return copy, saved_cost(copy.usage, copy.price)
         if flight.state == "error" and flight.error is not None:
             raise copy_error(flight.error) from flight.error
         return None
@@ -123,7 +129,7 @@ class CacheLayer(CacheSteps, Layer):
                 token, found = await self._lock(call, key, decode_completion)
                 if found is not None:
                     self._land(table, key, flight, entry=found[0])
-                    return await self._hit(call, found[1])
+                    return await self._hit(call, *found[1])
             renew = self._renew(key, token)
             try:
                 completion = await next(call)
@@ -159,8 +165,7 @@ class CacheLayer(CacheSteps, Layer):
                 found = await self._read(key, decode_stream)
                 if found is not None:
                     entry = found[1]
-                    await self._record(call, entry.provider, entry.model, entry.price,
-                                       entry.usage(), None)
+                    await self._record(call, _origin(entry), None)
                     for event in entry.events:
                         yield event
                     return
@@ -208,9 +213,7 @@ class CacheLayer(CacheSteps, Layer):
             await self._wait(call, flight, end)
         if flight.state == "ok":
             if flight.meta is not None:
-                provider, model, price = flight.meta
-                await self._record(call, provider, model, price, last_usage(flight.events),
-                                   None)
+                await self._record(call, flight.meta, None)
             return
         if flight.state == "error" and flight.error is not None:
             raise copy_error(flight.error) from flight.error
@@ -230,10 +233,9 @@ class CacheLayer(CacheSteps, Layer):
                     stored = found[1]
                     if flight is not None:
                         flight.events = list(stored.events)
-                        flight.meta = (stored.provider, stored.model, stored.price)
+                        flight.meta = _origin(stored)
                     self._land(table, key, flight, entry=found[0])
-                    await self._record(call, stored.provider, stored.model, stored.price,
-                                       stored.usage(), None)
+                    await self._record(call, _origin(stored), None)
                     for event in stored.events:
                         yield event
                     return
@@ -253,7 +255,7 @@ class CacheLayer(CacheSteps, Layer):
                 if renew is not None:
                     renew.cancel()
                 await _aclose(upstream)
-            meta = self._who(call)
+            meta = self._who(call, events)
             if flight is not None:
                 flight.meta = meta
             entry = None

@@ -15,15 +15,15 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from plugbay import errors
-from plugbay.cache.entry import saved_cost
-from plugbay.cache.flight import Flight, Flights, ending
+from plugbay.cache.entry import last_usage, saved_cost
+from plugbay.cache.flight import Flight, Flights, Origin, ending
 from plugbay.cache.guard import Guarded
 from plugbay.cache.key import where
 
 if TYPE_CHECKING:
     from plugbay.cache.base import Store
     from plugbay.call import Call
-    from plugbay.types import Completion, Price, Usage
+    from plugbay.types import Completion
 
 __all__ = ["DEFAULT_TTL", "CacheSteps", "OnHit"]
 
@@ -56,27 +56,29 @@ class CacheSteps:
     async def aclose(self) -> None:
         await self.store.aclose()
 
-    async def _hit(self, call: Call, completion: Completion) -> Completion:
+    async def _hit(self, call: Call, completion: Completion, saved: float | None,
+                   ) -> Completion:
         completion.extra["cache"] = "hit"
-        await self._record(call, completion.provider, completion.model, completion.price,
-                           completion.usage, completion)
+        await self._record(call, (completion.provider, completion.model, completion.price,
+                                  saved), completion)
         return completion
 
-    async def _record(self, call: Call, provider: str, model: str, price: Price | None,
-                      usage: Usage | None, completion: Completion | None) -> None:
+    async def _record(self, call: Call, origin: Origin, completion: Completion | None,
+                      ) -> None:
+        """Fill in ``call.outcome`` for a hit, and tell ``on_hit``."""
         outcome = call.outcome
         outcome.cache = "hit"
-        outcome.provider, outcome.model, outcome.price = provider, model, price
-        outcome.saved = saved = saved_cost(usage, price)
+        outcome.provider, outcome.model, outcome.price, saved = origin
+        outcome.saved = saved
         if self.on_hit is not None:
             result = self.on_hit(call, completion, saved)
             if inspect.isawaitable(result):
                 await result
 
     @staticmethod
-    def _who(call: Call) -> tuple[str, str, Price | None] | None:
-        """Who answered a stream, and at what price: what the layers below reported,
-        else the call's own target."""
+    def _who(call: Call, events: list[Any]) -> Origin | None:
+        """Who answered a stream, at what price and cost: what the layers below
+        reported, else the call's own target."""
         outcome, target = call.outcome, call.target
         provider = outcome.provider or (target.name if target is not None else None)
         if provider is None:
@@ -85,7 +87,7 @@ class CacheSteps:
         price = outcome.price
         if price is None and target is not None:
             price = target.price(model)
-        return provider, model, price
+        return provider, model, price, saved_cost(last_usage(events), price)
 
     async def _read(self, key: str, decode: Callable[[bytes], T], *, warn: bool = True,
                     ) -> tuple[bytes, T] | None:
