@@ -223,3 +223,39 @@ async def test_the_layer_serves_several_event_loops(srv: FakeServer, harness: Ha
     await asyncio.to_thread(lambda: [t.join() for t in threads])
     assert failures == [] and texts == ["hi"] * 20
     assert 2 <= len(srv.requests) <= 3  # the warm-up, then one flight per loop at most
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "redis"])
+async def test_a_slow_leader_keeps_its_lock(srv: FakeServer, harness: Harness,
+                                            tmp_path: Path, kind: str) -> None:
+    """The upstream call outlasts the lock's life several times: the leader extends it,
+    so the other 'process' keeps waiting instead of calling too."""
+    srv.add("POST", path("a"), ok("slow", delay=1.2))
+    prefix = f"pbtest-cache-{uuid.uuid4().hex[:12]}"
+    stores = [make_store(kind, tmp_path, prefix) for _ in range(2)]
+    pipes = [harness.pipeline(CacheLayer(s, lock_ttl=0.3)) for s in stores]
+    first = asyncio.ensure_future(pipes[0].complete(harness.call()))
+    await asyncio.sleep(0.1)
+    second = await pipes[1].complete(harness.call())
+    assert (await first).text == second.text == "slow"
+    assert len(srv.requests) == 1
+    for s in stores:
+        await s.aclose()
+    if kind == "redis":
+        await forget(prefix)
+
+
+async def test_a_dead_leaders_lock_lapses(srv: FakeServer, harness: Harness,
+                                          tmp_path: Path) -> None:
+    """A lock whose holder died (nobody extends it) stops others only until it lapses."""
+    srv.add("POST", path("a"), ok("after the lapse"))
+    store = SQLiteStore(tmp_path / "cache.db")
+    pipe = harness.pipeline(CacheLayer(store))
+    call = harness.call()
+    from plugbay.cache.key import cache_key
+
+    assert await store.claim(cache_key(call, "default"), "dead-process", 0.5)
+    started = time.perf_counter()
+    assert (await pipe.complete(call)).text == "after the lapse"
+    assert time.perf_counter() - started >= 0.4 and call.outcome.cache == "miss"
+    await store.aclose()

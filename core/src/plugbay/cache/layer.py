@@ -134,8 +134,7 @@ class CacheLayer(CacheSteps, Layer):
             try:
                 completion = await next(call)
             finally:
-                if renew is not None:
-                    renew.cancel()
+                await self._stop(renew)
             entry = self._encode(encode_completion, completion)
             self._land(table, key, flight, entry=entry, value=completion, keep=True)
             if entry is not None and completion.finish_reason != "error":
@@ -252,8 +251,7 @@ class CacheLayer(CacheSteps, Layer):
                         flight.wake()
                     yield event
             finally:
-                if renew is not None:
-                    renew.cancel()
+                await self._stop(renew)
                 await _aclose(upstream)
             meta = self._who(call, events)
             if flight is not None:

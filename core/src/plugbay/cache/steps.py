@@ -154,6 +154,14 @@ class CacheSteps:
         return asyncio.get_running_loop().create_task(extend())
 
     @staticmethod
+    async def _stop(renew: asyncio.Task[None] | None) -> None:
+        """Stop extending, and wait until it has stopped: an extension still on its way
+        after the release would take the lock again for nobody."""
+        if renew is not None:
+            renew.cancel()
+            await asyncio.wait((renew,))
+
+    @staticmethod
     def _board(table: dict[str, Flight], key: str) -> Flight | None:
         """Lead the flight of ``key`` in this process; ``None`` when one runs already
         (a ``no-cache`` call beside it goes on its own)."""
