@@ -259,3 +259,20 @@ async def test_a_dead_leaders_lock_lapses(srv: FakeServer, harness: Harness,
     assert (await pipe.complete(call)).text == "after the lapse"
     assert time.perf_counter() - started >= 0.4 and call.outcome.cache == "miss"
     await store.aclose()
+
+
+async def test_waiting_on_another_process_keeps_the_deadline(srv: FakeServer,
+                                                             harness: Harness,
+                                                             tmp_path: Path) -> None:
+    srv.add("POST", path("a"), ok("slow", delay=1.0))
+    stores = [SQLiteStore(tmp_path / "cache.db") for _ in range(2)]
+    pipes = [harness.pipeline(CacheLayer(s)) for s in stores]
+    leader = asyncio.ensure_future(pipes[0].complete(harness.call()))
+    await asyncio.sleep(0.1)
+    started = time.perf_counter()
+    with pytest.raises(errors.TimeoutError):
+        await pipes[1].complete(harness.call(timeout=0.3))
+    assert time.perf_counter() - started < 0.8
+    assert (await leader).text == "slow" and len(srv.requests) == 1
+    for s in stores:
+        await s.aclose()
