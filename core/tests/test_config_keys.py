@@ -146,12 +146,17 @@ def test_registry_matches_the_config_models():
 def test_owners_accept_every_registered_key():
     """Each owner still parses its section by hand: none may call a registered key
     unknown (and each refuses an unregistered one, so the lists cannot drift apart)."""
+    from plugbay.cache.settings import _KEYS as CACHE_KEYS
     from plugbay.cost.budgets.spec import _KEYS as BUDGET_KEYS
     from plugbay.cost.control import state_settings as _state_settings
+    from plugbay.layers.hosted import load_layers
     from plugbay.ledger import LedgerSettings
     from plugbay.ratelimit import parse_rate_limits
 
     assert keys(SECTIONS["budgets"].each) == BUDGET_KEYS
+    assert keys(SECTIONS["cache"]) == set(CACHE_KEYS)
+    assert keys(SECTIONS["pipeline"]) == {"layers"}
+    load_layers({"layers": []})  # its one key, accepted
     owners = [("ledger", lambda t: LedgerSettings.from_config(t, {})),
               ("state", _state_settings),
               ("rate_limits", lambda t: parse_rate_limits({"x": t}))]
@@ -173,9 +178,11 @@ def test_documented_config_blocks_load():
     from plugbay.config_keys import check
 
     blocks = 0
-    for doc in ("README.md", "docs/cost.md"):
+    for doc in ("README.md", "docs/cost.md", "docs/cache.md", "docs/writing-a-layer.md"):
         text = (ROOT / doc).read_text()
         for block in re.findall(r"```toml\n(.*?)```", text, re.S):
+            if "pyproject.toml" in block.partition("\n")[0]:
+                continue  # a package's metadata, not a plugbay.toml
             check(_toml.loads(block), doc)
             blocks += 1
     assert blocks >= 2

@@ -70,8 +70,8 @@ SECTIONS: dict[str, Section | None] = {
         "max_attempts", "context_failover", "content_filter_failover", "experiment",
         "weights", "options"), owner="plugbay.routing.routes"),
     "agents": Section(open=True, owner="plugbay.routing.routes"),
-    "cache": Section.of("backend", "ttl", "namespace", "max_bytes", "path", "url",
-                        owner="plugbay.cache"),
+    "cache": Section.of("enabled", "backend", "ttl", "namespace", "max_bytes", "path", "url",
+                        "prefix", owner="plugbay.cache.settings"),
     "pipeline": Section.of("layers", owner="plugbay.layers.hosted"),
 }
 

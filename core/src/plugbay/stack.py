@@ -91,11 +91,12 @@ class Stack:
         sections, cost, metering = self.sections, self.cost, self.metering
         stack: list[Any] = [*self.host_layers,
                             *load_layers(sections.get("pipeline"), self.config.source)]
-        if sections.get("cache"):
-            from plugbay.cache import build as build_cache
+        if sections.get("cache") or "PLUGBAY_CACHE" in self.env:  # off until configured
+            from plugbay.cache.settings import build, parse
 
-            cache = build_cache(sections["cache"], self.env, on_hit=metering.record_hit,
-                                timeout=self.timeout, file=self.config.source)
+            settings = parse(sections.get("cache"), self.env, file=self.config.source)
+            cache = build(settings, self.env, on_hit=metering.record_hit,
+                          timeout=self.timeout)
             if cache is not None:
                 stack.append(cache)
         if self._router is None and (sections.get("routes") or sections.get("agents")):
