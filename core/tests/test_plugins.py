@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import sys
+from typing import Any
 
 import pytest
 
@@ -173,3 +174,30 @@ async def test_async_hookimpls_are_awaited(make_plugin):
         texts = [e.text async for e in stream if e.type == "text"]
     assert "".join(texts) == "echo: yo"
     assert stream.completion is not None and stream.completion.text == "echo: yo"
+
+
+def test_concurrent_first_loads_register_a_plugin_once() -> None:
+    """Threads (each with its own loop, as the sync API and a host app's loops do) that
+    first need a plugin at the same moment get one loaded plugin, never 'broken'."""
+    import threading
+
+    host = PluginHost(env={})
+    if "openai" not in host.names():
+        pytest.skip("the reference openai plugin is not installed")
+    barrier = threading.Barrier(16)
+    got: list[Any] = []
+
+    def load() -> None:
+        barrier.wait()
+        try:
+            got.append(host.get("openai"))
+        except Exception as exc:  # what the race used to produce
+            got.append(exc)
+
+    threads = [threading.Thread(target=load) for _ in range(16)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert all(g is got[0] for g in got), got
+    assert {s.name: s.state for s in host.statuses()}["openai"] == "loaded"

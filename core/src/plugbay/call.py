@@ -33,7 +33,9 @@ class Outcome:
         self.model: str | None = None  # the model id it answered with
         self.price: Price | None = None
         self.trace: Any = None  # a RouteTrace, when a route served the call
-        self.cache: str | None = None  # "hit" or "miss" when the cache saw the call
+        # "hit" or "miss" when the cache saw the call ("no-cache" calls are misses);
+        # None when no cache did (none configured, or cache="off")
+        self.cache: str | None = None
         self.saved: float | None = None  # on a hit: what the original call cost
         self.cost: float | None = None  # the last attempt's cost, as metered
         self.collector: Any = None  # the StreamCollector of the AsyncStream on top, if any

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import inspect
 import logging
+import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from importlib import metadata
@@ -110,6 +111,9 @@ class PluginHost:
         self._loaded: dict[str, LoadedPlugin] = {}
         self._status: dict[str, PluginStatus] = {}
         self._pm: pluggy.PluginManager | None = None
+        # First loads from several threads (the sync API's loop, a host's own) register
+        # each plugin once; later lookups take no lock.
+        self._lock = threading.RLock()
 
     # -------------------------------------------------------------- discovery
 
@@ -155,6 +159,11 @@ class PluginHost:
         plugin = self._loaded.get(name)
         if plugin is not None:
             return plugin
+        with self._lock:
+            plugin = self._loaded.get(name)
+            return plugin if plugin is not None else self._load(name)
+
+    def _load(self, name: str) -> LoadedPlugin:
         if name in self._inprocess:
             return self._register(name, self._inprocess[name], "in-process")
         eps = self.entry_points()

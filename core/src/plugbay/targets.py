@@ -8,6 +8,7 @@ instance such as ``openai-eu``) into its plugin's hook functions and its
 from __future__ import annotations
 
 import datetime as dt
+import threading
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -76,6 +77,7 @@ class Targets:
         self.env = env
         self.http = http
         self.resolved: dict[str, Target] = {}
+        self._lock = threading.Lock()  # one Target per name, whichever thread is first
 
     def names(self) -> list[str]:
         """Every provider name this client can serve: installed plugins and config instances."""
@@ -83,17 +85,21 @@ class Targets:
 
     def get(self, name: str) -> Target:
         target = self.resolved.get(name)
-        if target is None:
-            plugin_name = self.config.plugin_for(name)
-            try:
-                plugin = self.host.get(plugin_name)
-            except errors.UnknownProviderError:
-                raise errors.UnknownProviderError(name, self.names()) from None
-            table = self.config.provider(name)
-            options = table.model_dump(exclude_none=True) if table else {}
-            ctx = ProviderContext(name, plugin_name, options=options, env=self.env,
-                                  http=self.http)
-            target = self.resolved[name] = Target(plugin, ctx, self.config.prices)
+        if target is not None:
+            return target
+        with self._lock:
+            return self.resolved.get(name) or self._resolve(name)
+
+    def _resolve(self, name: str) -> Target:
+        plugin_name = self.config.plugin_for(name)
+        try:
+            plugin = self.host.get(plugin_name)
+        except errors.UnknownProviderError:
+            raise errors.UnknownProviderError(name, self.names()) from None
+        table = self.config.provider(name)
+        options = table.model_dump(exclude_none=True) if table else {}
+        ctx = ProviderContext(name, plugin_name, options=options, env=self.env, http=self.http)
+        target = self.resolved[name] = Target(plugin, ctx, self.config.prices)
         return target
 
     def split(self, model: str) -> tuple[Target, str]:
