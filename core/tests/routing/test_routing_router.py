@@ -86,7 +86,7 @@ async def test_active_health_probes_feed_breakers(srv: FakeServer) -> None:
         srv.add("GET", "/a/v1/models", Reply.json({"object": "list", "data": []}))
         await c.router.probe()
         assert c.router.states["a/m"].breaker.available()  # up again: a trial may go
-    assert not c.router._probes  # closing the client stopped the probes
+    assert not c.router.probes.tasks  # closing the client stopped the probes
 
 
 async def test_cost_strategy_reads_the_plugin_table(srv: FakeServer) -> None:

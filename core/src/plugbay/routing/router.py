@@ -16,16 +16,15 @@ failure raises ``StreamError`` (its ``partial`` holds the text so far).
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 import plugbay.routing.retry as _retry
 from plugbay import errors
-from plugbay._aio import within as _timeout
 from plugbay.routing.breaker import CircuitBreaker, CircuitInfo
 from plugbay.routing.plan import Plan
+from plugbay.routing.probes import Probes
 from plugbay.routing.routes import (
     RouteSettings,
     parse_agents,
@@ -35,6 +34,7 @@ from plugbay.routing.routes import (
 )
 from plugbay.routing.state import Call, CompiledRoute, RouteTarget, TargetState
 from plugbay.routing.strategies import STRATEGIES, make_strategy
+from plugbay.routing.timing import close_quietly, min_limit, next_event, time_left
 from plugbay.routing.trace import Attempt, RouteTrace
 
 if TYPE_CHECKING:
@@ -85,7 +85,7 @@ class Router:
         self.states: dict[str, TargetState] = {}
         self.routes: dict[str, CompiledRoute] = {}
         self.filters: list[Filter] = []
-        self._probes: dict[asyncio.AbstractEventLoop, asyncio.Task[None]] = {}
+        self.probes = Probes(self)
         self._known: set[str] | None = None
         self._probe_interval = s.health_interval
         for name, settings in parse_routes(config, STRATEGIES).items():
@@ -201,7 +201,7 @@ class Router:
 
     def _begin(self, route: CompiledRoute, call: Call, trace: RouteTrace) -> Plan:
         if self._probe_interval:
-            self._ensure_probes()
+            self.probes.ensure()
         self.budget.calls += 1  # deposit(), inlined: this runs on every call
         targets = route.targets
         eligible = [t for t in targets if t.state.breaker.available()]
@@ -300,7 +300,7 @@ class Router:
         end = started + limit if limit is not None else None
         plan = self._begin(route, rcall, trace)
         t = plan.first()
-        first_limit = _min(route.ttft_timeout, route.attempt_timeout)
+        first_limit = min_limit(route.ttft_timeout, route.attempt_timeout)
         targets = self.targets
         while True:
             req = request if t.model_id == request.model else _with_model(request, t.model_id)
@@ -309,17 +309,17 @@ class Router:
             t0 = _perf()
             events: AsyncIterator[StreamEvent] | None = None
             try:
-                events = next(call.attempt(targets.get(t.provider), req, _left(None, end)))
-                first = await _next(events, _left(first_limit, end), "first event",
+                events = next(call.attempt(targets.get(t.provider), req, time_left(None, end)))
+                first = await next_event(events, time_left(first_limit, end), "first event",
                                     t.provider)
             except errors.APIError as exc:
                 state.inflight -= 1
-                await _aclose(events)
+                await close_quietly(events)
                 t = await plan.failed(t, exc, _perf() - t0, end)
                 continue
             except StopAsyncIteration:
                 state.inflight -= 1
-                await _aclose(events)
+                await close_quietly(events)
                 empty = errors.StreamError("stream ended before its first event",
                                            provider=t.provider)
                 t = await plan.failed(t, empty, _perf() - t0, end)
@@ -328,7 +328,7 @@ class Router:
                 state.inflight -= 1
                 state.breaker.release()
                 trace.attempts.append(Attempt(t.key, "cancelled", _perf() - t0))
-                await _aclose(events)
+                await close_quietly(events)
                 raise
             break
         # Committed: the first event goes to the caller, so no failover from here on.
@@ -339,7 +339,7 @@ class Router:
             yield first
             while True:
                 try:
-                    event = await _next(events, _left(idle, end), "next event", t.provider)
+                    event = await next_event(events, time_left(idle, end), "next event", t.provider)
                 except StopAsyncIteration:
                     break
                 yield event
@@ -375,96 +375,20 @@ class Router:
             elif outcome == "cancelled":
                 state.breaker.release()
                 trace.attempts.append(Attempt(t.key, "cancelled", _perf() - t0))
-            await _aclose(events)
+            await close_quietly(events)
 
     # ------------------------------------------------------------ active health
 
-    def _ensure_probes(self) -> None:
-        loop = asyncio.get_running_loop()
-        task = self._probes.get(loop)
-        if task is None or task.done():
-            self._probes[loop] = loop.create_task(self._probe_forever())
-
-    async def _probe_forever(self) -> None:
-        while True:
-            await asyncio.sleep(self.settings.health_interval)
-            await self.probe()
-
     async def probe(self, timeout: float = 10.0) -> None:
         """Run every route provider's ``health`` hook once and feed the breakers."""
-        if self.health is None:
-            return
-        providers = sorted({t.provider for r in self.routes.values() for t in r.targets})
-        results = await asyncio.gather(
-            *(self.health(p, timeout=timeout) for p in providers),
-            return_exceptions=True)
-        for listing in results:
-            if isinstance(listing, BaseException):
-                continue  # no health hook or no such provider: passive health only
-            for health in listing:
-                for state in self.states.values():
-                    if state.key.partition("/")[0] != health.provider:
-                        continue
-                    if health.status == "down":
-                        state.breaker.trip()
-                    elif health.status == "ok":
-                        state.breaker.probe_ok()
+        await self.probes.probe(timeout)
 
     async def aclose(self) -> None:
         """Stop the active probes (on every loop they run on)."""
-        try:
-            current: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
-        except RuntimeError:
-            current = None
-        for loop, task in list(self._probes.items()):
-            if loop is current:
-                task.cancel()
-                try:
-                    await task
-                except (asyncio.CancelledError, Exception):
-                    pass
-            elif not loop.is_closed():
-                loop.call_soon_threadsafe(task.cancel)
-        self._probes.clear()
+        await self.probes.aclose()
 
 
 # ------------------------------------------------------------------ helpers
-
-
-def _min(a: float | None, b: float | None) -> float | None:
-    if a is None:
-        return b
-    if b is None:
-        return a
-    return a if a < b else b
-
-
-def _left(limit: float | None, end: float | None) -> float | None:
-    if end is None:
-        return limit
-    left = end - _perf()
-    left = left if left > 0 else 0.0
-    return left if limit is None or left < limit else limit
-
-
-async def _next(events: AsyncIterator[StreamEvent], wait: float | None, what: str,
-                provider: str) -> StreamEvent:
-    if wait is None:
-        return await events.__anext__()
-    try:
-        async with _timeout(wait):
-            return await events.__anext__()
-    except TimeoutError:
-        raise errors.TimeoutError(f"no {what} within {wait:.3g} s", provider=provider) from None
-
-
-async def _aclose(events: Any) -> None:
-    aclose = getattr(events, "aclose", None)
-    if aclose is not None:
-        try:
-            await aclose()
-        except Exception:  # closing a broken stream must not mask the real error
-            pass
 
 
 def _with_model(request: Request, model: str) -> Request:
