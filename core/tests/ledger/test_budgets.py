@@ -239,3 +239,16 @@ def test_routed_stream_downgrades_when_the_filter_leaves_no_target(srv: FakeServ
         assert client.ledger is None
     assert texts == ["from a", "from b", "from b"]
     assert [r.path.split("/")[1] for r in srv.requests] == ["a", "b", "b"]
+
+
+def test_budgets_without_shared_state_warn_once(srv: FakeServer, db: Path,
+                                                caplog: pytest.LogCaptureFixture) -> None:
+    """Each process enforces a memory-backed budget alone: said once, with the fix."""
+    srv.add("POST", chat(), ok())
+    budget = {"day": {"scope": "global", "period": "daily", "limit": 5.0}}
+    with caplog.at_level("WARNING", logger="plugbay.budgets"), \
+            budget_client(srv, db, budget) as c:
+        c.complete("openai/gpt-4o-mini", "hi")
+        c.complete("openai/gpt-4o-mini", "hi")
+    said = [r.getMessage() for r in caplog.records if "this process alone" in r.getMessage()]
+    assert len(said) == 1 and "backend = \"redis\"" in said[0] and "day" in said[0]

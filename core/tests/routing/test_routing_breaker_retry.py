@@ -36,6 +36,18 @@ def test_breaker_opens_at_threshold_within_window() -> None:
     assert b.info().retry_in == 5
 
 
+def test_info_says_half_open_once_the_cooldown_is_over() -> None:
+    """``client.circuits()`` shows the state a call would meet, not the stale one."""
+    clock = Clock()
+    b = CircuitBreaker("a/m", threshold=1, window=10, cooldown=5, clock=clock)
+    b.failure()
+    assert b.info().state == OPEN
+    clock.now += 5
+    info = b.info()
+    assert (info.state, info.retry_in) == (HALF_OPEN, None)
+    assert b.state == OPEN  # looking does not move it: the next call does
+
+
 def test_half_open_lets_exactly_one_trial() -> None:
     clock = Clock()
     b = CircuitBreaker("a/m", threshold=1, window=10, cooldown=5, clock=clock)

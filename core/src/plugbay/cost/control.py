@@ -3,6 +3,7 @@ client, built from its config on the first call."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -16,6 +17,8 @@ if TYPE_CHECKING:
     from plugbay.cost.shared import SharedState
 
 __all__ = ["CostControl", "state_settings"]
+
+log = logging.getLogger("plugbay.budgets")
 
 
 class CostControl:
@@ -46,6 +49,11 @@ class CostControl:
         if budgets:
             bstore = self.shared.budget_store() if self.shared else None
             self.budgets = BudgetManager(budgets, bsettings, bstore, self.ledger)
+            if self.shared is None:
+                log.warning("budgets %s are enforced by this process alone: other processes "
+                            "spend against their own copy. To share them, set [state] "
+                            "backend = \"redis\" (docs/cost.md)",
+                            ", ".join(b.name for b in budgets))
         if specs:
             from plugbay.cost.ratelimit import RateLimiter
 

@@ -130,9 +130,12 @@ class CircuitBreaker:
         now = self.clock()
         horizon = now - self.window
         failures = sum(1 for t in self._failures if t >= horizon)
-        retry_in = (max(self.opened_at + self.cooldown - now, 0.0) if self.state == OPEN
-                    else None)
-        return CircuitInfo(self.key, self.state, failures, self.opened, retry_in)
+        state, retry_in = self.state, None
+        if state == OPEN:
+            retry_in = self.opened_at + self.cooldown - now
+            if retry_in <= 0:  # the cooldown is over: the next call is the trial
+                state, retry_in = HALF_OPEN, None
+        return CircuitInfo(self.key, state, failures, self.opened, retry_in)
 
     def __repr__(self) -> str:
         return f"CircuitBreaker({self.key!r}, state={self.state!r})"
