@@ -424,3 +424,26 @@ async def test_foreign_exception_direct_is_wrapped_with_its_cause(srv: FakeServe
         assert isinstance(e.value, errors.APIError) and not e.value.retryable
         with pytest.raises(errors.PluginCallError):
             await client.astream("buggy/m", "hi").get_completion()
+
+
+# ----------------------------------------------------------------- default attempt limit
+
+
+@pytest.mark.parametrize("streamed", [False, True])
+async def test_a_black_holed_first_target_leaves_time_to_fail_over(srv: FakeServer,
+                                                                   streamed: bool) -> None:
+    """With no attempt_timeout, each of n targets gets a 1/n share of the deadline."""
+    hang = (sse_ok(["never"], delay=30) if streamed else ok("never", delay=30))
+    srv.add("POST", path("a"), hang)
+    srv.add("POST", path("b"), sse_ok(["from ", "b"]) if streamed else ok("from b"))
+    route = {"strategy": "priority", "targets": ["a/m", "b/m"], "deadline": 2.0}
+    async with await routed(srv, route) as c:
+        started = time.monotonic()
+        if streamed:
+            answer = await c.astream("r", "hi").get_completion()
+        else:
+            answer = await c.acomplete("r", "hi")
+        took = time.monotonic() - started
+    assert answer.text == "from b"
+    assert [(t, o) for t, o, _ in tried(answer)] == [("a/m", "error"), ("b/m", "ok")]
+    assert 0.9 <= took < 2.0

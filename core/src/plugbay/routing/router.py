@@ -242,6 +242,20 @@ class Router:
             return timeout
         return route.deadline if route.deadline is not None else self.timeout
 
+    @staticmethod
+    def _attempt_limit(route: CompiledRoute, limit: float | None) -> float | None:
+        """The route's ``attempt_timeout``; by default an equal share of the deadline per
+        target, so a black-holed first target leaves time to fail over. A target seen to
+        be slow on average gets up to 4 times its mean latency instead of less."""
+        if route.attempt_timeout is not None or limit is None:
+            return route.attempt_timeout
+        n = len(route.targets)
+        if n < 2:
+            return None
+        share = limit / n
+        slowest = max((t.state.latency or 0.0) for t in route.targets)
+        return min(limit, max(share, 4 * slowest))
+
     # ------------------------------------------------------------ complete
 
     async def complete(self, route: CompiledRoute, call: PipelineCall,
@@ -255,7 +269,7 @@ class Router:
         end = started + limit if limit is not None else None
         plan = self._begin(route, rcall, trace)
         t = plan.first()
-        per_attempt = route.attempt_timeout
+        per_attempt = self._attempt_limit(route, limit)
         targets = self.targets
         while True:
             req = request if t.model_id == request.model else _with_model(request, t.model_id)
@@ -300,7 +314,7 @@ class Router:
         end = started + limit if limit is not None else None
         plan = self._begin(route, rcall, trace)
         t = plan.first()
-        first_limit = min_limit(route.ttft_timeout, route.attempt_timeout)
+        first_limit = min_limit(route.ttft_timeout, self._attempt_limit(route, limit))
         targets = self.targets
         while True:
             req = request if t.model_id == request.model else _with_model(request, t.model_id)
