@@ -114,11 +114,13 @@ def aggregate(records: Iterable[UsageRecord], by: str) -> list[dict[str, Any]]:
 
 
 def _ledger(args: argparse.Namespace) -> Ledger:
+    """The ledger to report on; reading never creates one (a typo must not make a file)."""
     from plugbay.cost.ledger import Ledger
     from plugbay.errors import ConfigError
 
     if args.ledger:
         url = args.ledger if "://" in args.ledger else f"sqlite:///{args.ledger}"
+        _must_exist(url)
         return Ledger(url)
     from plugbay.client import Client
 
@@ -126,7 +128,19 @@ def _ledger(args: argparse.Namespace) -> Ledger:
     if ledger is None:
         raise ConfigError("the ledger is off ([ledger] path = \"off\" or PLUGBAY_LEDGER=off)",
                           key="ledger")
+    _must_exist(ledger.url)
     return ledger
+
+
+def _must_exist(url: str) -> None:
+    if not url.startswith("sqlite:"):
+        return
+    from pathlib import Path
+
+    path = Path(url.partition(":///")[2] or url.partition("://")[2]).expanduser()
+    if not path.is_file():
+        raise UsageError(f"no ledger at {path} (no call has been recorded there; "
+                         "check --ledger or [ledger] path)")
 
 
 def _print_table(rows: list[list[str]], out: TextIO, text_columns: int = 1) -> None:

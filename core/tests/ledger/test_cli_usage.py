@@ -123,3 +123,25 @@ mode = "soft"
     assert lines[2].split()[3] == "soft" and lines[2].endswith("3%")
     code, text = run("--config", str(config), "budget", "--json")
     assert [b["name"] for b in json.loads(text)] == ["daily", "month"]
+
+
+def test_reading_a_ledger_that_is_not_there_creates_nothing(tmp_path: Path,
+                                                            capsys: pytest.CaptureFixture[str],
+                                                            ) -> None:
+    typo = tmp_path / "no" / "such" / "ledgr.db"
+    code, _ = run("usage", "--ledger", str(typo))
+    assert code == 2
+    assert f"no ledger at {typo}" in capsys.readouterr().err
+    assert not (tmp_path / "no").exists()
+
+
+def test_the_ledger_is_private_to_its_user(tmp_path: Path) -> None:
+    """It can hold prompts: the folder plugbay makes is 0700 and the database 0600."""
+    import stat
+
+    path = tmp_path / "data" / "plugbay" / "ledger.db"
+    ledger = Ledger(f"sqlite:///{path}")
+    ledger.record(UsageRecord(DAY1, "openai", "gpt-4o", prompt="secret plans"))
+    ledger.flush()
+    assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600

@@ -11,12 +11,13 @@ The single-flight lock is a row of its own table, taken with an upsert.
 from __future__ import annotations
 
 import asyncio
-import os
 import sqlite3
 import threading
 import time
 from pathlib import Path
 from typing import Any
+
+from plugbay._files import private_file
 
 __all__ = ["SQLiteStore"]
 
@@ -32,16 +33,6 @@ _CLAIM = ("INSERT INTO locks (key, token, expires) VALUES (?, ?, ?) ON CONFLICT 
 _PRUNE_EVERY = 60.0  # seconds between sweeps of expired rows
 
 
-def _prepare(path: Path, private_dir: bool) -> None:
-    """Make the folder (0700 when we make it) and the file (0600) before SQLite does."""
-    if not path.parent.exists():
-        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    elif private_dir:  # plugbay's own data folder: tighten it
-        os.chmod(path.parent, 0o700)
-    if not path.exists():
-        os.close(os.open(path, os.O_CREAT | os.O_RDWR, 0o600))
-
-
 class SQLiteStore:
     """``path`` is the database file; ``private_dir`` makes its folder 0700 even when it
     exists already (set for the default location, which is plugbay's own)."""
@@ -50,7 +41,7 @@ class SQLiteStore:
 
     def __init__(self, path: str | Path, *, private_dir: bool = False) -> None:
         self.path = Path(path).expanduser()
-        _prepare(self.path, private_dir)
+        private_file(self.path, private_dir=private_dir)
         self._read = self._connect()
         self._write = self._connect()
         self._read_lock = threading.Lock()

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from plugbay._files import private_file
 from plugbay.cost.ledger.migrations import migrate
 from plugbay.cost.ledger.records import COLUMNS, UsageRecord
 
@@ -22,10 +23,10 @@ _SELECT = f"SELECT {', '.join(COLUMNS)} FROM calls"
 class SQLiteBackend:
     """WAL lets reports read while the writer thread appends."""
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, *, private_dir: bool = False) -> None:
         self.path = Path(path).expanduser()
         self.url = f"sqlite:///{self.path}"
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        private_file(self.path, private_dir=private_dir)  # it may hold prompts
         self._lock = threading.Lock()
         self._conn = self._connect()
         migrate(self._conn, "sqlite")

@@ -1,0 +1,20 @@
+"""Private files: the ledger and the cache can hold prompts, so they are made 0600 in a
+folder made 0700, before SQLite opens them (its -wal and -shm files copy the mode)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+__all__ = ["private_file"]
+
+
+def private_file(path: Path, *, private_dir: bool = False) -> None:
+    """Create ``path`` 0600 if missing, and its folder 0700 if missing. ``private_dir``
+    tightens an existing folder too (plugbay's own data folder)."""
+    if not path.parent.exists():
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    elif private_dir:
+        os.chmod(path.parent, 0o700)
+    if not path.exists():
+        os.close(os.open(path, os.O_CREAT | os.O_RDWR, 0o600))
