@@ -264,7 +264,7 @@ def test_timeout_seconds_are_rounded(tmp_path, server):
     (tmp_path / "plugbay.toml").write_text(
         "".join(f'[providers.{p}]\nplugin = "openai"\napi_key = "sk-x0000000"\n'
                 f'base_url = "{server.url}/{p}/v1"\n' for p in "ab")
-        + '[routes.slow]\ntargets = ["a/m", "b/m"]\ndeadline = 0.7\n')
+        + '[routes.slow]\ntargets = ["a/m", "b/m"]\ndeadline = 0.7\nmax_attempts = 2\n')
     proc = cli("complete", "-m", "slow", "--json", "hi", cwd=tmp_path)
     error = json.loads(proc.stdout)["error"]
     assert error["class"] == "TimeoutError"

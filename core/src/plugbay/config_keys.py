@@ -62,8 +62,8 @@ SECTIONS: dict[str, Section | None] = {
                            owner="plugbay.cost.ratelimit"),
     "otel": Section.of("enabled", owner="plugbay.otel"),
     "routing": Section.of(
-        "max_attempts", "retry_budget", "retry_budget_min", "backoff_base", "backoff_max",
-        "retry_after_cap", "health_interval", "ewma_alpha",
+        "retries", "max_attempts", "retry_budget", "retry_budget_min", "backoff_base",
+        "backoff_max", "retry_after_cap", "health_interval", "ewma_alpha",
         breaker=Section.of("threshold", "window", "cooldown"), owner="plugbay.routing.routes"),
     "routes": Section(each=Section.of(
         "strategy", "targets", "deadline", "attempt_timeout", "ttft_timeout", "idle_timeout",

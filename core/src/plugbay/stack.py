@@ -106,17 +106,24 @@ class Stack:
             from plugbay.layers.admission import Admission
 
             admission = Admission(cost.budgets, cost.limiter, self.targets)
-        if self._router is not None:
-            stack.append(self._routing(self._router, admission))
+        routing = self._routing(admission)
+        if routing is not None:
+            stack.append(routing)
         if admission is not None:
             stack.append(admission)
         stack.append(metering)
         self._pipe = compose(stack, Dispatch(self.timeout))
         return self._pipe
 
-    def _routing(self, router: Router, admission: Any) -> Any:
+    def _routing(self, admission: Any) -> Any:
+        """Routes, and the retries of direct calls; ``None`` when there is neither."""
         from plugbay.layers.routing import Routing
+        from plugbay.routing.routes import parse_routing
 
+        router = self._router
+        settings = router.settings if router is not None else parse_routing(self.config)
+        if router is None:
+            return Routing(None, settings, self.timeout) if settings.retries else None
         cost = self.cost
         if admission is not None and not router.filters:  # steer around refusals
             if cost.budgets is not None:
@@ -127,7 +134,7 @@ class Stack:
             from plugbay.routing.shared_breakers import SharedBreakers
 
             self._breakers = SharedBreakers(cost.shared, router)
-        return Routing(router)
+        return Routing(router, settings, self.timeout)
 
     def flush(self) -> None:
         """Write pending ledger rows now."""

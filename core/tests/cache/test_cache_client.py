@@ -58,7 +58,7 @@ async def test_100_concurrent_calls_reach_the_upstream_once(srv: FakeServer,
                                                             tmp_path: Path) -> None:
     srv.add("POST", path("a"), ok("the answer", delay=0.3))
     async with plugbay.Client(config(srv, tmp_path, {"backend": "memory"}), env={}) as client:
-        assert client.pipeline.names() == ["cache", "metering", "dispatch"]
+        assert client.pipeline.names() == ["cache", "routing", "metering", "dispatch"]
         answers = await asyncio.gather(*(client.acomplete("a/m", "same question")
                                          for _ in range(100)))
         assert {a.text for a in answers} == {"the answer"}

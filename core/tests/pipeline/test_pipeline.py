@@ -63,8 +63,11 @@ class Recorder(Layer):
             yield event
 
 
-def test_default_stack_is_metering_over_dispatch(srv: FakeServer) -> None:
-    assert plugbay.Client(config(srv), env={}).pipeline.names() == ["metering", "dispatch"]
+def test_default_stack_retries_meters_and_dispatches(srv: FakeServer) -> None:
+    assert plugbay.Client(config(srv), env={}).pipeline.names() == ["routing", "metering",
+                                                                    "dispatch"]
+    no_retries = config(srv, routing={"retries": 0})
+    assert plugbay.Client(no_retries, env={}).pipeline.names() == ["metering", "dispatch"]
 
 
 def test_stack_order_with_every_layer(srv: FakeServer) -> None:
@@ -196,7 +199,7 @@ def test_an_installed_entry_point_layer_is_found_by_name(srv: FakeServer, tmp_pa
     proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                           timeout=60, env={"PYTHONPATH": str(tmp_path), "HOME": str(tmp_path)})
     assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.strip() == "['tag', 'metering', 'dispatch']"
+    assert proc.stdout.strip() == "['tag', 'routing', 'metering', 'dispatch']"
     assert srv.last.json()["user"] == "tagged"
 
 

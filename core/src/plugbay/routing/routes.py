@@ -68,6 +68,7 @@ class RoutingSettings(_Strict):
     """Defaults shared by every route, and the breaker/probe settings."""
 
     max_attempts: int = Field(default=3, ge=1)
+    retries: int = Field(default=2, ge=0)  # a direct call's retries, as the official SDKs
     retry_budget: float = Field(default=0.2, ge=0)
     retry_budget_min: float = Field(default=10.0, ge=0)
     backoff_base: float = Field(default=0.25, ge=0)

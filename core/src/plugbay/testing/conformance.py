@@ -57,7 +57,10 @@ class ProviderConformance:
         return {"api_key": self.secret, "base_url": self.wire.base_url(server.url)}
 
     def make_client(self, server: FakeServer) -> plugbay.Client:
-        config = {"providers": {self.provider: self.provider_options(server)}}
+        # One request per call: the kit checks what one response maps to (its error
+        # class and ``retryable``, which is what the client's retries act on).
+        config = {"providers": {self.provider: self.provider_options(server)},
+                  "routing": {"retries": 0}}
         return plugbay.Client(config, env={}, plugins=self.in_process_plugins())
 
     def in_process_plugins(self) -> list[object]:
