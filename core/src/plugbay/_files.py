@@ -6,14 +6,25 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-__all__ = ["private_file"]
+__all__ = ["private_file", "private_folder"]
+
+
+def private_folder(path: Path) -> None:
+    """Create ``path`` and each missing folder above it 0700 (``mkdir(parents=True)``
+    gives the parents the default mode)."""
+    missing = []
+    while not path.exists():
+        missing.append(path)
+        path = path.parent
+    for folder in reversed(missing):
+        folder.mkdir(mode=0o700, exist_ok=True)
 
 
 def private_file(path: Path, *, private_dir: bool = False) -> None:
-    """Create ``path`` 0600 if missing, and its folder 0700 if missing. ``private_dir``
+    """Create ``path`` 0600 if missing, and its folders 0700 if missing. ``private_dir``
     tightens an existing folder too (plugbay's own data folder)."""
     if not path.parent.exists():
-        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        private_folder(path.parent)
     elif private_dir:
         os.chmod(path.parent, 0o700)
     if not path.exists():

@@ -14,6 +14,7 @@ Config::
 
 from __future__ import annotations
 
+import os
 import sys
 import threading
 from collections.abc import Mapping
@@ -22,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from plugbay.cost.ledger.base import Backend
+from plugbay.cost.ledger.journal import Journal, journal_dir
 from plugbay.cost.ledger.records import COLUMNS, UsageRecord
 from plugbay.cost.ledger.writer import LedgerWriter, close_all
 
@@ -125,8 +127,10 @@ def _writer_for(url: str, batch: int) -> LedgerWriter:
     with _shared_lock:
         writer = _shared.get(url)
         if writer is None or writer.closed:
+            journal = Journal(journal_dir(url, default_path(os.environ).parent))
             writer = _shared[url] = LedgerWriter(lambda: open_backend(url), batch=batch,
-                                                 name=url.partition("://")[0] + "-ledger")
+                                                 name=url.partition("://")[0] + "-ledger",
+                                                 journal=journal)
         return writer
 
 

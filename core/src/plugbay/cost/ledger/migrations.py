@@ -58,16 +58,19 @@ _V2_COLUMNS = {
 }
 
 # v3: the response cache: "hit" or "miss" (NULL when no cache saw the call), and on a
-# hit the cost the cached answer saved.
-_V3_COLUMNS = {"sqlite": ["cache TEXT", "saved REAL"],
-               "postgres": ["cache TEXT", "saved DOUBLE PRECISION"]}
+# hit the cost the cached answer saved; a unique id per row, so that a row replayed from
+# the crash journal after it was already written is written once.
+_V3_COLUMNS = {"sqlite": ["cache TEXT", "saved REAL", "uid TEXT"],
+               "postgres": ["cache TEXT", "saved DOUBLE PRECISION", "uid TEXT"]}
 
 MIGRATIONS: dict[int, dict[str, list[str]]] = {
     1: {"sqlite": [_V1_SQLITE], "postgres": [_V1_POSTGRES]},
     2: {d: [f"ALTER TABLE calls ADD COLUMN {c}" for c in cols]
         + ["CREATE INDEX IF NOT EXISTS calls_ts ON calls (ts)"]
         for d, cols in _V2_COLUMNS.items()},
-    3: {d: [f"ALTER TABLE calls ADD COLUMN {c}" for c in cols] for d, cols in _V3_COLUMNS.items()},
+    3: {d: [f"ALTER TABLE calls ADD COLUMN {c}" for c in cols]
+        + ["CREATE UNIQUE INDEX IF NOT EXISTS calls_uid ON calls (uid)"]
+        for d, cols in _V3_COLUMNS.items()},
 }
 LATEST = max(MIGRATIONS)
 

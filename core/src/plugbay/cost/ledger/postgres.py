@@ -17,7 +17,7 @@ from plugbay.cost.ledger.sqlite import _range, scope_sum
 __all__ = ["PostgresBackend"]
 
 _INSERT = (f"INSERT INTO calls ({', '.join(COLUMNS)}) "
-           f"VALUES ({', '.join('%s' for _ in COLUMNS)})")
+           f"VALUES ({', '.join('%s' for _ in COLUMNS)}) ON CONFLICT (uid) DO NOTHING")
 _SELECT = f"SELECT {', '.join(COLUMNS)} FROM calls"
 _LOCK_ID = 7170001
 

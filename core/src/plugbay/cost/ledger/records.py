@@ -15,7 +15,7 @@ __all__ = ["COLUMNS", "UsageRecord", "cost_total"]
 COLUMNS: tuple[str, ...] = (
     "ts", "route", "provider", "model", "input_tokens", "output_tokens", "cached_tokens",
     "cache_write_tokens", "reasoning_tokens", "cost", "currency", "latency", "ttft", "status",
-    "error", "stream", "tags", "request_id", "prompt", "response", "cache", "saved",
+    "error", "stream", "tags", "request_id", "prompt", "response", "cache", "saved", "uid",
 )
 
 
@@ -52,6 +52,7 @@ class UsageRecord:
     response: str | None = None
     cache: str | None = None
     saved: float | None = None
+    uid: str | None = None  # set by the writer: a row replayed from the journal is once
 
     def row(self) -> tuple[Any, ...]:
         """The values in ``COLUMNS`` order (tags as JSON text)."""
@@ -60,7 +61,16 @@ class UsageRecord:
                 self.reasoning_tokens, self.cost, self.currency, self.latency, self.ttft,
                 self.status, self.error, bool(self.stream),
                 json.dumps(self.tags, sort_keys=True) if self.tags else None,
-                self.request_id, self.prompt, self.response, self.cache, self.saved)
+                self.request_id, self.prompt, self.response, self.cache, self.saved,
+                self.uid)
+
+    def values(self) -> list[Any]:
+        """The values in ``COLUMNS`` order, tags as a dict (for the journal's JSON line)."""
+        return [self.ts, self.route, self.provider, self.model, self.input_tokens,
+                self.output_tokens, self.cached_tokens, self.cache_write_tokens,
+                self.reasoning_tokens, self.cost, self.currency, self.latency, self.ttft,
+                self.status, self.error, self.stream, self.tags, self.request_id,
+                self.prompt, self.response, self.cache, self.saved, self.uid]
 
     @classmethod
     def from_row(cls, row: tuple[Any, ...] | list[Any]) -> UsageRecord:

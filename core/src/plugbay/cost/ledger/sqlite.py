@@ -15,7 +15,7 @@ from plugbay.cost.ledger.records import COLUMNS, UsageRecord
 
 __all__ = ["SQLiteBackend"]
 
-_INSERT = (f"INSERT INTO calls ({', '.join(COLUMNS)}) "
+_INSERT = (f"INSERT OR IGNORE INTO calls ({', '.join(COLUMNS)}) "
            f"VALUES ({', '.join('?' for _ in COLUMNS)})")
 _SELECT = f"SELECT {', '.join(COLUMNS)} FROM calls"
 
