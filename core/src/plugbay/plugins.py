@@ -13,16 +13,16 @@ hook call on the ``plugbay.hooks`` logger.
 
 from __future__ import annotations
 
-import inspect
 import logging
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from importlib import metadata
 from typing import TYPE_CHECKING, Any, Literal
 
 from plugbay.errors import PluginError, UnknownProviderError
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # importlib.metadata and inspect load on first discovery, not at import
+    from importlib import metadata
+
     import pluggy
 
 __all__ = ["LoadedPlugin", "PluginHost", "PluginStatus"]
@@ -117,6 +117,8 @@ class PluginHost:
         if self._eps is None:
             eps = self._given_eps
             if eps is None:
+                from importlib import metadata
+
                 eps = list(metadata.entry_points(group=GROUP))
             self._eps = {}
             for ep in eps:
@@ -171,6 +173,8 @@ class PluginHost:
         return self._register(name, obj, "entry-point")
 
     def _register(self, name: str, obj: object, source: str) -> LoadedPlugin:
+        import inspect
+
         import pluggy
 
         status = self._status.setdefault(name, PluginStatus(name, source=source))  # type: ignore[arg-type]
