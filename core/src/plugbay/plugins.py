@@ -13,7 +13,6 @@ hook call on the ``plugbay.hooks`` logger.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
@@ -29,7 +28,6 @@ __all__ = ["LoadedPlugin", "PluginHost", "PluginStatus"]
 
 GROUP = "plugbay"
 HOOKS = ("complete", "stream", "list_models", "price", "health")
-log = logging.getLogger("plugbay.hooks")
 
 
 @dataclass
@@ -76,6 +74,10 @@ def _name_of(obj: object) -> str:
 
 
 def _traced(plugin: str, hook: str, fn: Callable[..., Any]) -> Callable[..., Any]:
+    import logging  # only with PLUGBAY_TRACE: logging is not imported with plugbay
+
+    log = logging.getLogger("plugbay.hooks")
+
     def wrapper(**kw: Any) -> Any:
         shown = {k: (getattr(v, "model", None) or getattr(v, "name", None) or v)
                  for k, v in kw.items()}

@@ -8,7 +8,6 @@ on transport errors. Plugins receive it as ``provider.http``.
 
 from __future__ import annotations
 
-import json as _json
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
@@ -42,8 +41,16 @@ def _load_running_loop() -> asyncio.AbstractEventLoop:
 _running_loop: Callable[[], asyncio.AbstractEventLoop] = _load_running_loop
 
 
+_encode: Callable[[Any], str] | None = None  # json loads with the first body, not plugbay
+
+
 def _dumps(value: Any) -> bytes:
-    return _json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
+    global _encode
+    if _encode is None:
+        import json
+
+        _encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+    return _encode(value).encode()
 
 
 class HTTPClient:

@@ -8,7 +8,6 @@ Bodies are handed to callers already decoded from gzip/deflate.
 
 from __future__ import annotations
 
-import json as _json
 from collections.abc import AsyncIterator, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
@@ -147,8 +146,10 @@ class HTTPResponse:
 
     def json(self) -> Any:
         """The body parsed as JSON; a body that is not JSON is a ``ProviderError``."""
+        from json import loads  # not at import: plugbay's import stays cheap
+
         try:
-            return _json.loads(self.content)
+            return loads(self.content)
         except ValueError:
             from plugbay.errors import MalformedResponseError
 
