@@ -210,10 +210,9 @@ class Relay(Generic[T]):
 
     async def stop(self) -> None:
         """On the loop: cancel the pump and wait until it has let go of the source."""
+        import asyncio
+
         task = self._task
         if task is not None and not task.done():
             task.cancel()
-            try:
-                await task
-            except BaseException:  # its outcome belongs to the stream being closed
-                pass
+            await asyncio.wait((task,))  # the pump hands errors over; it only ends cancelled
