@@ -94,6 +94,13 @@ class Config:
     def model_validate(cls, data: Mapping[str, Any]) -> Config:
         return cls(**data)
 
+    if not TYPE_CHECKING:  # an extra section as an attribute, as pydantic's extra="allow" did
+        def __getattr__(self, name: str) -> Any:
+            extra = self.model_extra if name != "model_extra" else {}
+            if name in extra:
+                return extra[name]
+            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
     def provider(self, name: str) -> ProviderConfig | None:
         return self.providers.get(name)
 
