@@ -60,3 +60,16 @@ def test_env_key_and_base_url_for_instance():
     assert hf.api_key("HF_TOKEN") == "hf_x"
     with pytest.raises(plugbay.MissingAPIKeyError, match="HUGGINGFACE_API_KEY or HF_TOKEN"):
         ProviderContext("huggingface", "huggingface", env={}).api_key("HF_TOKEN")
+
+
+def test_config_keeps_other_sections_raw_and_validates_its_own():
+    from plugbay.config import Config
+
+    config = load_config({"timeout": "5", "routes": {"r": {"targets": ["a/b"]}},
+                          "prices": {"a/b": {"input": 1, "output": 2}}}, {})
+    assert config.timeout == 5.0 and config.prices["a/b"].model_dump()["input"] == 1.0
+    assert config.model_extra == {"routes": {"r": {"targets": ["a/b"]}}}
+    assert config.routes == config.model_extra["routes"]  # as pydantic's extra="allow" did
+    assert load_config(Config(), {}).providers == {} and Config().plugins.enable is None
+    with pytest.raises(ConfigError, match=r"prices.a/b.input"):
+        load_config({"prices": {"a/b": {"input": "x", "output": 2}}}, {})

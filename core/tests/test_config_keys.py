@@ -136,7 +136,8 @@ def test_registry_matches_the_routing_models():
 
 
 def test_registry_matches_the_config_models():
-    from plugbay.config import PluginSelection, PriceOverride, ProviderConfig
+    from plugbay._config_schema import PluginsSchema as PluginSelection
+    from plugbay._config_schema import PriceOverride, ProviderConfig
 
     assert keys(SECTIONS["plugins"]) == set(PluginSelection.model_fields)
     assert keys(SECTIONS["prices"].each) == set(PriceOverride.model_fields)

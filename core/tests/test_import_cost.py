@@ -4,14 +4,22 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 HEAVY = ("pydantic", "pluggy", "plugbay_", "boto3", "botocore", "google", "azure", "httpx",
          "aiohttp", "openai", "anthropic", "asyncio", "ssl")
+# What `from plugbay import Client` and `Client()` with no config file must not load
+# (issue 12): pydantic and the config schema come with the first table read, the types
+# with the first call, plugin discovery with the first provider used; dataclasses (and
+# the inspect it imports) cost ~15% of the rest.
+NOT_FOR_CLIENT = ("pydantic", "plugbay._config_schema", "plugbay.types", "pluggy",
+                  "importlib.metadata", "plugbay_", "dataclasses")
 
 
-def modules_after(code: str) -> list[str]:
+def modules_after(code: str, cwd: str | None = None) -> list[str]:
     out = subprocess.run([sys.executable, "-c", f"{code}\nimport sys, json\n"
                           "print(json.dumps(sorted(sys.modules)))"],
-                         capture_output=True, text=True, check=True)
+                         capture_output=True, text=True, check=True, cwd=cwd)
     return json.loads(out.stdout)
 
 
@@ -24,3 +32,21 @@ def test_import_plugbay_is_light():
 def test_client_construction_loads_no_plugin():
     loaded = modules_after("import plugbay\nc = plugbay.Client(env={})\nc.plugins()")
     assert not [m for m in loaded if m.startswith(("plugbay_", "boto3", "google", "azure"))]
+
+
+def test_client_without_config_builds_no_models(tmp_path):
+    loaded = modules_after("from plugbay import Client\nClient(env={})", cwd=str(tmp_path))
+    assert [m for m in loaded if m.startswith(NOT_FOR_CLIENT)] == []
+
+
+def test_a_config_table_is_validated_by_the_schema(tmp_path):
+    # The control for the test above: the module it watches is the one that validates.
+    loaded = modules_after("from plugbay import Client\n"
+                           "Client({'providers': {'x': {'timeout': 5}}}, env={})",
+                           cwd=str(tmp_path))
+    assert "plugbay._config_schema" in loaded and "pydantic" in loaded
+
+
+def test_client_import_needs_no_asyncio(tmp_path):
+    loaded = modules_after("from plugbay import Client\nClient(env={})", cwd=str(tmp_path))
+    assert [m for m in loaded if m.startswith(("asyncio", "concurrent", "ssl", "inspect"))] == []

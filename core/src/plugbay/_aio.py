@@ -6,23 +6,33 @@ bounds a whole stream; ``describe`` names an exception for reports.
 
 from __future__ import annotations
 
-import asyncio
 import sys
 import time
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from plugbay import errors
 
+if TYPE_CHECKING:
+    import asyncio
+
 __all__ = ["deadline", "describe", "within"]
 
+# asyncio is imported on first use, not with plugbay: `from plugbay import Client` must
+# stay cheap (issue 12). By the time these run, a loop is running and asyncio is loaded.
 if sys.version_info >= (3, 11):
-    within = asyncio.timeout
+    def within(delay: float | None) -> asyncio.Timeout:
+        """``asyncio.timeout(delay)``."""
+        import asyncio
+
+        return asyncio.timeout(delay)
 else:  # pragma: no cover - Python 3.10
     from contextlib import asynccontextmanager
 
     @asynccontextmanager
     async def within(delay: float | None) -> AsyncIterator[None]:
+        import asyncio
+
         task = asyncio.current_task()
         assert task is not None
         handle = asyncio.get_running_loop().call_later(delay, task.cancel) if delay else None
@@ -38,6 +48,8 @@ else:  # pragma: no cover - Python 3.10
 
 
 def describe(exc: BaseException) -> str:
+    import asyncio
+
     if isinstance(exc, (TimeoutError, asyncio.TimeoutError)):
         return "timed out"
     return f"{type(exc).__name__}: {exc}"

@@ -6,7 +6,6 @@ reported in ``Listing.errors`` (or as ``down``) and never spoils the others' res
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -54,6 +53,8 @@ class FanOut:
                 async with within(timeout):
                     result = await result
             return result
+
+        import asyncio  # on first use: importing it costs ~40 ms, and plain calls need none
 
         results = await asyncio.gather(*(one(t) for t in targets), return_exceptions=True)
         return list(zip(targets, results, strict=True))

@@ -12,10 +12,8 @@ sync form runs on a private loop thread and so works inside Jupyter.
 
 from __future__ import annotations
 
-import logging
 import os
 from collections.abc import AsyncIterator, Coroutine, Iterable, Mapping
-from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -31,6 +29,8 @@ from plugbay.streaming import AsyncStream, SyncStream
 from plugbay.targets import Targets
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from plugbay.context import ProviderContext
     from plugbay.cost.budgets import BudgetManager
     from plugbay.cost.control import CostControl
@@ -46,7 +46,6 @@ if TYPE_CHECKING:
 
 __all__ = ["Client", "Listing"]
 
-log = logging.getLogger("plugbay")
 T = TypeVar("T")
 
 
@@ -190,8 +189,10 @@ class Client:
         if (again is None or not exc.downgrade_to or exc.downgrade_to == model
                 or (tags and "downgraded_from" in tags)):
             return False
-        log.info("budget %s exceeded: %s downgraded to %s", exc.budget, model,
-                 exc.downgrade_to)
+        import logging  # rare: not loaded by `import plugbay`
+
+        logging.getLogger("plugbay").info("budget %s exceeded: %s downgraded to %s",
+                                          exc.budget, model, exc.downgrade_to)
         return True
 
     async def _downgrading(self, events: AsyncIterator[StreamEvent], call: Call,
@@ -263,8 +264,11 @@ class Client:
                 completion.price = None
         cost = completion.cost
         if cost is None:
-            log.warning("cost unknown for %s/%s: %s", completion.provider, completion.model,
-                        "no usage reported" if completion.usage is None else "no price known")
+            import logging
+
+            logging.getLogger("plugbay").warning(
+                "cost unknown for %s/%s: %s", completion.provider, completion.model,
+                "no usage reported" if completion.usage is None else "no price known")
         return cost
 
     # ------------------------------------------------------------- providers

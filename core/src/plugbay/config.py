@@ -18,66 +18,89 @@ Shape::
     output = 12.0
 
 Every error names the file, the key and the reason (``ConfigError``). An unknown
-section or key is an error; ``plugbay.config_keys.SECTIONS`` lists the known ones.
+section or key is an error; ``plugbay.config_keys.SECTIONS`` lists the known ones. Nothing
+here imports pydantic: the schema (``plugbay._config_schema``) loads only when there is a
+table to validate, so a ``Client`` with no config file pays nothing for it.
 """
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Mapping
-from pathlib import Path
-from typing import Any
-
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from typing import TYPE_CHECKING, Any
 
 from plugbay.errors import ConfigError
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from plugbay._config_schema import PriceOverride, ProviderConfig
 
 __all__ = ["Config", "PriceOverride", "ProviderConfig", "find_config_file", "load_config"]
 
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
 
-class ProviderConfig(BaseModel):
-    """One provider instance. Unknown keys are plugin options and are kept."""
+def __getattr__(name: str) -> Any:
+    # The pydantic table models load on first use: a Client with no config never needs them.
+    if name in ("PriceOverride", "ProviderConfig"):
+        from plugbay import _config_schema
 
-    model_config = ConfigDict(extra="allow")
-
-    plugin: str | None = None
-    api_key: str | None = Field(default=None, repr=False)
-    base_url: str | None = None
-    timeout: float | None = None
+        return getattr(_config_schema, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-class PriceOverride(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class PluginSelection:
+    """``[plugins]``: ``enable`` (``None``: every installed plugin) and ``disable``."""
 
-    input: float
-    output: float
-    cached_input: float | None = None
-    cache_write: float | None = None
-    reasoning: float | None = None
-    currency: str = "USD"
-    as_of: str | None = None
-    source: str = "plugbay.toml"
+    __slots__ = ("disable", "enable")
 
+    def __init__(self, enable: list[str] | None = None, disable: list[str] | None = None) -> None:
+        self.enable = enable
+        self.disable: list[str] = list(disable or ())
 
-class PluginSelection(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    enable: list[str] | None = None
-    disable: list[str] = Field(default_factory=list)
+    def __repr__(self) -> str:
+        return f"PluginSelection(enable={self.enable!r}, disable={self.disable!r})"
 
 
-class Config(BaseModel):
-    """Validated settings. Sections other issues add (routes, budgets, ledger) are kept raw."""
+class Config:
+    """Validated settings. Sections other issues add (routes, budgets, ledger) are kept raw
+    in ``model_extra``.
 
-    model_config = ConfigDict(extra="allow")
+    A plain object, so that ``Config()`` (no config file) costs no pydantic import;
+    ``Config(**data)`` and ``Config.model_validate(data)`` validate ``data`` with the
+    schema in ``plugbay._config_schema`` (pydantic ``ValidationError`` on a bad value).
+    """
 
-    timeout: float | None = None
-    plugins: PluginSelection = Field(default_factory=PluginSelection)
-    providers: dict[str, ProviderConfig] = Field(default_factory=dict)
-    prices: dict[str, PriceOverride] = Field(default_factory=dict)
-    source: str | None = Field(default=None, exclude=True)
+    __slots__ = ("model_extra", "plugins", "prices", "providers", "source", "timeout")
+
+    def __init__(self, **data: Any) -> None:
+        self.timeout: float | None = None
+        self.plugins = PluginSelection()
+        self.providers: dict[str, ProviderConfig] = {}
+        self.prices: dict[str, PriceOverride] = {}
+        self.source: str | None = None
+        self.model_extra: dict[str, Any] = {}
+        if data:
+            from plugbay._config_schema import ConfigSchema
+
+            valid = ConfigSchema.model_validate(data)
+            self.timeout, self.source = valid.timeout, valid.source
+            self.plugins = PluginSelection(valid.plugins.enable, valid.plugins.disable)
+            self.providers, self.prices = valid.providers, valid.prices
+            self.model_extra = dict(valid.model_extra or {})
+
+    @classmethod
+    def model_validate(cls, data: Mapping[str, Any]) -> Config:
+        return cls(**data)
+
+    if not TYPE_CHECKING:  # an extra section as an attribute, as pydantic's extra="allow" did
+        def __getattr__(self, name: str) -> Any:
+            extra = self.model_extra if name != "model_extra" else {}
+            if name in extra:
+                return extra[name]
+            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
     def provider(self, name: str) -> ProviderConfig | None:
         return self.providers.get(name)
@@ -86,6 +109,11 @@ class Config(BaseModel):
         """The plugin serving provider instance ``name``."""
         table = self.providers.get(name)
         return (table.plugin if table and table.plugin else name)
+
+    def __repr__(self) -> str:
+        return (f"Config(timeout={self.timeout!r}, plugins={self.plugins!r}, "
+                f"providers={self.providers!r}, prices={self.prices!r}, "
+                f"source={self.source!r}, extra={sorted(self.model_extra)!r})")
 
 
 def _interpolate(value: Any, env: Mapping[str, str], file: str | None, key: str) -> Any:
@@ -122,27 +150,36 @@ def _read_toml(path: Path) -> dict[str, Any]:
 def find_config_file(env: Mapping[str, str], cwd: Path | None = None) -> Path | None:
     """``PLUGBAY_CONFIG``, else ``plugbay.toml`` in the working directory, else a
     ``pyproject.toml`` there that has ``[tool.plugbay]``."""
-    if env.get("PLUGBAY_CONFIG"):
-        return Path(env["PLUGBAY_CONFIG"])
-    here = cwd or Path.cwd()
-    if (here / "plugbay.toml").is_file():
-        return here / "plugbay.toml"
-    pyproject = here / "pyproject.toml"
-    if pyproject.is_file() and b"[tool.plugbay" in pyproject.read_bytes():
-        return pyproject
-    return None
+    found = env.get("PLUGBAY_CONFIG") or None
+    if found is None:  # os.path, not pathlib: finding nothing should import nothing
+        here = os.fspath(cwd) if cwd is not None else os.getcwd()
+        toml, pyproject = os.path.join(here, "plugbay.toml"), os.path.join(here, "pyproject.toml")
+        if os.path.isfile(toml):
+            found = toml
+        elif os.path.isfile(pyproject):
+            with open(pyproject, "rb") as fh:
+                found = pyproject if b"[tool.plugbay" in fh.read() else None
+    if found is None:
+        return None
+    from pathlib import Path
+
+    return Path(found)
 
 
 def validate(data: Mapping[str, Any], *, file: str | None = None) -> Config:
-    from plugbay.config_keys import check
+    config = Config()  # nothing to validate: no pydantic needed
+    if data:
+        from pydantic import ValidationError
 
-    check(data, file)  # unknown sections and keys, base URLs (see SECTIONS)
-    try:
-        config = Config.model_validate(dict(data))
-    except ValidationError as exc:
-        err = exc.errors()[0]
-        key = ".".join(str(p) for p in err["loc"])
-        raise ConfigError(err["msg"], file=file, key=key) from None
+        from plugbay.config_keys import check
+
+        check(data, file)  # unknown sections and keys, base URLs (see SECTIONS)
+        try:
+            config = Config.model_validate(dict(data))
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            key = ".".join(str(p) for p in err["loc"])
+            raise ConfigError(err["msg"], file=file, key=key) from None
     config.source = file
     return config
 
@@ -155,9 +192,14 @@ def load_config(
         return config
     if isinstance(config, Mapping):
         return validate(_interpolate(dict(config), env, None, ""))
-    path = Path(config) if config is not None else find_config_file(env)
-    if path is None:
-        return Config()
+    if config is None:
+        path = find_config_file(env)
+        if path is None:
+            return Config()
+    else:
+        from pathlib import Path
+
+        path = Path(config)
     if not path.is_file():
         raise ConfigError("file not found", file=str(path))
     data = _read_toml(path)

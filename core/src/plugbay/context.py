@@ -10,10 +10,12 @@ and ``state``: a per-instance dict where a plugin may cache tokens or tables.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from plugbay.errors import MissingAPIKeyError
-from plugbay.http.client import HTTPClient
+
+if TYPE_CHECKING:
+    from plugbay.http.client import HTTPClient
 
 __all__ = ["ProviderContext", "env_prefix"]
 
@@ -39,7 +41,11 @@ class ProviderContext:
         self.plugin = plugin
         self.options: Mapping[str, Any] = dict(options or {})
         self.env: Mapping[str, str] = dict(env or {})
-        self.http = (http or HTTPClient()).bind(name)
+        if http is None:
+            from plugbay.http.client import HTTPClient
+
+            http = HTTPClient()
+        self.http = http.bind(name)
         self.state: dict[str, Any] = {}
         self._base_urls: dict[str, str] = {}
 

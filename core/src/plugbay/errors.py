@@ -68,8 +68,9 @@ __all__ = [
 
 _Builtin_TimeoutError = builtins.TimeoutError
 
-# Patterns that look like credentials even when we were not told the secret.
-_SECRET_PATTERNS = re.compile(
+# Patterns that look like credentials even when we were not told the secret; compiled on
+# first use (by re's cache, on an error path), not at import.
+_SECRET_RE = (
     r"(sk-[A-Za-z0-9_\-]{8,}|sk-ant-[A-Za-z0-9_\-]{8,}|r8_[A-Za-z0-9]{8,}|hf_[A-Za-z0-9]{8,}"
     r"|gsk_[A-Za-z0-9]{8,}|pplx-[A-Za-z0-9]{8,}|AKIA[0-9A-Z]{16}|AIza[0-9A-Za-z_\-]{20,}"
     r"|(?i:bearer)\s+[A-Za-z0-9._\-]{8,})"
@@ -91,7 +92,7 @@ def _redact(value: Any, known: list[str]) -> Any:
     if isinstance(value, str):
         for secret in known:
             value = value.replace(secret, REDACTED)
-        return _SECRET_PATTERNS.sub(REDACTED, value)
+        return re.sub(_SECRET_RE, REDACTED, value)
     if isinstance(value, Mapping):
         return {
             k: (REDACTED if isinstance(k, str) and k.lower() in _SECRET_KEYS and v else

@@ -13,44 +13,60 @@ hook call on the ``plugbay.hooks`` logger.
 
 from __future__ import annotations
 
-import inspect
-import logging
 import threading
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
-from importlib import metadata
 from typing import TYPE_CHECKING, Any, Literal
 
 from plugbay.errors import PluginError, UnknownProviderError
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # importlib.metadata and inspect load on first discovery, not at import
+    from importlib import metadata
+
     import pluggy
 
 __all__ = ["LoadedPlugin", "PluginHost", "PluginStatus"]
 
 GROUP = "plugbay"
 HOOKS = ("complete", "stream", "list_models", "price", "health")
-log = logging.getLogger("plugbay.hooks")
 
 
-@dataclass
+# Plain classes, not dataclasses: `dataclasses` (with `inspect`) is ~15% of the cost of
+# `from plugbay import Client` (issue 12).
+
+
 class PluginStatus:
-    name: str
-    distribution: str | None = None
-    version: str | None = None
-    state: Literal["available", "loaded", "broken", "disabled"] = "available"
-    error: str | None = None
-    source: Literal["entry-point", "in-process"] = "entry-point"
+    """One plugin as the host sees it: where it comes from and whether it loaded."""
+
+    def __init__(self, name: str, distribution: str | None = None, version: str | None = None,
+                 state: Literal["available", "loaded", "broken", "disabled"] = "available",
+                 error: str | None = None,
+                 source: Literal["entry-point", "in-process"] = "entry-point") -> None:
+        self.name = name
+        self.distribution = distribution
+        self.version = version
+        self.state = state
+        self.error = error
+        self.source = source
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, PluginStatus) and vars(self) == vars(other)
+
+    def __repr__(self) -> str:
+        return f"PluginStatus({', '.join(f'{k}={v!r}' for k, v in vars(self).items())})"
 
 
-@dataclass
 class LoadedPlugin:
     """A loaded plugin and direct references to its hook functions."""
 
-    name: str
-    obj: object
-    hooks: dict[str, Callable[..., Any]] = field(default_factory=dict)
-    is_async: dict[str, bool] = field(default_factory=dict)
+    __slots__ = ("hooks", "is_async", "name", "obj")
+
+    def __init__(self, name: str, obj: object,
+                 hooks: dict[str, Callable[..., Any]] | None = None,
+                 is_async: dict[str, bool] | None = None) -> None:
+        self.name = name
+        self.obj = obj
+        self.hooks: dict[str, Callable[..., Any]] = {} if hooks is None else hooks
+        self.is_async: dict[str, bool] = {} if is_async is None else is_async
 
     def has(self, hook: str) -> bool:
         return hook in self.hooks
@@ -77,6 +93,10 @@ def _name_of(obj: object) -> str:
 
 
 def _traced(plugin: str, hook: str, fn: Callable[..., Any]) -> Callable[..., Any]:
+    import logging  # only with PLUGBAY_TRACE: logging is not imported with plugbay
+
+    log = logging.getLogger("plugbay.hooks")
+
     def wrapper(**kw: Any) -> Any:
         shown = {k: (getattr(v, "model", None) or getattr(v, "name", None) or v)
                  for k, v in kw.items()}
@@ -121,6 +141,8 @@ class PluginHost:
         if self._eps is None:
             eps = self._given_eps
             if eps is None:
+                from importlib import metadata
+
                 eps = list(metadata.entry_points(group=GROUP))
             self._eps = {}
             for ep in eps:
@@ -180,6 +202,8 @@ class PluginHost:
         return self._register(name, obj, "entry-point")
 
     def _register(self, name: str, obj: object, source: str) -> LoadedPlugin:
+        import inspect
+
         import pluggy
 
         status = self._status.setdefault(name, PluginStatus(name, source=source))  # type: ignore[arg-type]

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from plugbay.errors import APIError, StreamError
 
 if TYPE_CHECKING:
-    from plugbay._sync import LoopThread
+    from plugbay._sync import LoopThread, Relay
     from plugbay.types import Completion, StreamEvent, ToolCall, Usage
 
 __all__ = ["AsyncStream", "StreamCollector", "SyncStream"]
@@ -69,6 +69,10 @@ class StreamCollector:
     @property
     def text(self) -> str:
         return "".join(self._text)
+
+    def text_upto(self, n: int) -> str:
+        """The text of the first ``n`` text events."""
+        return "".join(self._text[:n])
 
     def tool_calls(self) -> list[ToolCall]:
         from plugbay.types import ToolCall
@@ -176,21 +180,38 @@ class AsyncStream:
         await self._close_iter()
 
 
+def _is_finish(event: StreamEvent) -> bool:
+    return event.type == "finish"
+
+
 class SyncStream:
-    """The synchronous face of an ``AsyncStream``, driven on the client's loop thread."""
+    """The synchronous face of an ``AsyncStream``, driven on the client's loop thread.
+
+    Iterating reads ahead on the loop thread through a ``Relay`` (a bounded queue, so
+    there is no round trip between threads per event); errors are raised in the
+    caller's thread. ``close`` (or leaving ``with``) stops the read-ahead and closes the
+    upstream stream.
+    """
 
     def __init__(self, stream: AsyncStream, runner: LoopThread) -> None:
         self._stream = stream
         self._runner = runner
+        self._relay: Relay[StreamEvent] | None = None
+        self._texts = 0  # text events the caller has taken, for ``text``
 
     def __iter__(self) -> Iterator[StreamEvent]:
         return self
 
     def __next__(self) -> StreamEvent:
-        try:
-            return self._runner.run(self._stream.__anext__())
-        except StopAsyncIteration:
-            raise StopIteration from None
+        relay = self._relay
+        if relay is None:
+            from plugbay._sync import Relay
+
+            relay = self._relay = Relay(self._runner, self._stream, last=_is_finish)
+        event = relay.__next__()
+        if event.type == "text":
+            self._texts += 1
+        return event
 
     @property
     def completion(self) -> Completion | None:
@@ -198,13 +219,37 @@ class SyncStream:
 
     @property
     def text(self) -> str:
-        return self._stream.text
+        """The text of the events taken so far (the read-ahead is not counted)."""
+        if self._relay is None or self._relay.done:
+            return self._stream.text
+        return self._stream.collector.text_upto(self._texts)
 
     def get_completion(self) -> Completion:
-        return self._runner.run(self._stream.get_completion())
+        if self._relay is None:  # nothing taken yet: drain on the loop, no hand-off at all
+            return self._runner.run(self._stream.get_completion())
+        for _ in self:
+            pass
+        assert self._stream.completion is not None
+        return self._stream.completion
 
     def close(self) -> None:
-        self._runner.run(self._stream.aclose())
+        relay = self._relay
+        if relay is not None and relay.done and self._stream.completion is not None:
+            return  # ran to its end: nothing left open
+        self._runner.run(self._aclose())
+
+    async def _aclose(self) -> None:
+        if self._relay is not None:
+            await self._relay.stop()
+        await self._stream.aclose()
+
+    def __del__(self) -> None:
+        relay = self._relay
+        if relay is not None:  # abandoned mid-stream: let the read-ahead go
+            try:
+                relay.cancel()
+            except Exception:
+                pass
 
     def __enter__(self) -> SyncStream:
         return self

@@ -8,15 +8,15 @@ on transport errors. Plugins receive it as ``provider.http``.
 
 from __future__ import annotations
 
-import asyncio
-import json as _json
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
-from typing import Any
-from urllib.parse import urlencode
+from typing import TYPE_CHECKING, Any
 
 from plugbay import errors
 from plugbay.http.models import HTTPRequest, HTTPResponse, Timeout, Transport
+
+if TYPE_CHECKING:
+    import asyncio
 
 __all__ = ["HTTPClient", "default_transport_factory"]
 
@@ -29,8 +29,28 @@ def default_transport_factory() -> Transport:
     return AsyncioTransport()
 
 
+def _load_running_loop() -> asyncio.AbstractEventLoop:
+    # asyncio loads on the first request (a loop runs by then), not with plugbay.
+    global _running_loop
+    from asyncio import get_running_loop
+
+    _running_loop = get_running_loop
+    return get_running_loop()
+
+
+_running_loop: Callable[[], asyncio.AbstractEventLoop] = _load_running_loop
+
+
+_encode: Callable[[Any], str] | None = None  # json loads with the first body, not plugbay
+
+
 def _dumps(value: Any) -> bytes:
-    return _json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
+    global _encode
+    if _encode is None:
+        import json
+
+        _encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+    return _encode(value).encode()
 
 
 class HTTPClient:
@@ -66,7 +86,7 @@ class HTTPClient:
         return view
 
     def transport(self) -> Transport:
-        loop = asyncio.get_running_loop()
+        loop = _running_loop()
         pool = self._pools.get(loop)
         if pool is None:
             pool = self._pools[loop] = self._factory()
@@ -91,6 +111,8 @@ class HTTPClient:
             if not any(k.lower() == "content-type" for k, _ in pairs):
                 pairs.append(("Content-Type", "application/json"))
         if params:
+            from urllib.parse import urlencode
+
             query = urlencode({k: v for k, v in params.items() if v is not None}, doseq=True)
             if query:
                 url = f"{url}{'&' if '?' in url else '?'}{query}"
@@ -132,7 +154,7 @@ class HTTPClient:
 
     async def aclose(self) -> None:
         """Close the pool of the running loop (others close with their loops)."""
-        loop = asyncio.get_running_loop()
+        loop = _running_loop()
         pool = self._pools.pop(loop, None)
         if pool is not None:
             await pool.aclose()

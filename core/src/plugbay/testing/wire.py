@@ -65,7 +65,10 @@ class Wire:
         import plugbay
 
         table = {"base_url": self.base_url(server.url), **options}
-        return plugbay.Client({"providers": {provider: table}}, env={})
+        # One request per call, as the server was scripted (the client's retries are
+        # tested on their own): a scripted 429 is seen once, not retried.
+        return plugbay.Client({"providers": {provider: table}, "routing": {"retries": 0}},
+                              env={})
 
     def script_completion(self, server: FakeServer, *, model: str, text: str,
                           usage: dict[str, int]) -> None:
