@@ -4,8 +4,6 @@ import json
 import subprocess
 import sys
 
-import pytest
-
 HEAVY = ("pydantic", "pluggy", "plugbay_", "boto3", "botocore", "google", "azure", "httpx",
          "aiohttp", "openai", "anthropic", "asyncio", "ssl")
 # What `from plugbay import Client` and `Client()` with no config file must not load

@@ -56,7 +56,7 @@ def test_sqlite_rows_survive_kill_9(tmp_path: Path, n: int) -> None:
     rows = ledger.fetch()
     assert len(rows) == n
     assert len({r.uid for r in rows}) == n
-    assert not list(db.with_name("ledger.db.plugbay-journal").glob("*.jsonl"))
+    assert not list(db.with_name("ledger.db.plugbay-journal").glob("*.journal"))
     assert Ledger(f"sqlite:///{db}").count() == n  # and not twice on the start after
 
 
@@ -79,3 +79,27 @@ def test_a_journal_line_reads_back_as_the_same_record() -> None:
     assert len(record.values()) == len(COLUMNS)
     assert UsageRecord.from_row(record.values()) == record
     assert UsageRecord.from_row(record.row()) == record
+
+
+def test_a_record_cut_by_the_crash_is_skipped(tmp_path: Path,
+                                              caplog: pytest.LogCaptureFixture) -> None:
+    """A dead process's segment whose last write was cut: the whole rows are written,
+    the cut one (its call never returned) is not; an unreadable record is skipped."""
+    import marshal
+    import struct
+
+    from plugbay.cost.ledger.records import UsageRecord
+
+    db = tmp_path / "ledger.db"
+    folder = db.with_name("ledger.db.plugbay-journal")
+    folder.mkdir()
+    rows = [UsageRecord(1.0 + i, "p", "m", uid=f"dead-{i}").values() for i in range(3)]
+    blobs = [marshal.dumps(v) for v in rows]
+    bad = b"not marshal"
+    data = b"".join(struct.pack("<I", len(b)) + b for b in [*blobs[:2], bad, blobs[2]])
+    cut = struct.pack("<I", 500) + b"partial"
+    (folder / "999999999-1.journal").write_bytes(data + cut)  # no such process
+    ledger = Ledger(f"sqlite:///{db}")
+    assert sorted(r.uid or "" for r in ledger.fetch()) == ["dead-0", "dead-1", "dead-2"]
+    assert any("skipped record 3" in r.getMessage() for r in caplog.records)
+    assert not list(folder.glob("*.journal"))

@@ -1,23 +1,28 @@
 """The crash journal: a call's ledger row survives ``kill -9``.
 
-The call path appends each row, as one JSON line, to this process's journal segment
-with a single ``write`` on an ``O_APPEND`` file: once the call has returned, the row is
-in the kernel, so the process can die at any moment after. The writer thread rotates to
+The call path appends each row to this process's journal segment with a single
+``write`` on an ``O_APPEND`` file: once the call has returned, the row is in the kernel,
+so the process can die at any moment after. A row is its column values in ``marshal``
+form behind a 4-byte length (about 1 µs to encode, against 3-5 µs for JSON); the files
+are private to the user (0700/0600) and only ever read by this code, and a record that
+cannot be read back (a crash mid-write, another Python's format) is skipped with a
+warning. The writer thread rotates to
 a fresh segment before it takes a batch, and deletes the old segment once the batch is
 in the database. A segment left by a process that died is replayed into the database
 the next time any process opens that ledger; every row has a unique ``uid``, so a row
 that was written just before the crash is not written twice.
 
-Segments are ``<pid>-<n>.jsonl`` files in a private folder (0700, files 0600): next to
+Segments are ``<pid>-<n>.journal`` files in a private folder (0700, files 0600): next to
 an SQLite ledger (``<file>.plugbay-journal``), else under the user data folder.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
+import marshal
 import os
+import struct
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -28,9 +33,8 @@ from plugbay.cost.ledger.records import UsageRecord
 __all__ = ["Journal", "journal_dir"]
 
 log = logging.getLogger("plugbay.ledger")
-# One encoder, built once: the call path pays only the encoding (a few microseconds).
-_ENCODE = json.JSONEncoder(separators=(",", ":"), check_circular=False,
-                           default=str).encode
+_LENGTH = struct.Struct("<I")
+_SUFFIX = ".journal"
 
 
 def journal_dir(url: str, data_dir: Path) -> Path:
@@ -57,14 +61,14 @@ class Journal:
         """Write ``record`` to the current segment (the caller holds ``lock``)."""
         if self._fd is None:
             self._open()
-        line = _ENCODE(record.values()) + "\n"
-        os.write(self._fd, line.encode())  # type: ignore[arg-type]
+        data = marshal.dumps(record.values())
+        os.write(self._fd, _LENGTH.pack(len(data)) + data)  # type: ignore[arg-type]
 
     def _open(self) -> None:
         if not self.folder.exists():
             private_folder(self.folder)
         self._n += 1
-        self._path = self.folder / f"{self.pid}-{self._n}.jsonl"
+        self._path = self.folder / f"{self.pid}-{self._n}{_SUFFIX}"
         self._fd = os.open(self._path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
 
     def rotate(self) -> Path | None:
@@ -81,7 +85,7 @@ class Journal:
         if not self.folder.is_dir():
             return 0
         replayed = 0
-        for segment in sorted(self.folder.glob("*.jsonl")):
+        for segment in sorted(self.folder.glob(f"*{_SUFFIX}")):
             owner = _pid_of(segment)
             if owner == self.pid or (owner is not None and _alive(owner)):
                 continue
@@ -112,11 +116,15 @@ def _alive(pid: int) -> bool:
 
 
 def _read(segment: Path) -> Iterator[UsageRecord]:
-    with segment.open("rb") as f:
-        for n, line in enumerate(f, 1):
-            if not line.endswith(b"\n"):
-                break  # a line cut by the crash: its call had not returned
-            try:
-                yield UsageRecord.from_row(json.loads(line))
-            except (ValueError, TypeError) as exc:
-                log.warning("plugbay ledger: skipped line %d of %s: %s", n, segment, exc)
+    data = segment.read_bytes()
+    at, n, size = 0, 0, _LENGTH.size
+    while at + size <= len(data):
+        (length,) = _LENGTH.unpack_from(data, at)
+        start, at = at + size, at + size + length
+        if at > len(data):
+            break  # cut by the crash mid-write: that call had not returned
+        n += 1
+        try:
+            yield UsageRecord.from_row(marshal.loads(data[start:at]))
+        except (ValueError, TypeError, EOFError) as exc:
+            log.warning("plugbay ledger: skipped record %d of %s: %s", n, segment, exc)
