@@ -12,6 +12,11 @@ Shape::
     plugin = "openai"                 # which plugin serves it (default: the table name)
     api_key = "${OPENAI_EU_KEY}"      # ${VAR} and ${VAR:-default} are interpolated
     base_url = "https://eu.api.openai.com/v1"
+    max_body = "64 MiB"               # this instance's response limits (default: [http])
+
+    [http]                            # every response's memory limits (http.models.Limits)
+    max_body = "32 MiB"               # a body read whole, after gzip/deflate decoding
+    max_event = "8 MiB"               # one SSE event or NDJSON line of a stream
 
     [prices."openai/my-finetune"]     # per-million-token overrides
     input = 3.0
@@ -25,15 +30,18 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ByteSize, ConfigDict, Field, ValidationError
 
 from plugbay.errors import ConfigError
+from plugbay.http.models import Limits
 
-__all__ = ["Config", "PriceOverride", "ProviderConfig", "find_config_file", "load_config"]
+__all__ = ["Config", "HTTPSettings", "PriceOverride", "ProviderConfig", "find_config_file",
+           "load_config"]
 
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+Size = Annotated[ByteSize, Field(gt=0)]  # 1048576, "1 MiB" or "1MB"
 
 
 class ProviderConfig(BaseModel):
@@ -45,6 +53,20 @@ class ProviderConfig(BaseModel):
     api_key: str | None = Field(default=None, repr=False)
     base_url: str | None = None
     timeout: float | None = None
+    max_body: Size | None = None
+    max_event: Size | None = None
+
+
+class HTTPSettings(BaseModel):
+    """``[http]``: what one response may hold in memory, for every provider instance."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    max_body: Size | None = None
+    max_event: Size | None = None
+
+    def limits(self) -> Limits:
+        return Limits(**{k: int(v) for k, v in self.model_dump(exclude_none=True).items()})
 
 
 class PriceOverride(BaseModel):
@@ -76,6 +98,7 @@ class Config(BaseModel):
     plugins: PluginSelection = Field(default_factory=PluginSelection)
     providers: dict[str, ProviderConfig] = Field(default_factory=dict)
     prices: dict[str, PriceOverride] = Field(default_factory=dict)
+    http: HTTPSettings = Field(default_factory=HTTPSettings)
     source: str | None = Field(default=None, exclude=True)
 
     def provider(self, name: str) -> ProviderConfig | None:

@@ -10,12 +10,20 @@ and ``state``: a per-instance dict where a plugin may cache tokens or tables.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 from plugbay.errors import MissingAPIKeyError
 from plugbay.http.client import HTTPClient
+from plugbay.http.models import Limits
 
-__all__ = ["ProviderContext", "env_prefix"]
+__all__ = ["ProviderContext", "env_prefix", "instance_limits"]
+
+
+def instance_limits(base: Limits, options: Mapping[str, Any]) -> Limits:
+    """``base`` with the instance's own ``max_body``/``max_event`` options, if it has any."""
+    own = {k: int(options[k]) for k in ("max_body", "max_event") if options.get(k)}
+    return replace(base, **own) if own else base
 
 
 def env_prefix(name: str) -> str:
@@ -39,7 +47,8 @@ class ProviderContext:
         self.plugin = plugin
         self.options: Mapping[str, Any] = dict(options or {})
         self.env: Mapping[str, str] = dict(env or {})
-        self.http = (http or HTTPClient()).bind(name)
+        http = http or HTTPClient()
+        self.http = http.bind(name, instance_limits(http.limits, self.options))
         self.state: dict[str, Any] = {}
         self._base_urls: dict[str, str] = {}
 

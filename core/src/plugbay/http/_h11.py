@@ -16,6 +16,7 @@ from plugbay.errors import ConnectionError as HTTPConnectionError
 __all__ = [
     "LENGTH",
     "MAX_HEAD",
+    "STEP",
     "Decoder",
     "Framer",
     "HTTPConnectionError",
@@ -29,6 +30,7 @@ __all__ = [
 ]
 
 MAX_HEAD = 64 * 1024  # larger response heads are refused rather than buffered forever
+STEP = 256 * 1024  # the most decoded bytes one Decoder.feed gives back
 _MAX_LINE = 8 * 1024  # chunk-size and trailer lines
 _HEX = b"0123456789abcdefABCDEF"
 _DEFAULT_PORT = {"http": 80, "https": 443}
@@ -284,16 +286,22 @@ def parse_response(
 
 
 class Decoder:
-    """Incremental gzip/deflate decoding that refuses bodies that are not what they claim."""
+    """Incremental gzip/deflate decoding that refuses bodies that are not what they claim.
 
-    __slots__ = ("_pending", "_z", "name")
+    Each ``feed`` gives back at most ``limit`` bytes, so a small compressed chunk cannot
+    inflate into a huge allocation (a decompression bomb); ``more`` then says that output
+    is still held back, to be had with ``feed(b"")`` before feeding new input.
+    """
+
+    __slots__ = ("_pending", "_z", "more", "name")
 
     def __init__(self, name: str) -> None:
         self.name = name
         self._z: zlib._Decompress | None = None
         self._pending = b""
+        self.more = False
 
-    def feed(self, data: bytes) -> bytes:
+    def feed(self, data: bytes, limit: int = STEP) -> bytes:
         z = self._z
         if z is None:
             data = self._pending + data
@@ -308,19 +316,41 @@ class Decoder:
             ):
                 wbits = -15
             z = self._z = zlib.decompressobj(wbits)
+        elif self.more and not z.eof:  # input held back by the last call comes first
+            # (at a member's end zlib leaves the rest in unused_data, and also in the tail)
+            data = z.unconsumed_tail + data
         try:
-            out = z.decompress(data)
-            while z.eof and z.unused_data:  # concatenated gzip members
+            out = z.decompress(data, limit)
+            while z.eof and z.unused_data and len(out) < limit:  # concatenated gzip members
                 rest = z.unused_data
                 z = self._z = zlib.decompressobj(47)
-                out += z.decompress(rest)
+                out += z.decompress(rest, limit - len(out))
         except zlib.error as exc:
             raise HTTPConnectionError(f"invalid {self.name} body: {exc}") from None
+        # Short of the limit means zlib ran out of input, so it holds nothing back.
+        self.more = len(out) >= limit
+        return out
+
+    def whole(self, data: bytes, limit: int) -> bytes | None:
+        """All of a body that arrived whole, or None if it inflates past ``limit`` bytes."""
+        out = self.feed(data)
+        if self.more:  # in steps, then one join: 2x the body at most, never past the limit
+            parts, size = [out], len(out)
+            while self.more:
+                out = self.feed(b"")
+                size += len(out)
+                if size > limit:
+                    return None
+                parts.append(out)
+            out = b"".join(parts)
+        elif len(out) > limit:
+            return None
+        self.finish()
         return out
 
     def finish(self) -> bytes:
         """Called at the end of the body: a stream cut short is an error, not a short body."""
-        if self._pending or (self._z is not None and not self._z.eof):
+        if self._pending or self.more or (self._z is not None and not self._z.eof):
             raise HTTPConnectionError(f"invalid {self.name} body: truncated stream")
         return b""
 

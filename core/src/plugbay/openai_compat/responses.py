@@ -348,7 +348,7 @@ async def astream(ctx: ProviderContext, url: str, headers: Mapping[str, str],
     async with ctx.http.stream("POST", url, headers=dict(headers), json=body) as response:
         if response.status >= 400:
             raise error_for(response.status, response.headers, await response.aread())
-        decoder, state = SSEDecoder(), ResponsesStream()
+        decoder, state = SSEDecoder(ctx.http.limits.max_event), ResponsesStream()
         async for raw in response.aiter_bytes():
             for sse in decoder.feed(raw):
                 if not sse.data or sse.data == "[DONE]":
