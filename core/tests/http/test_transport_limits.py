@@ -229,6 +229,13 @@ async def test_a_provider_instance_takes_max_event_from_its_config() -> None:
     assert caught.value.provider == "compat" and caught.value.limit == MiB
 
 
+def test_a_route_fails_over_from_an_oversized_answer_without_retrying_it() -> None:
+    from plugbay.routing import retry
+
+    err = ResponseTooLargeError("response body", limit=MiB, setting="max_body")
+    assert retry.classify(err) == retry.TARGET  # the next target, not the same one again
+
+
 # ------------------------------------------------------------------ configuration
 
 def test_http_limits_from_plugbay_toml() -> None:

@@ -5,8 +5,9 @@ How an error steers the router (``classify``):
 - ``RETRY``: ``exc.retryable`` (429, 5xx, 529, timeouts, connection faults, broken
   streams): the same target may be tried again after a backoff, or the next target
   tried at once.
-- ``TARGET``: the target itself is unusable (401/403, exhausted quota, unknown model):
-  never retried on that target; another provider instance (another key) may answer.
+- ``TARGET``: the target itself is unusable (401/403, exhausted quota, unknown model, an
+  oversized or bomb-like response): never retried on that target; another provider
+  instance (another key) may answer.
 - ``CONTEXT``: ``ContextLengthError``: only a target with a larger context window
   may be tried, and only when the route allows it.
 - ``FILTER``: ``ContentFilterError``: another target only when the route says so.
@@ -32,7 +33,8 @@ FILTER: Final = 3
 FATAL: Final = 4
 
 _TARGET_ERRORS = (errors.AuthenticationError, errors.PermissionDeniedError,
-                  errors.QuotaExceededError, errors.ModelNotFoundError)
+                  errors.QuotaExceededError, errors.ModelNotFoundError,
+                  errors.ResponseTooLargeError)
 
 
 def classify(exc: errors.APIError) -> int:
