@@ -238,6 +238,20 @@ def test_a_route_fails_over_from_an_oversized_answer_without_retrying_it() -> No
 
 # ------------------------------------------------------------------ configuration
 
+@pytest.mark.xfail(strict=True, reason="Client must build HTTPClient(transport, "
+                   "limits=self.config.http.limits()) (client.py, the lead's rewrite)")
+async def test_the_http_section_reaches_every_provider_instance() -> None:
+    head = "Content-Type: text/event-stream\r\n"
+    async with serve(endless(head, 64 * MiB)) as server:
+        table = {"base_url": server.url("/v1"), "api_key": "k"}
+        client = plugbay.Client({"providers": {"compat": table},
+                                 "http": {"max_event": "1 MiB"}}, env={}, plugins=[_Compat()])
+        with pytest.raises(ResponseTooLargeError) as caught:
+            async for _ in client.astream("compat/m", "hi"):
+                pass
+    assert caught.value.limit == MiB
+
+
 def test_http_limits_from_plugbay_toml() -> None:
     config = load_config({"http": {"max_body": "64 MiB", "max_event": 1000}}, {})
     assert config.http.limits() == Limits(max_body=64 * MiB, max_event=1000)
