@@ -16,7 +16,7 @@ from _transport_support import Handler, gzip_bytes, read_request, serve
 import plugbay
 from plugbay.config import load_config
 from plugbay.errors import ConfigError, ResponseTooLargeError
-from plugbay.http._h11 import STEP
+from plugbay.http._inflate import STEP
 from plugbay.http.client import HTTPClient
 from plugbay.http.models import Limits
 from plugbay.http.sse import SSEDecoder, aiter_ndjson

@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
 from plugbay import errors
-from plugbay.http._h11 import make_decoder
+from plugbay.http._inflate import make_decoder
 from plugbay.http.models import Headers, HTTPRequest, HTTPResponse
 
 if TYPE_CHECKING:

@@ -7,7 +7,7 @@ one protocol object per connection owns a receive buffer, the caller's task pars
 
 Connections are pooled per (scheme, host, port) with keep-alive, a per-host limit with a
 FIFO of waiters and idle expiry (``plugbay.http._pool``). Wire parsing lives in
-``plugbay.http._h11``.
+``plugbay.http._h11``, gzip/deflate decoding in ``plugbay.http._inflate``.
 """
 
 from __future__ import annotations
@@ -21,15 +21,14 @@ from plugbay.errors import ResponseTooLargeError
 from plugbay.errors import TimeoutError as HTTPTimeoutError
 from plugbay.http._h11 import (
     LENGTH,
-    Decoder,
     Framer,
     HTTPConnectionError,
     env_proxies,
-    make_decoder,
     proxy_for,
     request_head,
     split_url,
 )
+from plugbay.http._inflate import Decoder, make_decoder
 from plugbay.http._pool import _Conn, _Pool, _Stale
 from plugbay.http.models import Headers, HTTPRequest, HTTPResponse, Timeout
 
