@@ -6,9 +6,15 @@ file never imports pydantic for its configuration.
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from typing import Annotated
 
-__all__ = ["ConfigSchema", "PriceOverride", "ProviderConfig"]
+from pydantic import BaseModel, ByteSize, ConfigDict, Field
+
+from plugbay.http.models import Limits
+
+__all__ = ["ConfigSchema", "HTTPSettings", "PriceOverride", "ProviderConfig"]
+
+Size = Annotated[ByteSize, Field(gt=0)]  # 1048576, "1 MiB" or "1MB"
 
 
 class ProviderConfig(BaseModel):
@@ -20,6 +26,20 @@ class ProviderConfig(BaseModel):
     api_key: str | None = Field(default=None, repr=False)
     base_url: str | None = None
     timeout: float | None = None
+    max_body: Size | None = None  # this instance's response limits (default: [http])
+    max_event: Size | None = None
+
+
+class HTTPSettings(BaseModel):
+    """``[http]``: what one response may hold in memory, for every provider instance."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    max_body: Size | None = None
+    max_event: Size | None = None
+
+    def limits(self) -> Limits:
+        return Limits(**{k: int(v) for k, v in self.model_dump(exclude_none=True).items()})
 
 
 class PriceOverride(BaseModel):
@@ -51,4 +71,5 @@ class ConfigSchema(BaseModel):
     plugins: PluginsSchema = Field(default_factory=PluginsSchema)
     providers: dict[str, ProviderConfig] = Field(default_factory=dict)
     prices: dict[str, PriceOverride] = Field(default_factory=dict)
+    http: HTTPSettings = Field(default_factory=HTTPSettings)
     source: str | None = None

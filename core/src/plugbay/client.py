@@ -72,7 +72,7 @@ class Client:
         self._host = host or PluginHost(plugins, env=self._env,
                                         enable=self.config.plugins.enable,
                                         disable=self.config.plugins.disable)
-        self._http = HTTPClient(transport)
+        self._http = HTTPClient(transport, limits=self.config.http.limits())
         self.timeout = timeout if timeout is not None else self.config.timeout
         self.targets = Targets(self.config, self._host, self._env, self._http)
         self._fan = FanOut(self.targets)

@@ -35,16 +35,18 @@ from plugbay.errors import ConfigError
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from plugbay._config_schema import PriceOverride, ProviderConfig
+    from plugbay._config_schema import HTTPSettings, PriceOverride, ProviderConfig
+    from plugbay.http.models import Limits
 
-__all__ = ["Config", "PriceOverride", "ProviderConfig", "find_config_file", "load_config"]
+__all__ = ["Config", "HTTPSettings", "PriceOverride", "ProviderConfig", "find_config_file",
+           "load_config"]
 
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
 
 def __getattr__(name: str) -> Any:
     # The pydantic table models load on first use: a Client with no config never needs them.
-    if name in ("PriceOverride", "ProviderConfig"):
+    if name in ("HTTPSettings", "PriceOverride", "ProviderConfig"):
         from plugbay import _config_schema
 
         return getattr(_config_schema, name)
@@ -64,6 +66,22 @@ class PluginSelection:
         return f"PluginSelection(enable={self.enable!r}, disable={self.disable!r})"
 
 
+class HTTPSection:
+    """``[http]``: ``limits()`` gives what one response may hold in memory."""
+
+    __slots__ = ("_limits",)
+
+    def __init__(self, limits: Limits | None = None) -> None:
+        self._limits = limits
+
+    def limits(self) -> Limits:
+        if self._limits is None:
+            from plugbay.http.models import Limits
+
+            self._limits = Limits()
+        return self._limits
+
+
 class Config:
     """Validated settings. Sections other issues add (routes, budgets, ledger) are kept raw
     in ``model_extra``.
@@ -73,7 +91,8 @@ class Config:
     schema in ``plugbay._config_schema`` (pydantic ``ValidationError`` on a bad value).
     """
 
-    __slots__ = ("model_extra", "plugins", "prices", "providers", "source", "timeout")
+    __slots__ = ("http", "model_extra", "plugins", "prices", "providers", "source",
+                 "timeout")
 
     def __init__(self, **data: Any) -> None:
         self.timeout: float | None = None
@@ -82,6 +101,7 @@ class Config:
         self.prices: dict[str, PriceOverride] = {}
         self.source: str | None = None
         self.model_extra: dict[str, Any] = {}
+        self.http = HTTPSection()  # [http]: response size limits
         if data:
             from plugbay._config_schema import ConfigSchema
 
@@ -90,6 +110,8 @@ class Config:
             self.plugins = PluginSelection(valid.plugins.enable, valid.plugins.disable)
             self.providers, self.prices = valid.providers, valid.prices
             self.model_extra = dict(valid.model_extra or {})
+            if valid.http.model_fields_set:
+                self.http = HTTPSection(valid.http.limits())
 
     @classmethod
     def model_validate(cls, data: Mapping[str, Any]) -> Config:

@@ -47,7 +47,8 @@ SECTIONS: dict[str, Section | None] = {
     "timeout": None,  # a plain value (plugbay.client)
     "plugins": Section.of("enable", "disable", owner="plugbay.plugins"),
     "providers": Section(each=Section(
-        keys=dict.fromkeys(("plugin", "api_key", "base_url", "timeout")),
+        keys=dict.fromkeys(("plugin", "api_key", "base_url", "timeout", "max_body",
+                            "max_event")),
         plugin_options=True), owner="plugbay.context"),
     "prices": Section(each=Section.of(
         "input", "output", "cached_input", "cache_write", "reasoning", "currency", "as_of",
@@ -73,6 +74,7 @@ SECTIONS: dict[str, Section | None] = {
     "cache": Section.of("enabled", "backend", "ttl", "namespace", "max_bytes", "path", "url",
                         "prefix", owner="plugbay.cache.settings"),
     "pipeline": Section.of("layers", owner="plugbay.layers.hosted"),
+    "http": Section.of("max_body", "max_event", owner="plugbay._config_schema"),
 }
 
 ROOT = Section(keys=SECTIONS)

@@ -16,8 +16,15 @@ from plugbay.errors import MissingAPIKeyError
 
 if TYPE_CHECKING:
     from plugbay.http.client import HTTPClient
+    from plugbay.http.models import Limits
 
-__all__ = ["ProviderContext", "env_prefix"]
+__all__ = ["ProviderContext", "env_prefix", "instance_limits"]
+
+
+def instance_limits(base: Limits, options: Mapping[str, Any]) -> Limits:
+    """``base`` with the instance's own ``max_body``/``max_event`` options, if it has any."""
+    own = {k: int(options[k]) for k in ("max_body", "max_event") if options.get(k)}
+    return base.replace(**own) if own else base
 
 
 def env_prefix(name: str) -> str:
@@ -45,7 +52,7 @@ class ProviderContext:
             from plugbay.http.client import HTTPClient
 
             http = HTTPClient()
-        self.http = http.bind(name)
+        self.http = http.bind(name, instance_limits(http.limits, self.options))
         self.state: dict[str, Any] = {}
         self._base_urls: dict[str, str] = {}
 

@@ -24,6 +24,7 @@ fallback and routing code reads nothing else::
         ├── StreamError              a stream broke after it started (carries partial text)
         └── ProviderError            other 5xx and anything unrecognised
             └── MalformedResponseError   a body that does not parse (also a ValueError)
+                └── ResponseTooLargeError  a body, streamed event or inflated body over its cap
 
 Every ``APIError`` carries ``provider``, ``status``, ``request_id``, ``retryable``,
 ``retry_after`` and ``body`` (the provider's error body with secrets redacted).
@@ -58,6 +59,7 @@ __all__ = [
     "ProviderError",
     "QuotaExceededError",
     "RateLimitError",
+    "ResponseTooLargeError",
     "StreamError",
     "TimeoutError",
     "UnknownProviderError",
@@ -290,6 +292,29 @@ def malformed(what: str, body: Any, *, provider: str | None = None,
     shown = body if isinstance(body, str) else repr(body)
     return MalformedResponseError(f"{what}: {redact(shown[:200])!r}", provider=provider,
                                   status=status)
+
+
+def _size(n: int) -> str:
+    for unit, scale in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if n >= scale and n % scale == 0:
+            return f"{n // scale} {unit}"
+    return f"{n} bytes"
+
+
+class ResponseTooLargeError(MalformedResponseError):
+    """A body read whole, one streamed event or line, or a compressed body once inflated,
+    passed its size limit. ``limit`` is that limit in bytes and ``setting`` its name
+    (``max_body`` or ``max_event``). Not retryable: the same request would get the same
+    answer; a route may still fail over to another target."""
+
+    default_retryable = False
+
+    def __init__(self, what: str, *, limit: int, setting: str, **kw: Any) -> None:
+        super().__init__(
+            f"{what} is larger than the {_size(limit)} limit ({setting}); raise it with "
+            f"[http] {setting} in plugbay.toml, or HTTPClient(limits=Limits({setting}=...))",
+            **kw)
+        self.limit, self.setting = limit, setting
 
 
 _BY_STATUS: dict[int, type[APIError]] = {

@@ -18,7 +18,7 @@ from _transport_support import (
 )
 
 from plugbay.errors import ConnectionError as PBConnectionError
-from plugbay.http import _h11
+from plugbay.http import _h11, _inflate
 from plugbay.http.models import HTTPRequest
 from plugbay.http.transport import AsyncioTransport
 
@@ -43,7 +43,7 @@ async def test_gzip_and_deflate_are_decoded(transport: AsyncioTransport, coding:
 def test_framer_and_decoder_byte_by_byte() -> None:
     encoded = gzip_bytes(DOC)
     wire = chunked(encoded[:100], encoded[100:101], encoded[101:], trailers="T: 1\r\n")
-    framer, decoder, out = _h11.Framer(_h11.CHUNKED), _h11.Decoder("gzip"), []
+    framer, decoder, out = _h11.Framer(_h11.CHUNKED), _inflate.Decoder("gzip"), []
     buf = bytearray()
     for byte in wire:
         buf.append(byte)

@@ -1,28 +1,24 @@
 """HTTP/1.1 wire format for ``AsyncioTransport``: no I/O, only bytes and strings.
 
-URLs and proxy settings, request heads, response heads, body framing
-(Content-Length, chunked, read-until-close) and incremental gzip/deflate decoding.
+URLs and proxy settings, request heads, response heads and body framing
+(Content-Length, chunked, read-until-close); gzip/deflate decoding is in ``_inflate``.
 Everything malformed on the wire raises ``plugbay.errors.ConnectionError`` so the
 transport never leaks parser internals.
 """
 
 from __future__ import annotations
 
-import zlib
 from collections.abc import Mapping
-from typing import Any
 
 from plugbay.errors import ConnectionError as HTTPConnectionError
 
 __all__ = [
     "LENGTH",
     "MAX_HEAD",
-    "Decoder",
     "Framer",
     "HTTPConnectionError",
     "bypass_proxy",
     "env_proxies",
-    "make_decoder",
     "parse_response",
     "proxy_for",
     "request_head",
@@ -282,58 +278,6 @@ def parse_response(
         size = int(length)
         return status, reason, items, Framer(LENGTH, size) if size else None, keep, coding
     return status, reason, items, Framer(UNTIL_CLOSE), False, coding
-
-
-class Decoder:
-    """Incremental gzip/deflate decoding that refuses bodies that are not what they claim."""
-
-    __slots__ = ("_pending", "_z", "name")
-
-    def __init__(self, name: str) -> None:
-        self.name = name
-        self._z: Any = None  # a zlib decompress object
-        self._pending = b""
-
-    def feed(self, data: bytes) -> bytes:
-        z = self._z
-        if z is None:
-            data = self._pending + data
-            if len(data) < 2:
-                self._pending = data
-                return b""
-            self._pending = b""
-            wbits = 47  # gzip or zlib header, detected by zlib
-            # "deflate" is meant to be zlib-wrapped, but some servers send raw deflate.
-            if self.name == "deflate" and data[:2] != b"\x1f\x8b" and (
-                (data[0] & 0x0F) != 8 or ((data[0] << 8) | data[1]) % 31
-            ):
-                wbits = -15
-            z = self._z = zlib.decompressobj(wbits)
-        try:
-            out: bytes = z.decompress(data)
-            while z.eof and z.unused_data:  # concatenated gzip members
-                rest = z.unused_data
-                z = self._z = zlib.decompressobj(47)
-                out += z.decompress(rest)
-        except zlib.error as exc:
-            raise HTTPConnectionError(f"invalid {self.name} body: {exc}") from None
-        return out
-
-    def finish(self) -> bytes:
-        """Called at the end of the body: a stream cut short is an error, not a short body."""
-        if self._pending or (self._z is not None and not self._z.eof):
-            raise HTTPConnectionError(f"invalid {self.name} body: truncated stream")
-        return b""
-
-
-def make_decoder(coding: str) -> Decoder | None:
-    """A decoder for one gzip/deflate coding; other or stacked codings pass through as is."""
-    name = coding.strip().lower()
-    if name in ("gzip", "x-gzip"):
-        return Decoder("gzip")
-    if name == "deflate":
-        return Decoder("deflate")
-    return None
 
 
 def env_proxies(env: Mapping[str, str]) -> tuple[dict[str, str], str]:

@@ -3,7 +3,9 @@
 ``HttpxTransport`` lets a host app bring its own configured ``httpx.AsyncClient``
 (proxies, mounts, event hooks, ``httpx.MockTransport`` in its own tests). It is
 slower than the default transport (see docs/architecture.md) but keeps the
-httpx API where a user already relies on it.
+httpx API where a user already relies on it. gzip and deflate bodies are decoded
+here, in bounded steps like the default transport, rather than by httpx, which
+inflates each network read whole (a decompression bomb's ratio, unchecked).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
 from plugbay import errors
+from plugbay.http._inflate import make_decoder
 from plugbay.http.models import Headers, HTTPRequest, HTTPResponse
 
 if TYPE_CHECKING:
@@ -27,9 +30,22 @@ class _HttpxBody:
     async def __aiter__(self) -> AsyncIterator[bytes]:
         import httpx
 
+        coding = self._response.headers.get("content-encoding", "")
+        decoder = make_decoder(coding) if coding else None
         try:
-            async for chunk in self._response.aiter_bytes():
-                yield chunk
+            if decoder is None:  # identity, or a coding only httpx knows (br, zstd)
+                async for chunk in self._response.aiter_bytes():
+                    yield chunk
+                return
+            async for raw in self._response.aiter_raw():
+                chunk = decoder.feed(raw)
+                while True:
+                    if chunk:
+                        yield chunk
+                    if not decoder.more:
+                        break
+                    chunk = decoder.feed(b"")
+            decoder.finish()
         except httpx.TimeoutException as exc:
             raise errors.TimeoutError(f"read timed out: {exc}") from None
         except (httpx.TransportError, httpx.DecodingError) as exc:

@@ -3,7 +3,9 @@
 It owns one transport per event loop (a pool is bound to the loop it was made on:
 the async API runs on the caller's loop, the sync API on the client's own loop
 thread), encodes JSON bodies and query strings, and stamps the provider's name
-on transport errors. Plugins receive it as ``provider.http``.
+on transport errors. Plugins receive it as ``provider.http``. Its ``limits`` cap a
+body read whole (every request it builds carries ``max_body``) and, for the stream
+decoders that are given ``limits.max_event``, one SSE event or NDJSON line.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
 from plugbay import errors
-from plugbay.http.models import HTTPRequest, HTTPResponse, Timeout, Transport
+from plugbay.http.models import HTTPRequest, HTTPResponse, Limits, Timeout, Transport
 
 if TYPE_CHECKING:
     import asyncio
@@ -62,6 +64,7 @@ class HTTPClient:
         *,
         timeout: Timeout | float | None = None,
         provider: str | None = None,
+        limits: Limits | None = None,
         _pools: dict[asyncio.AbstractEventLoop, Transport] | None = None,
         _injectors: list[Callable[[list[tuple[str, str]]], None]] | None = None,
     ) -> None:
@@ -74,15 +77,17 @@ class HTTPClient:
             self._factory = transport
         self.timeout = Timeout.of(timeout)
         self.provider = provider
+        self.limits = limits or Limits()
         self._pools = {} if _pools is None else _pools
         # Add headers to every request (trace context propagation); shared with views.
         self.injectors: list[Callable[[list[tuple[str, str]]], None]] = (
             [] if _injectors is None else _injectors)
 
-    def bind(self, provider: str) -> HTTPClient:
-        """The same pools, with errors attributed to ``provider``."""
+    def bind(self, provider: str, limits: Limits | None = None) -> HTTPClient:
+        """The same pools, with errors attributed to ``provider`` (and other ``limits``)."""
         view = HTTPClient(self._factory, timeout=self.timeout, provider=provider,
-                          _pools=self._pools, _injectors=self.injectors)
+                          limits=limits or self.limits, _pools=self._pools,
+                          _injectors=self.injectors)
         return view
 
     def transport(self) -> Transport:
@@ -117,7 +122,8 @@ class HTTPClient:
             if query:
                 url = f"{url}{'&' if '?' in url else '?'}{query}"
         return HTTPRequest(method, url, pairs, content,
-                           self.timeout if timeout is None else Timeout.of(timeout))
+                           self.timeout if timeout is None else Timeout.of(timeout),
+                           self.limits.max_body)
 
     async def send(self, request: HTTPRequest) -> HTTPResponse:
         """Send and return once headers arrive; the caller reads or closes the body."""

@@ -1,17 +1,32 @@
 """Request, response, headers and the ``Transport`` seam of the HTTP layer.
 
 A transport turns an ``HTTPRequest`` into an ``HTTPResponse`` whose body is read
-incrementally. It raises only ``plugbay.errors.ConnectionError`` and
-``plugbay.errors.TimeoutError`` (without a provider; the caller fills that in).
-Bodies are handed to callers already decoded from gzip/deflate.
+incrementally. It raises only ``plugbay.errors.ConnectionError``,
+``plugbay.errors.TimeoutError`` and ``plugbay.errors.ResponseTooLargeError`` (without a
+provider; the caller fills that in). Bodies are handed to callers already decoded from
+gzip/deflate. ``Limits`` bounds what one response may cost in memory.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterable, Iterator, Mapping
-from typing import Any, NamedTuple, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol, runtime_checkable
 
-__all__ = ["HTTPRequest", "HTTPResponse", "Headers", "Timeout", "Transport"]
+if TYPE_CHECKING:
+    from plugbay.errors import ResponseTooLargeError
+
+__all__ = ["DEFAULT_MAX_BODY", "DEFAULT_MAX_EVENT", "HTTPRequest", "HTTPResponse", "Headers",
+           "Limits", "Timeout", "Transport"]
+
+# The largest whole body a provider legitimately sends is a long completion with many
+# choices, or base64 images/embeddings: single-digit MB. 32 MiB leaves ample headroom while
+# a buffered read (about 2x the body at its peak) stays under 100 MB per call.
+DEFAULT_MAX_BODY = 32 << 20
+# One SSE event or NDJSON line: token deltas are tiny, but a final event may repeat the
+# whole answer or carry a base64 image (a few MB). 8 MiB covers those; the decoder holds
+# at most about twice this per stream.
+DEFAULT_MAX_EVENT = 8 << 20
+_SWAP = 1 << 20  # a parsed body larger than this keeps only its text, not bytes and text
 
 
 # Plain classes, not dataclasses: `dataclasses` (with `inspect`) is ~15% of the cost of
@@ -31,6 +46,39 @@ class Timeout(NamedTuple):
         if value is None:
             return cls()
         return cls(connect=min(value, 10.0), read=value)
+
+
+class Limits:
+    """How much of one response plugbay holds in memory, in bytes.
+
+    ``max_body`` caps a body read whole (``aread``, ``json``), counted after gzip/deflate
+    decoding, so it also stops decompression bombs. ``max_event`` caps one SSE event or
+    NDJSON line of a stream; a stream as a whole is not capped, it is consumed as it
+    arrives. Going over either raises ``ResponseTooLargeError``.
+    """
+
+    __slots__ = ("max_body", "max_event")
+
+    def __init__(self, max_body: int = DEFAULT_MAX_BODY,
+                 max_event: int = DEFAULT_MAX_EVENT) -> None:
+        if max_body < 1 or max_event < 1:
+            raise ValueError("Limits: max_body and max_event must be positive byte counts")
+        self.max_body = max_body
+        self.max_event = max_event
+
+    def replace(self, **changes: int) -> Limits:
+        return Limits(changes.get("max_body", self.max_body),
+                      changes.get("max_event", self.max_event))
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Limits) and (self.max_body, self.max_event) == (
+            other.max_body, other.max_event)
+
+    def __hash__(self) -> int:
+        return hash((self.max_body, self.max_event))
+
+    def __repr__(self) -> str:
+        return f"Limits(max_body={self.max_body!r}, max_event={self.max_event!r})"
 
 
 class Headers(Mapping[str, str]):
@@ -71,25 +119,28 @@ class Headers(Mapping[str, str]):
 
 
 class HTTPRequest:
-    __slots__ = ("body", "headers", "method", "timeout", "url")
+    __slots__ = ("body", "headers", "max_body", "method", "timeout", "url")
 
     def __init__(self, method: str, url: str, headers: list[tuple[str, str]] | None = None,
-                 body: bytes | None = None, timeout: Timeout | None = None) -> None:
+                 body: bytes | None = None, timeout: Timeout | None = None,
+                 max_body: int = DEFAULT_MAX_BODY) -> None:
         self.method = method
         self.url = url
         self.headers: list[tuple[str, str]] = [] if headers is None else headers
         self.body = body
         self.timeout = _DEFAULT_TIMEOUT if timeout is None else timeout
+        self.max_body = max_body  # the response body's cap when read whole (``Limits``)
 
     def _fields(self) -> tuple[Any, ...]:
-        return (self.method, self.url, self.headers, self.body, self.timeout)
+        return (self.method, self.url, self.headers, self.body, self.timeout, self.max_body)
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, HTTPRequest) and self._fields() == other._fields()
 
     def __repr__(self) -> str:
         return (f"HTTPRequest(method={self.method!r}, url={self.url!r}, "
-                f"headers={self.headers!r}, body={self.body!r}, timeout={self.timeout!r})")
+                f"headers={self.headers!r}, body={self.body!r}, timeout={self.timeout!r}, "
+                f"max_body={self.max_body!r})")
 
 
 _DEFAULT_TIMEOUT = Timeout()
@@ -104,9 +155,10 @@ class ResponseStream(Protocol):
 
 
 class HTTPResponse:
-    """A response whose body is streamed; ``aread`` buffers it."""
+    """A response whose body is streamed; ``aread`` buffers it, up to ``request.max_body``."""
 
-    __slots__ = ("_content", "_stream", "headers", "provider", "reason", "request", "status")
+    __slots__ = ("_content", "_stream", "_text", "headers", "provider", "reason", "request",
+                 "status")
 
     def __init__(
         self,
@@ -125,17 +177,58 @@ class HTTPResponse:
         self.provider: str | None = None  # stamped by HTTPClient, for error attribution
         self._stream = stream
         self._content = content
+        self._text: str | None = None  # set instead of _content once a large body is parsed
 
     async def aread(self) -> bytes:
-        if self._content is None:
-            chunks = [c async for c in self.aiter_bytes()]
-            self._content = b"".join(chunks)
-        return self._content
+        content = self._content
+        if content is None:
+            content = self._content = await self._read()
+        return content
+
+    async def _read(self) -> bytes:
+        if self._text is not None:
+            return self._bytes()
+        stream, self._stream = self._stream, None
+        if stream is None:
+            return b""
+        limit = self.request.max_body if self.request is not None else DEFAULT_MAX_BODY
+        chunks: list[bytes] = []
+        size = 0
+        try:
+            declared = self.headers.get("content-length")
+            if declared and declared.isdigit() and int(declared) > limit and (
+                    "content-encoding" not in self.headers):
+                raise self._too_large(f"response body ({declared} bytes declared)", limit)
+            async for chunk in stream:
+                size += len(chunk)
+                if size > limit:
+                    raise self._too_large("response body", limit)
+                chunks.append(chunk)
+        finally:
+            await stream.aclose()  # after a refusal too: the connection cannot be reused
+        return b"".join(chunks)  # one chunk is returned as is, without a copy
+
+    def _too_large(self, what: str, limit: int) -> ResponseTooLargeError:
+        from plugbay.errors import ResponseTooLargeError
+
+        return ResponseTooLargeError(what, limit=limit, setting="max_body",
+                                     provider=self.provider, status=self.status)
+
+    def _bytes(self) -> bytes:
+        content = self._content
+        if content is None:
+            text = self._text
+            if text is None:
+                raise RuntimeError("response body not read yet; await response.aread() first")
+            content = self._content = text.encode("utf-8", "surrogatepass")
+            self._text = None
+        return content
 
     async def aiter_bytes(self) -> AsyncIterator[bytes]:
-        if self._content is not None:
-            if self._content:
-                yield self._content
+        if self._content is not None or self._text is not None:
+            content = self._bytes()
+            if content:
+                yield content
             return
         stream, self._stream = self._stream, None
         if stream is None:
@@ -154,9 +247,8 @@ class HTTPResponse:
 
     @property
     def content(self) -> bytes:
-        if self._content is None:
-            raise RuntimeError("response body not read yet; await response.aread() first")
-        return self._content
+        content = self._content
+        return self._bytes() if content is None else content
 
     @property
     def text(self) -> str:
@@ -164,10 +256,20 @@ class HTTPResponse:
 
     def json(self) -> Any:
         """The body parsed as JSON; a body that is not JSON is a ``ProviderError``."""
-        from json import loads  # not at import: plugbay's import stays cheap
+        import json  # not at import: plugbay's import stays cheap
 
         try:
-            return loads(self.content)
+            content = self._content
+            if content is None:
+                return json.loads(self._text if self._text is not None else self.content)
+            if len(content) < _SWAP or json.detect_encoding(content) != "utf-8":
+                return json.loads(content)
+            # What json.loads(bytes) does, except that the bytes are let go before parsing:
+            # a large body then costs its text and its value, not bytes, text and value.
+            text = content.decode("utf-8", "surrogatepass")
+            del content
+            self._content, self._text = None, text
+            return json.loads(text)
         except ValueError:
             from plugbay.errors import MalformedResponseError
 

@@ -5,6 +5,10 @@ so the first token reaches the caller as soon as the server sends it. The SSE
 parser follows the WHATWG rules: ``event``/``data``/``id``/``retry`` fields,
 comment lines, multi-line data, CRLF/CR/LF endings (even split across chunks)
 and a field with no space after the colon.
+
+Each holds at most ``max_event`` characters of one event or line (``Limits.max_event``,
+8 MiB by default): an upstream that never ends its line gets ``ResponseTooLargeError``
+instead of all the memory. The accounting is integer adds on lengths already at hand.
 """
 
 from __future__ import annotations
@@ -13,6 +17,9 @@ import codecs
 import json
 from collections.abc import AsyncIterator
 from typing import Any
+
+from plugbay.errors import ResponseTooLargeError
+from plugbay.http.models import DEFAULT_MAX_EVENT
 
 __all__ = ["NDJSONDecoder", "SSEDecoder", "ServerSentEvent", "aiter_ndjson", "aiter_sse"]
 
@@ -37,16 +44,19 @@ class ServerSentEvent:
 class SSEDecoder:
     """Feed bytes, get complete events. ``comments`` counts comment lines seen."""
 
-    __slots__ = ("_buf", "_data", "_decoder", "_event", "_id", "_retry", "comments")
+    __slots__ = ("_buf", "_data", "_decoder", "_event", "_id", "_retry", "_size", "comments",
+                 "max_event")
 
-    def __init__(self) -> None:
+    def __init__(self, max_event: int = DEFAULT_MAX_EVENT) -> None:
         self._decoder = codecs.getincrementaldecoder("utf-8")("replace")
         self._buf = ""
         self._event = ""
         self._data: list[str] = []
+        self._size = 0  # characters of data in the pending event
         self._id: str | None = None
         self._retry: int | None = None
         self.comments = 0
+        self.max_event = max_event
 
     def feed(self, chunk: bytes) -> list[ServerSentEvent]:
         text = self._buf + self._decoder.decode(chunk)
@@ -63,6 +73,8 @@ class SSEDecoder:
                 self._line(line)
             elif self._data or self._event:
                 out.append(self._dispatch())
+        if self._size + len(self._buf) > self.max_event:  # an event that does not end
+            raise _too_large("an SSE event", self.max_event)
         return out
 
     def close(self) -> list[ServerSentEvent]:
@@ -82,6 +94,7 @@ class SSEDecoder:
             value = value[1:]
         if field == "data":
             self._data.append(value)
+            self._size += len(value) + 1
         elif field == "event":
             self._event = value
         elif field == "id":
@@ -90,6 +103,9 @@ class SSEDecoder:
             self._retry = int(value)
 
     def _dispatch(self) -> ServerSentEvent:
+        if self._size > self.max_event:
+            raise _too_large("an SSE event", self.max_event)
+        self._size = 0
         event = ServerSentEvent("\n".join(self._data), self._event or "message", self._id,
                                 self._retry)
         self._data = []
@@ -100,15 +116,21 @@ class SSEDecoder:
 class NDJSONDecoder:
     """Feed bytes, get parsed JSON values, one per non-blank line."""
 
-    __slots__ = ("_buf",)
+    __slots__ = ("_buf", "max_event")
 
-    def __init__(self) -> None:
+    def __init__(self, max_event: int = DEFAULT_MAX_EVENT) -> None:
         self._buf = b""
+        self.max_event = max_event
 
     def feed(self, chunk: bytes) -> list[Any]:
         data = self._buf + chunk
         lines = data.split(b"\n")
         self._buf = lines.pop()
+        limit = self.max_event
+        # Whole lines are measured only when together they could hold one over the limit.
+        if len(self._buf) > limit or (len(data) - len(self._buf) > limit and any(
+                len(line) > limit for line in lines)):
+            raise _too_large("an NDJSON line", limit)
         return [json.loads(line) for line in lines if line.strip()]
 
     def close(self) -> list[Any]:
@@ -116,8 +138,13 @@ class NDJSONDecoder:
         return [json.loads(tail)] if tail.strip() else []
 
 
-async def aiter_sse(chunks: AsyncIterator[bytes]) -> AsyncIterator[ServerSentEvent]:
-    decoder = SSEDecoder()
+def _too_large(what: str, limit: int) -> ResponseTooLargeError:
+    return ResponseTooLargeError(what, limit=limit, setting="max_event")
+
+
+async def aiter_sse(chunks: AsyncIterator[bytes], max_event: int = DEFAULT_MAX_EVENT,
+                    ) -> AsyncIterator[ServerSentEvent]:
+    decoder = SSEDecoder(max_event)
     async for chunk in chunks:
         for event in decoder.feed(chunk):
             yield event
@@ -125,8 +152,9 @@ async def aiter_sse(chunks: AsyncIterator[bytes]) -> AsyncIterator[ServerSentEve
         yield event
 
 
-async def aiter_ndjson(chunks: AsyncIterator[bytes]) -> AsyncIterator[Any]:
-    decoder = NDJSONDecoder()
+async def aiter_ndjson(chunks: AsyncIterator[bytes], max_event: int = DEFAULT_MAX_EVENT,
+                       ) -> AsyncIterator[Any]:
+    decoder = NDJSONDecoder(max_event)
     async for chunk in chunks:
         for value in decoder.feed(chunk):
             yield value

@@ -7,7 +7,7 @@ one protocol object per connection owns a receive buffer, the caller's task pars
 
 Connections are pooled per (scheme, host, port) with keep-alive, a per-host limit with a
 FIFO of waiters and idle expiry (``plugbay.http._pool``). Wire parsing lives in
-``plugbay.http._h11``.
+``plugbay.http._h11``, gzip/deflate decoding in ``plugbay.http._inflate``.
 """
 
 from __future__ import annotations
@@ -17,18 +17,18 @@ import os
 from typing import TYPE_CHECKING
 
 from plugbay import __version__
+from plugbay.errors import ResponseTooLargeError
 from plugbay.errors import TimeoutError as HTTPTimeoutError
 from plugbay.http._h11 import (
     LENGTH,
-    Decoder,
     Framer,
     HTTPConnectionError,
     env_proxies,
-    make_decoder,
     proxy_for,
     request_head,
     split_url,
 )
+from plugbay.http._inflate import Decoder, make_decoder
 from plugbay.http._pool import _Conn, _Pool, _Stale
 from plugbay.http.models import Headers, HTTPRequest, HTTPResponse, Timeout
 
@@ -61,22 +61,26 @@ class _Body:
         return self
 
     async def __anext__(self) -> bytes:
-        framer = self._framer
+        framer, decoder = self._framer, self._decoder
         while True:
             conn = self._conn
-            if conn is None:
-                raise StopAsyncIteration
             try:
-                data = await conn.read_body(framer, self._timeout)
-                if framer.done:
-                    self._conn = None
-                    conn.pool.release(conn)
-                if self._decoder is not None:
-                    data = self._decoder.feed(data)
+                if decoder is not None and decoder.more:  # inflate in bounded steps
+                    data = decoder.feed(b"")
+                elif conn is None:
+                    if decoder is not None:
+                        self._decoder = None
+                        decoder.finish()
+                    raise StopAsyncIteration
+                else:
+                    data = await conn.read_body(framer, self._timeout)
                     if framer.done:
-                        data += self._decoder.finish()
+                        self._conn = None
+                        conn.pool.release(conn)
+                    if decoder is not None:
+                        data = decoder.feed(data)
             except BaseException:  # includes cancellation: the connection state is unknown
-                if self._conn is not None:
+                if conn is not None and self._conn is conn:
                     self._conn = None
                     conn.pool.discard(conn)
                 raise
@@ -85,6 +89,7 @@ class _Body:
 
     async def aclose(self) -> None:
         conn, self._conn = self._conn, None
+        self._decoder = None
         if conn is not None:  # not read to the end: the connection cannot be reused
             conn.pool.discard(conn)
 
@@ -179,14 +184,20 @@ class AsyncioTransport:
             pool.release(conn)
             return HTTPResponse(status, Headers(items), None, request=request, content=b"",
                                 reason=reason)
-        if framer.mode == LENGTH and len(conn.buf) >= framer.remaining:
+        limit = request.max_body
+        if framer.mode == LENGTH and framer.remaining <= len(conn.buf) and (
+                framer.remaining <= limit):
             # The whole body is already here (the usual small JSON reply): hand it over as
             # content and pool the connection now, skipping the stream machinery.
             content = framer.take(conn.buf)
             pool.release(conn)
             decoder = make_decoder(coding) if coding else None
             if decoder is not None:
-                content = decoder.feed(content) + decoder.finish()
+                decoded = decoder.whole(content, limit)  # never inflated past the limit
+                if decoded is None:
+                    raise ResponseTooLargeError(f"the {decoder.name}-decoded response body",
+                                                limit=limit, setting="max_body", status=status)
+                content = decoded
             return HTTPResponse(status, Headers(items), None, request=request, content=content,
                                 reason=reason)
         stream = _Body(conn, framer, make_decoder(coding) if coding else None, timeout.read)

@@ -248,7 +248,7 @@ class OpenAICompatible:
             limits = rate_limits(response.headers)
             if limits:
                 provider.state["rate_limits"] = limits
-            decoder, usage, done = SSEDecoder(), None, False
+            decoder, usage, done = SSEDecoder(provider.http.limits.max_event), None, False
             state: dict[str, Any] = {}
             extra: dict[str, Any] = {"rate_limits": limits} if limits else {}
             # Only a plugin that surfaces extras pays for collecting them per chunk.

@@ -359,7 +359,7 @@ async def astream(ctx: ProviderContext, url: str, headers: Mapping[str, str],
         if response.status >= 400:
             raise error_for(response.status, response.headers, await response.aread())
         extra = headers_extra(response.headers) if headers_extra else {}
-        decoder, state = SSEDecoder(), ResponsesStream()
+        decoder, state = SSEDecoder(ctx.http.limits.max_event), ResponsesStream()
         async for raw in response.aiter_bytes():
             for sse in decoder.feed(raw):
                 if not sse.data or sse.data == "[DONE]":

@@ -6,8 +6,8 @@ How an error steers the router (``classify``):
   streams): the same target may be tried again after a backoff, or the next target
   tried at once.
 - ``TARGET``: the target itself is unusable (401/403, exhausted quota, unknown model, a
-  plugin that raised something foreign):
-  never retried on that target; another provider instance (another key) may answer.
+  plugin that raised something foreign, an oversized or bomb-like response): never
+  retried on that target; another provider instance (another key) may answer.
 - ``CONTEXT``: ``ContextLengthError``: only a target with a larger context window
   may be tried, and only when the route allows it.
 - ``FILTER``: ``ContentFilterError``: another target only when the route says so.
@@ -34,7 +34,7 @@ FATAL: Final = 4
 
 _TARGET_ERRORS = (errors.AuthenticationError, errors.PermissionDeniedError,
                   errors.QuotaExceededError, errors.ModelNotFoundError,
-                  errors.PluginCallError)
+                  errors.PluginCallError, errors.ResponseTooLargeError)
 
 
 def classify(exc: errors.APIError) -> int:

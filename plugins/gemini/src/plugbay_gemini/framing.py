@@ -2,7 +2,9 @@
 
 The server then streams one JSON array, ``[{...}\\r\\n,\\r\\n{...}]``, with
 ``Content-Type: application/json``; ``JSONArrayDecoder`` hands out each element as
-soon as its closing brace arrives.
+soon as its closing brace arrives, and holds at most ``max_event`` characters of an
+unfinished one (``plugbay.http.models.Limits``): an element that never closes raises
+``ResponseTooLargeError`` instead of taking all the memory.
 """
 
 from __future__ import annotations
@@ -11,13 +13,17 @@ import codecs
 import json
 from typing import Any
 
+from plugbay.errors import ResponseTooLargeError
+from plugbay.http.models import DEFAULT_MAX_EVENT
+
 __all__ = ["JSONArrayDecoder"]
 
 
 class JSONArrayDecoder:
     """Incremental parser for ``[{...}\\r\\n,\\r\\n{...}]``: whole objects as they complete."""
 
-    def __init__(self) -> None:
+    def __init__(self, max_event: int = DEFAULT_MAX_EVENT) -> None:
+        self.max_event = max_event
         self._decoder = codecs.getincrementaldecoder("utf-8")("replace")
         self._buf = ""
         self._pos = 0  # scan position inside the current object
@@ -61,6 +67,9 @@ class JSONArrayDecoder:
         elif self._start < 0:
             buf, i = "", 0
         self._buf, self._pos = buf, i
+        if len(buf) > self.max_event:  # only an unfinished element is left in it
+            raise ResponseTooLargeError("a streamed JSON array element", limit=self.max_event,
+                                        setting="max_event")
         return out
 
     @property
