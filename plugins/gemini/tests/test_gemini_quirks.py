@@ -39,7 +39,8 @@ def rpc(code: int, status: str, message: str, *details: dict[str, Any]) -> dict[
 @pytest.fixture
 async def client(fake_server: FakeServer) -> AsyncIterator[plugbay.Client]:
     c = plugbay.Client({"providers": {"gemini": {
-        "api_key": KEY, "base_url": fake_server.url + "/v1beta"}}}, env={})
+        "api_key": KEY, "base_url": fake_server.url + "/v1beta"}},
+        "routing": {"retries": 0}}, env={})  # one request per scripted reply
     async with c:
         yield c
 

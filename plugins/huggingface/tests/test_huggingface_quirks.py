@@ -26,7 +26,8 @@ def server():
 
 def make(server, env=None, **options):
     config = {"providers": {"huggingface": {"base_url": server.url + "/v1",
-                                            "hub_url": server.url, **options}}}
+                                            "hub_url": server.url, **options}},
+              "routing": {"retries": 0}}  # one request per scripted reply
     return plugbay.Client(config, env=env or {})
 
 

@@ -31,7 +31,8 @@ def pred(srv: FakeServer, status: str, output: Any = None, **kw: Any) -> dict[st
 
 def client_for(srv: FakeServer, **options: Any) -> plugbay.Client:
     config = {"providers": {"replicate": {"base_url": f"{srv.url}/v1", "poll_interval": 0.01,
-                                          **options}}}
+                                          **options}},
+              "routing": {"retries": 0}}  # one prediction per call, as scripted
     return plugbay.Client(config, env={"REPLICATE_API_TOKEN": KEY})
 
 
