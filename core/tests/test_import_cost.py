@@ -48,3 +48,21 @@ def test_a_config_table_is_validated_by_the_schema(tmp_path):
 def test_client_import_needs_no_asyncio(tmp_path):
     loaded = modules_after("from plugbay import Client\nClient(env={})", cwd=str(tmp_path))
     assert [m for m in loaded if m.startswith(("asyncio", "concurrent", "ssl", "inspect"))] == []
+
+
+def test_a_direct_call_loads_no_route_models(tmp_path):
+    """Direct calls retry through the routing layer, but need none of the route models
+    (their pydantic schemas cost a cold start about 100 ms)."""
+    loaded = modules_after(
+        "import plugbay\n"
+        "class Echo:\n"
+        "    name = 'echo'\n"
+        "    @plugbay.hookimpl\n"
+        "    def complete(self, request, provider):\n"
+        "        return plugbay.Completion(text='hi', model=request.model, provider='echo')\n"
+        "c = plugbay.Client({'ledger': {'path': 'off'}}, env={}, plugins=[Echo()])\n"
+        "assert c.complete('echo/m', 'hi').text == 'hi'\n"
+        "assert c.pipeline.names()[0] == 'routing'", cwd=str(tmp_path))
+    assert "plugbay.layers.routing" in loaded
+    assert [m for m in loaded if m in ("plugbay.routing.routes", "plugbay.routing.router",
+                                       "plugbay.routing.strategies")] == []

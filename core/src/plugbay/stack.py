@@ -118,10 +118,17 @@ class Stack:
     def _routing(self, admission: Any) -> Any:
         """Routes, and the retries of direct calls; ``None`` when there is neither."""
         from plugbay.layers.routing import Routing
-        from plugbay.routing.routes import parse_routing
+        from plugbay.routing.retry import RetryPolicy
 
         router = self._router
-        settings = router.settings if router is not None else parse_routing(self.config)
+        if router is not None:
+            settings = RetryPolicy.of(router.settings)
+        elif self.sections.get("routing"):  # validated as a route's would be
+            from plugbay.routing.routes import parse_routing
+
+            settings = RetryPolicy.of(parse_routing(self.config))
+        else:  # the defaults: no route models, no pydantic on a cold start
+            settings = RetryPolicy()
         if router is None:
             return Routing(None, settings, self.timeout) if settings.retries else None
         cost = self.cost

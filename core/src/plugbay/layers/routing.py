@@ -23,8 +23,8 @@ from plugbay.routing.retry import RETRY, classify, delay_for
 if TYPE_CHECKING:
     from plugbay.call import Call
     from plugbay.pipeline import CompleteNext, StreamNext
+    from plugbay.routing.retry import RetryPolicy
     from plugbay.routing.router import Router
-    from plugbay.routing.routes import RoutingSettings
     from plugbay.types import Completion, StreamEvent
 
 __all__ = ["Routing"]
@@ -38,7 +38,7 @@ class Routing(Layer):
 
     name = "routing"
 
-    def __init__(self, router: Router | None, settings: RoutingSettings,
+    def __init__(self, router: Router | None, settings: RetryPolicy,
                  timeout: float | None) -> None:
         self.router = router
         self.settings = settings

@@ -19,12 +19,18 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable
-from typing import Final
+from typing import Any, Final
 
 from plugbay import errors
 
-__all__ = ["CONTEXT", "FATAL", "FILTER", "RETRY", "TARGET", "RetryBudget", "backoff", "classify",
-           "delay_for"]
+__all__ = ["CONTEXT", "FATAL", "FILTER", "RETRY", "TARGET", "RetryBudget", "RetryPolicy", "backoff",
+           "classify", "delay_for"]
+
+# Defaults of the [routing] table (``routes.RoutingSettings`` takes them from here).
+RETRIES: Final = 2  # a direct call's retries, as the official SDKs
+BACKOFF_BASE: Final = 0.25
+BACKOFF_MAX: Final = 8.0
+RETRY_AFTER_CAP: Final = 20.0
 
 RETRY: Final = 0
 TARGET: Final = 1
@@ -47,6 +53,26 @@ def classify(exc: errors.APIError) -> int:
     if exc.retryable:
         return RETRY
     return FATAL
+
+
+class RetryPolicy:
+    """What a direct call's retries need, without the route models (no pydantic)."""
+
+    __slots__ = ("backoff_base", "backoff_max", "retries", "retry_after_cap")
+
+    def __init__(self, retries: int = RETRIES, backoff_base: float = BACKOFF_BASE,
+                 backoff_max: float = BACKOFF_MAX,
+                 retry_after_cap: float = RETRY_AFTER_CAP) -> None:
+        self.retries = retries
+        self.backoff_base = backoff_base
+        self.backoff_max = backoff_max
+        self.retry_after_cap = retry_after_cap
+
+    @classmethod
+    def of(cls, settings: Any) -> RetryPolicy:
+        """From validated ``RoutingSettings``."""
+        return cls(settings.retries, settings.backoff_base, settings.backoff_max,
+                   settings.retry_after_cap)
 
 
 def counts_against_target(kind: int) -> bool:

@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+import plugbay.routing.retry as retry
 from plugbay.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -68,12 +69,12 @@ class RoutingSettings(_Strict):
     """Defaults shared by every route, and the breaker/probe settings."""
 
     max_attempts: int = Field(default=3, ge=1)
-    retries: int = Field(default=2, ge=0)  # a direct call's retries, as the official SDKs
+    retries: int = Field(default=retry.RETRIES, ge=0)  # a direct call's, as the SDKs
     retry_budget: float = Field(default=0.2, ge=0)
     retry_budget_min: float = Field(default=10.0, ge=0)
-    backoff_base: float = Field(default=0.25, ge=0)
-    backoff_max: float = Field(default=8.0, ge=0)
-    retry_after_cap: float = Field(default=20.0, ge=0)
+    backoff_base: float = Field(default=retry.BACKOFF_BASE, ge=0)
+    backoff_max: float = Field(default=retry.BACKOFF_MAX, ge=0)
+    retry_after_cap: float = Field(default=retry.RETRY_AFTER_CAP, ge=0)
     health_interval: float = Field(default=0.0, ge=0)
     ewma_alpha: float = Field(default=0.3, gt=0, le=1)
     breaker: BreakerSettings = Field(default_factory=BreakerSettings)
