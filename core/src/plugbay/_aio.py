@@ -16,7 +16,7 @@ from plugbay import errors
 if TYPE_CHECKING:
     import asyncio
 
-__all__ = ["deadline", "describe", "within"]
+__all__ = ["close_quietly", "deadline", "describe", "within"]
 
 # asyncio is imported on first use, not with plugbay: `from plugbay import Client` must
 # stay cheap (issue 12). By the time these run, a loop is running and asyncio is loaded.
@@ -75,3 +75,14 @@ async def deadline(events: AsyncIterator[Any], limit: float, provider: str,
         aclose = getattr(events, "aclose", None)
         if aclose is not None:
             await aclose()
+
+
+async def close_quietly(events: Any) -> None:
+    """Close an async iterator if it can be; an error while closing must not mask the
+    outcome that ended it."""
+    aclose = getattr(events, "aclose", None)
+    if aclose is not None:
+        try:
+            await aclose()
+        except Exception:
+            pass

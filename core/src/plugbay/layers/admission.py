@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
 from plugbay import errors
+from plugbay._aio import close_quietly
 from plugbay.cost.budgets import estimate_cost, estimate_tokens
 from plugbay.pipeline import Layer
 
@@ -104,12 +105,7 @@ class Admission(Layer):
             outcome = exc
             raise
         finally:
-            aclose = getattr(events, "aclose", None)
-            if aclose is not None:
-                try:
-                    await aclose()
-                except Exception:
-                    pass
+            await close_quietly(events)
             col = call.outcome.collector
             usage = col.usage if col is not None else None
             await self._settle(call, reservation, permit, key, outcome is None,

@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
 from plugbay import errors
+from plugbay._aio import close_quietly
 from plugbay.cost.ledger.records import UsageRecord, cost_total
 from plugbay.pipeline import Layer
 
@@ -93,12 +94,7 @@ class Metering(Layer):
             outcome = exc
             raise
         finally:
-            aclose = getattr(events, "aclose", None)
-            if aclose is not None:
-                try:
-                    await aclose()
-                except Exception:  # closing must not mask the real outcome
-                    pass
+            await close_quietly(events)
             price = call.outcome.price
             if outcome is None and col.finish is None:
                 outcome = errors.StreamError("stream ended before the provider's final event")

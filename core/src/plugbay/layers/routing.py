@@ -17,6 +17,7 @@ from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING
 
 from plugbay import errors
+from plugbay._aio import close_quietly
 from plugbay.pipeline import Layer
 from plugbay.routing.retry import RETRY, classify, delay_for
 
@@ -79,12 +80,12 @@ class Routing(Layer):
             except StopAsyncIteration:
                 return
             except errors.APIError as exc:
-                await _close(events)
+                await close_quietly(events)
                 attempt = await self._again(call, exc, retry)
                 retry += 1
                 continue
             except BaseException:
-                await _close(events)
+                await close_quietly(events)
                 raise
             break
         try:  # committed: from the first event on, an error goes to the caller
@@ -92,7 +93,7 @@ class Routing(Layer):
             async for event in events:
                 yield event
         finally:
-            await _close(events)
+            await close_quietly(events)
 
     async def _again(self, call: Call, exc: errors.APIError, retry: int) -> Call:
         """The next attempt after ``exc`` (after its wait), or raise ``exc``."""
@@ -112,12 +113,3 @@ class Routing(Layer):
     async def aclose(self) -> None:
         if self.router is not None:
             await self.router.aclose()
-
-
-async def _close(events: AsyncIterator[StreamEvent]) -> None:
-    aclose = getattr(events, "aclose", None)
-    if aclose is not None:
-        try:
-            await aclose()
-        except Exception:  # closing a failed attempt must not mask its error
-            pass

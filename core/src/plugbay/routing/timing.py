@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterator
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from plugbay import errors
+from plugbay._aio import close_quietly
 from plugbay._aio import within as _timeout
 
 if TYPE_CHECKING:
@@ -43,12 +44,3 @@ async def next_event(events: AsyncIterator[StreamEvent], wait: float | None, wha
             return await events.__anext__()
     except TimeoutError:
         raise errors.TimeoutError(f"no {what} within {wait:.3g} s", provider=provider) from None
-
-
-async def close_quietly(events: Any) -> None:
-    aclose = getattr(events, "aclose", None)
-    if aclose is not None:
-        try:
-            await aclose()
-        except Exception:  # closing a broken stream must not mask the real error
-            pass
