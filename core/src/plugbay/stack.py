@@ -42,6 +42,7 @@ class Stack:
         self._cost: CostControl | None = None
         self._metering: Metering | None = None
         self._pipe: Pipeline | None = None
+        self._front: list[Any] | None = None  # host layers and the cache
         self._breakers: Any = None
 
     @property
@@ -89,16 +90,19 @@ class Stack:
         from plugbay.pipeline import compose
 
         sections, cost, metering = self.sections, self.cost, self.metering
-        stack: list[Any] = [*self.host_layers,
-                            *load_layers(sections.get("pipeline"), self.config.source)]
-        if sections.get("cache") or "PLUGBAY_CACHE" in self.env:  # off until configured
-            from plugbay.cache.settings import build, parse
+        if self._front is None:  # made once: a recompose keeps the cache and its store
+            front: list[Any] = [*self.host_layers,
+                                *load_layers(sections.get("pipeline"), self.config.source)]
+            if sections.get("cache") or "PLUGBAY_CACHE" in self.env:  # off until configured
+                from plugbay.cache.settings import build, parse
 
-            settings = parse(sections.get("cache"), self.env, file=self.config.source)
-            cache = build(settings, self.env, on_hit=metering.record_hit,
-                          timeout=self.timeout)
-            if cache is not None:
-                stack.append(cache)
+                settings = parse(sections.get("cache"), self.env, file=self.config.source)
+                cache = build(settings, self.env, on_hit=metering.record_hit,
+                              timeout=self.timeout)
+                if cache is not None:
+                    front.append(cache)
+            self._front = front
+        stack: list[Any] = list(self._front)
         if self._router is None and (sections.get("routes") or sections.get("agents")):
             self.router  # noqa: B018 - made now, so that routed calls have their layer
         admission = None

@@ -203,3 +203,14 @@ def test_a_sqlite_hit_survives_a_process_restart(srv: FakeServer, tmp_path: Path
     assert run_workers(cfg, 1, 1, tmp_path) == [["remembered"]]
     assert run_workers(cfg, 1, 1, tmp_path) == [["remembered"]]  # a new process
     assert len(srv.requests) == 1
+
+
+def test_adding_a_route_later_keeps_the_cache(srv: FakeServer, tmp_path: Path) -> None:
+    """Making the router after the first call recomposes the pipeline, not the cache."""
+    srv.add("POST", path("a"), ok())
+    with plugbay.Client(config(srv, tmp_path, {"backend": "memory"}), env={}) as client:
+        client.complete("a/m", "hi")
+        client.router.add_route("r", targets=["a/m"])
+        assert client.pipeline.names()[:2] == ["cache", "routing"]
+        assert client.complete("a/m", "hi").extra.get("cache") == "hit"
+    assert len(srv.requests) == 1
