@@ -8,7 +8,7 @@ Each row runs its snippet in ``--n`` fresh interpreters (the running ``python``,
 mode of ``bench/clients/_common.py``), and reports the median and range in ms. CPU time
 is the steadier figure on a shared machine. Rows, and sources, are interleaved round by
 round so machine noise hits all alike. ``--src DIR`` (repeatable) puts ``DIR`` first on
-``PYTHONPATH``, to compare checkouts (say ``--src /tmp/old/core/src --src core/src``).
+``PYTHONPATH``, to compare checkouts (say ``--src ../old-checkout/core/src --src core/src``).
 """
 
 from __future__ import annotations

@@ -77,8 +77,8 @@ def test_the_environment_overrides_the_section() -> None:
     assert parse(section, {"PLUGBAY_CACHE": "off"}).enabled is False
     redis = parse(section, {"PLUGBAY_CACHE": "redis://h:6379/1"})
     assert (redis.backend, redis.url, redis.ttl) == ("redis", "redis://h:6379/1", 5.0)
-    disk = parse(section, {"PLUGBAY_CACHE": "/tmp/x.db"})
-    assert (disk.backend, disk.path) == ("sqlite", "/tmp/x.db")
+    disk = parse(section, {"PLUGBAY_CACHE": "/srv/plugbay/x.db"})
+    assert (disk.backend, disk.path) == ("sqlite", "/srv/plugbay/x.db")
     assert parse(None, {"PLUGBAY_CACHE": "memory"}) == CacheSettings(True, "memory")
 
 
