@@ -149,8 +149,8 @@ class Stack:
 
     def flush(self) -> None:
         """Write pending ledger rows now."""
-        if self._cost is not None and self._cost.ledger is not None:
-            self._cost.ledger.flush()
+        if self._cost is not None:
+            self._cost.flush()
 
     async def aclose(self) -> None:
         if self._pipe is not None:
