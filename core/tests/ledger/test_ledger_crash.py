@@ -76,9 +76,12 @@ def test_a_journal_line_reads_back_as_the_same_record() -> None:
     record = UsageRecord(1.5, "openai", "gpt-4o", "smart", 10, 2, 3, 1, 1, 0.25, "EUR", 0.5,
                          0.1, "error", "RateLimitError", True, {"agent": "a"}, "req-1",
                          "p", "r", "hit", 0.5, "u-1")
-    assert len(record.values()) == len(COLUMNS)
-    assert UsageRecord.from_row(record.values()) == record
+    assert len(record.row()) == len(COLUMNS)
     assert UsageRecord.from_row(record.row()) == record
+    # a segment written before rows were tuples held lists with the tags as a dict
+    old = list(record.row())
+    old[COLUMNS.index("tags")] = {"agent": "a"}
+    assert UsageRecord.from_row(old) == record
 
 
 def test_a_record_cut_by_the_crash_is_skipped(tmp_path: Path,
@@ -93,7 +96,7 @@ def test_a_record_cut_by_the_crash_is_skipped(tmp_path: Path,
     db = tmp_path / "ledger.db"
     folder = db.with_name("ledger.db.plugbay-journal")
     folder.mkdir()
-    rows = [UsageRecord(1.0 + i, "p", "m", uid=f"dead-{i}").values() for i in range(3)]
+    rows = [UsageRecord(1.0 + i, "p", "m", uid=f"dead-{i}").row() for i in range(3)]
     blobs = [marshal.dumps(v) for v in rows]
     bad = b"not marshal"
     data = b"".join(struct.pack("<I", len(b)) + b for b in [*blobs[:2], bad, blobs[2]])

@@ -72,7 +72,7 @@ class CacheSteps:
         outcome.saved = saved
         if self.on_hit is not None:
             result = self.on_hit(call, completion, saved)
-            if inspect.isawaitable(result):
+            if result is not None and inspect.isawaitable(result):  # None: the usual sync hook
                 await result
 
     @staticmethod

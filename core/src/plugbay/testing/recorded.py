@@ -56,7 +56,7 @@ class Route:
     hits: int = 0  # requests served so far
     requests: list[RecordedRequest] = field(default_factory=list)
 
-    def _take(self, req: RecordedRequest) -> ReplySource:
+    def take(self, req: RecordedRequest) -> ReplySource:
         source = self.replies[min(self.hits, len(self.replies) - 1)]
         self.hits += 1
         self.requests.append(req)

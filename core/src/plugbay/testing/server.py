@@ -234,7 +234,7 @@ class FakeServer:
                             None,
                         )  # fmt: skip
                     if route is not None:
-                        return route._take(req)
+                        return route.take(req)
         return None
 
     async def _resolve(self, req: RecordedRequest) -> Reply:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Protocol
+from typing import Any, Protocol
 
 from plugbay.cost.ledger.records import UsageRecord
 
@@ -17,6 +17,10 @@ class Backend(Protocol):
 
     def write(self, records: Sequence[UsageRecord]) -> None:
         """Insert a batch in one transaction."""
+
+    def write_rows(self, rows: Sequence[tuple[Any, ...]]) -> None:
+        """Insert a batch of ``UsageRecord.row()`` tuples in one transaction (the
+        writer thread's path: each row was built once, on the call path)."""
 
     def fetch(self, since: float | None = None, until: float | None = None,
               ) -> list[UsageRecord]:

@@ -6,15 +6,15 @@ cache, which outlives the process, so the process can die at any moment after. N
 call is made per row: a ``write`` would release the GIL and let the ledger's writer
 thread hold it for a whole switch interval (measured: 37 µs per call instead of 2).
 
-A row is its column values in ``marshal`` form (about 1 µs, against 3-5 µs for JSON),
-written first, then its 4-byte length: a length of 0 ends a segment, so a row cut by the
-crash is never read. The files are private to the user (0700/0600) and only ever read by
-this code; a record that cannot be read back (another Python's format) is skipped with a
-warning. The writer thread rotates to
-a fresh segment before it takes a batch, and deletes the old segment once the batch is
-in the database. A segment left by a process that died is replayed into the database
-the next time any process opens that ledger; every row has a unique ``uid``, so a row
-that was written just before the crash is not written twice.
+A row is its column values (``UsageRecord.row()``) in ``marshal`` form (about 1 µs,
+against 3-5 µs for JSON), written first, then its 4-byte length: a length of 0 ends a
+segment, so a row cut by the crash is never read. The files are private to the user
+(0700/0600) and only ever read by this code; a record that cannot be read back (another
+Python's format) is skipped with a warning. The writer thread rotates to a fresh segment
+before it takes a batch, and deletes the old segment once the batch is in the database.
+A segment left by a process that died is replayed into the database the next time any
+process opens that ledger; every row has a unique ``uid``, so a row that was written
+just before the crash is not written twice.
 
 Segments are ``<pid>-<n>.journal`` files in a private folder (0700, files 0600): next to
 an SQLite ledger (``<file>.plugbay-journal``), else under the user data folder.
@@ -31,6 +31,7 @@ import struct
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 from plugbay._files import private_folder
 from plugbay.cost.ledger.records import UsageRecord
@@ -65,9 +66,10 @@ class Journal:
         self._path: Path | None = None
         self.lock = threading.Lock()  # an append and a rotation never interleave
 
-    def append(self, record: UsageRecord) -> None:
-        """Copy ``record`` into the current segment (the caller holds ``lock``)."""
-        data = marshal.dumps(record.values())
+    def append(self, row: tuple[Any, ...]) -> None:
+        """Copy ``row`` (``UsageRecord.row()``) into the current segment (the caller holds
+        ``lock``)."""
+        data = marshal.dumps(row)
         end = self._at + len(data) + 4
         if self._map is None or end > self.size:
             self.rotate()

@@ -16,8 +16,10 @@ from plugbay.cost.ledger.sqlite import _range, scope_sum
 
 __all__ = ["PostgresBackend"]
 
-_INSERT = (f"INSERT INTO calls ({', '.join(COLUMNS)}) "
-           f"VALUES ({', '.join('%s' for _ in COLUMNS)}) ON CONFLICT (uid) DO NOTHING")
+# rows carry the stream flag as 0/1 (cheap for SQLite); the column here is BOOLEAN
+_INSERT = (f"INSERT INTO calls ({', '.join(COLUMNS)}) VALUES "
+           f"({', '.join('%s::int::boolean' if c == 'stream' else '%s' for c in COLUMNS)}) "
+           "ON CONFLICT (uid) DO NOTHING")
 _SELECT = f"SELECT {', '.join(COLUMNS)} FROM calls"
 _LOCK_ID = 7170001
 
@@ -56,7 +58,9 @@ class PostgresBackend:
         self._conn = self._psycopg.connect(self.url, connect_timeout=10)
 
     def write(self, records: Sequence[UsageRecord]) -> None:
-        rows = [r.row() for r in records]
+        self.write_rows([r.row() for r in records])
+
+    def write_rows(self, rows: Sequence[tuple[Any, ...]]) -> None:
         with self._lock:
             if self._conn.closed:
                 self._reconnect()

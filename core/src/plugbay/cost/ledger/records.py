@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import functools
 import json
+import operator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from plugbay.types import Price, Usage
 
-__all__ = ["COLUMNS", "UsageRecord", "cost_total"]
+__all__ = ["COLUMNS", "UsageRecord", "by_nulls", "cost_total"]
 
 # The order of values in a row, as the backends insert and select them (schema v3).
 COLUMNS: tuple[str, ...] = (
@@ -55,22 +58,16 @@ class UsageRecord:
     uid: str | None = None  # set by the writer: a row replayed from the journal is once
 
     def row(self) -> tuple[Any, ...]:
-        """The values in ``COLUMNS`` order (tags as JSON text)."""
+        """The values in ``COLUMNS`` order, as the backends insert them: tags as JSON
+        text, the stream flag as 0/1 (a ``bool`` costs the SQLite driver an adapter
+        lookup per row, ~2 us)."""
         return (self.ts, self.route, self.provider, self.model, self.input_tokens,
                 self.output_tokens, self.cached_tokens, self.cache_write_tokens,
                 self.reasoning_tokens, self.cost, self.currency, self.latency, self.ttft,
-                self.status, self.error, bool(self.stream),
+                self.status, self.error, 1 if self.stream else 0,
                 json.dumps(self.tags, sort_keys=True) if self.tags else None,
                 self.request_id, self.prompt, self.response, self.cache, self.saved,
                 self.uid)
-
-    def values(self) -> list[Any]:
-        """The values in ``COLUMNS`` order, tags as a dict (for the journal's JSON line)."""
-        return [self.ts, self.route, self.provider, self.model, self.input_tokens,
-                self.output_tokens, self.cached_tokens, self.cache_write_tokens,
-                self.reasoning_tokens, self.cost, self.currency, self.latency, self.ttft,
-                self.status, self.error, self.stream, self.tags, self.request_id,
-                self.prompt, self.response, self.cache, self.saved, self.uid]
 
     @classmethod
     def from_row(cls, row: tuple[Any, ...] | list[Any]) -> UsageRecord:
@@ -86,6 +83,41 @@ class UsageRecord:
 
     def to_dict(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in COLUMNS}
+
+
+_NONES = (None,) * len(COLUMNS)
+
+
+@functools.lru_cache(maxsize=256)
+def _insert_for(mask: tuple[bool, ...], mark: str, verb: str,
+                ) -> tuple[str, Callable[[tuple[Any, ...]], tuple[Any, ...]]]:
+    names = [c for c, null in zip(COLUMNS, mask, strict=True) if not null]
+    kept = [i for i, null in enumerate(mask) if not null]
+    pick = operator.itemgetter(*kept)
+    take: Callable[[tuple[Any, ...]], tuple[Any, ...]] = (
+        pick if len(kept) > 1 else lambda row: (pick(row),))
+    marks = ", ".join(mark for _ in names)
+    return f"INSERT{verb} INTO calls ({', '.join(names)}) VALUES ({marks})", take
+
+
+def by_nulls(rows: Iterable[tuple[Any, ...]], mark: str, verb: str = "",
+             ) -> list[tuple[str, list[tuple[Any, ...]]]]:
+    """``rows`` grouped by which columns are NULL, each group with an INSERT that leaves
+    those columns out. Binding ``None`` costs Python 3.11's sqlite3 driver a failed
+    adapter lookup (~0.45 us a value, ~10 per row); leaving it out costs the column's
+    default, which is NULL for every nullable column."""
+    groups: dict[tuple[bool, ...], list[tuple[Any, ...]]] = {}
+    for row in rows:
+        mask = tuple(map(operator.is_, row, _NONES))
+        group = groups.get(mask)
+        if group is None:
+            group = groups[mask] = []
+        group.append(row)
+    out = []
+    for mask, group in groups.items():
+        sql, take = _insert_for(mask, mark, verb)
+        out.append((sql, list(map(take, group))))
+    return out
 
 
 def cost_total(usage: Usage, price: Price) -> float | None:

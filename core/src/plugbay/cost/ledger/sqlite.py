@@ -11,7 +11,7 @@ from typing import Any
 
 from plugbay._files import private_file
 from plugbay.cost.ledger.migrations import migrate
-from plugbay.cost.ledger.records import COLUMNS, UsageRecord
+from plugbay.cost.ledger.records import COLUMNS, UsageRecord, by_nulls
 
 __all__ = ["SQLiteBackend"]
 
@@ -40,8 +40,12 @@ class SQLiteBackend:
         return conn
 
     def write(self, records: Sequence[UsageRecord]) -> None:
+        self.write_rows([r.row() for r in records])
+
+    def write_rows(self, rows: Sequence[tuple[Any, ...]]) -> None:
         with self._lock:
-            self._conn.executemany(_INSERT, [r.row() for r in records])
+            for sql, group in by_nulls(rows, "?", " OR IGNORE"):
+                self._conn.executemany(sql, group)
             self._conn.commit()
 
     def fetch(self, since: float | None = None, until: float | None = None,

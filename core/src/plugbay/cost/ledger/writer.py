@@ -61,13 +61,14 @@ class LedgerWriter:
 
     def put(self, record: UsageRecord) -> None:
         record.uid = f"{self._prefix}{next(self._ids)}"
+        row = record.row()  # built once: the journal, the queue and the INSERT share it
         journal = self.journal
         if journal is None:
-            self._q.put(record)
+            self._q.put(row)
         else:
             with journal.lock:  # the row is on disk before the call returns
-                journal.append(record)
-                self._q.put(record)
+                journal.append(row)
+                self._q.put(row)
         if self._thread is None:
             self._start()
 
@@ -134,10 +135,10 @@ class LedgerWriter:
         q = self._q
         while True:
             item = q.get()
-            if isinstance(item, UsageRecord) and self.interval > 0 and q.qsize() < self.batch:
+            if type(item) is tuple and self.interval > 0 and q.qsize() < self.batch:
                 self._wake.wait(self.interval)  # let a batch gather (flush/close cut it short)
             self._wake.clear()
-            batch: list[UsageRecord] = []
+            batch: list[tuple[Any, ...]] = []
             waiters: list[threading.Event] = []
             stop = False
             segment = None
@@ -184,10 +185,10 @@ class LedgerWriter:
                     segment.unlink(missing_ok=True)
                 return
 
-    def _write(self, batch: list[UsageRecord]) -> bool:
+    def _write(self, batch: list[tuple[Any, ...]]) -> bool:
         for attempt in range(3):
             try:
-                self.backend().write(batch)
+                self.backend().write_rows(batch)
                 self.written += len(batch)
                 return True
             except Exception as exc:  # the ledger must never break the caller
