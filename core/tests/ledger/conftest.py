@@ -64,6 +64,9 @@ def postgres_url() -> Iterator[str]:
     require("postgres", url, "psycopg")
     import psycopg
 
+    from plugbay.cost.ledger import Ledger
+
+    Ledger(url).close()  # an earlier test's writer (one per database) would miss the drop
     with psycopg.connect(url, autocommit=True) as conn:  # a clean ledger per test
         conn.execute("DROP TABLE IF EXISTS calls")
         conn.execute("DROP TABLE IF EXISTS plugbay_schema")
