@@ -64,6 +64,7 @@ if TYPE_CHECKING:
 
 _WHERE = {
     "Client": "client", "Listing": "client", "ProviderContext": "context", "hookimpl": "hookspecs",
+    "ParamLimits": "params",
     **dict.fromkeys(
         ["APIError", "AuthenticationError", "BudgetExceededError", "ConfigError", "ConnectionError",
          "ContentFilterError", "ContextLengthError", "InvalidRequestError",
@@ -100,6 +101,7 @@ __all__ = [
     "ModelInfo",
     "ModelNotFoundError",
     "OverloadedError",
+    "ParamLimits",
     "PermissionDeniedError",
     "PlugbayError",
     "PluginCallError",

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from plugbay import errors
 from plugbay.context import ProviderContext
+from plugbay.params import limits_of
 
 if TYPE_CHECKING:
     from plugbay.config import Config
@@ -27,7 +28,8 @@ __all__ = ["Target", "Targets"]
 class Target:
     """A resolved provider instance: its plugin, its context and its price lookups."""
 
-    __slots__ = ("_overrides", "complete", "complete_async", "ctx", "name", "plugin", "prices")
+    __slots__ = ("_overrides", "complete", "complete_async", "ctx", "limits", "name", "plugin",
+                 "prices")
 
     def __init__(self, plugin: LoadedPlugin, ctx: ProviderContext,
                  overrides: Mapping[str, Any]) -> None:
@@ -36,6 +38,7 @@ class Target:
         self.name = ctx.name
         self.complete = plugin.hooks.get("complete")
         self.complete_async = plugin.is_async.get("complete", False)
+        self.limits = limits_of(plugin.obj)  # checked before each call (plugbay.params)
         self.prices: dict[str, Price | None] = {}
         self._overrides = overrides
 

@@ -38,6 +38,8 @@ class Dispatch:
             raise errors.PluginError(f"{call.model!r} reached the plugin call with no "
                                      "provider chosen (is a routing layer missing?)")
         request = call.request
+        if target.limits is not None:  # the provider's declared ranges, before any send
+            target.limits.check(request, target.name)
         fn = target.complete or target.plugin.impl("complete")
         limit = call.timeout if call.timeout is not None else self.timeout
         started = _perf()
@@ -88,6 +90,8 @@ async def _events(fn: Any, call: Call, limit: float | None) -> AsyncIterator[Str
     target = call.target
     assert target is not None
     events: AsyncIterator[StreamEvent] | None = None
+    if target.limits is not None:  # the provider's declared ranges, before any send
+        target.limits.check(call.request, target.name)
     try:
         events = fn(request=call.request, provider=target.ctx)
         if limit:

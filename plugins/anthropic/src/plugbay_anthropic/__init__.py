@@ -7,6 +7,11 @@ AI plugin for Claude on Vertex); HTTP, auth and error mapping are in
 
 from __future__ import annotations
 
+from plugbay.params import ParamLimits
 from plugbay_anthropic.provider import complete, health, list_models, price, stream
 
 __all__ = ["complete", "health", "list_models", "price", "stream"]
+
+# The ranges the API accepts (Anthropic's Messages API: temperature 0.0 to 1.0, top_p 0 to 1);
+# a request outside them is refused before it is sent.
+param_limits = ParamLimits(temperature=(0.0, 1.0), top_p=(0.0, 1.0))

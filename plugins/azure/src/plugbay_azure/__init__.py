@@ -24,6 +24,7 @@ from plugbay.hookspecs import hookimpl
 from plugbay.http.hints import rate_limits
 from plugbay.openai_compat import ResponsesCapable, probe
 from plugbay.openai_compat import codec as oai
+from plugbay.params import ParamLimits
 from plugbay.types import Completion, Health, ModelInfo, Price, Request, StreamEvent
 from plugbay_azure.auth import SCOPE, EntraToken
 
@@ -298,6 +299,10 @@ def _has_responses(version: str) -> bool:
     return version[:4].isdigit() and version[:10] >= "2025-03-01" and version.endswith(
         "preview")
 
+
+# The ranges the API accepts (Azure OpenAI's REST reference: temperature 0 to 2, top_p 0 to 1);
+# a request outside them is refused before it is sent.
+param_limits = ParamLimits(temperature=(0.0, 2.0), top_p=(0.0, 1.0))
 
 plugin = Azure()
 complete, stream, list_models, price, health = plugin.hookimpls()

@@ -7,6 +7,11 @@ reuses it); HTTP, API-key auth and error mapping are in
 
 from __future__ import annotations
 
+from plugbay.params import ParamLimits
 from plugbay_gemini.provider import complete, health, list_models, price, stream
 
 __all__ = ["complete", "health", "list_models", "price", "stream"]
+
+# The ranges the API accepts (Gemini API GenerationConfig: temperature 0.0 to 2.0, topP 0 to 1);
+# a request outside them is refused before it is sent.
+param_limits = ParamLimits(temperature=(0.0, 2.0), top_p=(0.0, 1.0))

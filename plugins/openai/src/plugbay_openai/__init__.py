@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from plugbay.context import ProviderContext
 from plugbay.openai_compat import ResponsesCapable
+from plugbay.params import ParamLimits
 
 
 class OpenAI(ResponsesCapable):
@@ -29,6 +30,10 @@ class OpenAI(ResponsesCapable):
             headers["OpenAI-Project"] = project
         return headers
 
+
+# The ranges the API accepts (OpenAI's API reference: temperature 0 to 2, top_p 0 to 1);
+# a request outside them is refused before it is sent.
+param_limits = ParamLimits(temperature=(0.0, 2.0), top_p=(0.0, 1.0))
 
 plugin = OpenAI()
 complete, stream, list_models, price, health = plugin.hookimpls()
