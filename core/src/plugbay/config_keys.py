@@ -55,7 +55,8 @@ SECTIONS: dict[str, Section | None] = {
         "source"), owner="plugbay.cost.prices"),
     "ledger": Section.of("path", "url", "record_text", "batch", "enabled",
                          owner="plugbay.cost.ledger"),
-    "state": Section.of("backend", "url", "prefix", owner="plugbay.cost.control"),
+    "state": Section.of("backend", "url", "prefix", "timeout", "backoff", "hold_ttl",
+                        owner="plugbay.cost.control"),
     "budgets": Section(keys={"estimate_output_tokens": None}, each=Section.of(
         "scope", "period", "limit", "mode", "thresholds", "on_exceed", "downgrade_to",
         "currency"), owner="plugbay.cost.budgets"),

@@ -93,11 +93,12 @@ def test_four_processes_share_one_budget(srv: FakeServer, redis_url: str) -> Non
     import redis
 
     r = redis.Redis.from_url(redis_url)
-    (key,) = r.keys("pbtest:budget:shared:*")
-    spent_in_redis, reserved = r.hmget(key, ["spent", "reserved"])
+    (key,) = [k for k in r.keys("pbtest:budget:shared:*") if not k.endswith(b":holds")]
+    spent_in_redis = r.hget(key, "spent")
+    open_holds = r.zcard(key + b":holds")
     r.close()
     assert float(spent_in_redis) == pytest.approx(spent)
-    assert float(reserved) == pytest.approx(0, abs=1e-12)
+    assert open_holds == 0  # every reservation was settled
 
 
 async def test_breaker_opened_by_one_client_is_open_for_another(srv: FakeServer,
@@ -162,7 +163,7 @@ def test_redis_down_falls_back_to_local_counters(srv: FakeServer,
             client.complete("openai/gpt-4o-mini", "hi", max_tokens=50)
         assert client.rate_limits()[0]["requests"] >= 0
     assert "fall back to this process's own counters" in caplog.text
-    assert caplog.text.count("Redis at redis://127.0.0.1:1/0 failed") == 1  # once a minute
+    assert caplog.text.count("Redis at redis://127.0.0.1:1/0 failed") == 1  # once an outage
 
 
 async def test_token_limit_is_shared_and_settled_to_real_usage(srv: FakeServer,

@@ -45,7 +45,9 @@ class CostControl:
         if self.state.get("backend") == "redis":
             from plugbay.cost.shared import SharedState
 
-            self.shared = SharedState(self.state["url"], prefix=self.state["prefix"])
+            st = self.state
+            self.shared = SharedState(st["url"], prefix=st["prefix"], timeout=st["timeout"],
+                                      backoff=st["backoff"], hold_ttl=st["hold_ttl"])
         if budgets:
             bstore = self.shared.budget_store() if self.shared else None
             self.budgets = BudgetManager(budgets, bsettings, bstore, self.ledger)
@@ -76,9 +78,10 @@ class CostControl:
 
 
 def state_settings(section: Any) -> dict[str, Any]:
-    """The ``[state]`` table: ``backend`` (memory or redis), ``url``, ``prefix``."""
+    """The ``[state]`` table: ``backend`` (memory or redis), ``url``, ``prefix``, and for
+    Redis the seconds ``timeout`` (per round trip), ``backoff`` and ``hold_ttl``."""
     table = dict(section) if isinstance(section, Mapping) else {}
-    unknown = set(table) - {"backend", "url", "prefix"}
+    unknown = set(table) - {"backend", "url", "prefix", *_STATE_SECONDS}
     if unknown:
         raise errors.ConfigError(f"unknown key(s) {', '.join(sorted(unknown))}", key="state")
     backend = table.get("backend", "memory")
@@ -87,5 +90,13 @@ def state_settings(section: Any) -> dict[str, Any]:
     if backend == "redis" and not table.get("url"):
         table["url"] = "redis://127.0.0.1:6379/0"
     table.setdefault("prefix", "plugbay")
+    for key, default in _STATE_SECONDS.items():
+        value = table.setdefault(key, default)
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+            raise errors.ConfigError(f"must be a number of seconds above 0 (got {value!r})",
+                                     key=f"state.{key}")
     table["backend"] = backend
     return table
+
+
+_STATE_SECONDS = {"timeout": 1.0, "backoff": 10.0, "hold_ttl": 600.0}

@@ -119,9 +119,10 @@ class SharedBreakers:
 
     def send_open(self, b: SharedCircuitBreaker) -> None:
         async def publish() -> None:
+            name, now, px = self._keys(b.key)[1], int(time.time() * 1000), max(
+                int(b.cooldown * 1000), 1)
             with contextlib.suppress(Exception):
-                await self._shared.redis().set(self._keys(b.key)[1], int(time.time() * 1000),
-                                               px=max(int(b.cooldown * 1000), 1), nx=True)
+                await self._shared.run(lambda redis: redis.set(name, now, px=px, nx=True))
         self._spawn(publish())
 
     def ensure_refresher(self) -> None:
@@ -141,10 +142,15 @@ class SharedBreakers:
                     if isinstance(s.breaker, SharedCircuitBreaker)]
         if not breakers:
             return
-        pipe = self._shared.redis().pipeline(transaction=False)
-        for b in breakers:
-            pipe.pttl(self._keys(b.key)[1])
-        for b, ttl in zip(breakers, await pipe.execute(), strict=True):
+        names = [self._keys(b.key)[1] for b in breakers]
+
+        async def read(redis: Any) -> Any:
+            pipe = redis.pipeline(transaction=False)
+            for name in names:
+                pipe.pttl(name)
+            return await pipe.execute()
+
+        for b, ttl in zip(breakers, await self._shared.run(read), strict=True):
             if int(ttl) > 0 and b.state != OPEN:
                 b.remote_open(int(ttl) / 1000)
 

@@ -23,7 +23,9 @@ Config::
 
 from __future__ import annotations
 
+import itertools
 import logging
+import os
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -73,12 +75,17 @@ class BudgetStatus:
 
 
 class Reservation:
-    __slots__ = ("amount", "budgets", "keys")
+    """``hold``: this reservation's id, so that a shared store can expire it on its own
+    when the process that made it dies before it settles."""
 
-    def __init__(self, budgets: list[Budget], keys: list[str], amount: float) -> None:
+    __slots__ = ("amount", "budgets", "hold", "keys")
+
+    def __init__(self, budgets: list[Budget], keys: list[str], amount: float,
+                 hold: str = "") -> None:
         self.budgets = budgets
         self.keys = keys
         self.amount = amount
+        self.hold = hold
 
 
 def estimate_tokens(request: Request) -> int:
@@ -123,6 +130,8 @@ class BudgetManager:
         self._callbacks: list[Callable[[BudgetEvent], Any]] = []
         self._notified: set[tuple[str, str, float]] = set()
         self._warned_unpriced: set[str] = set()
+        self._holds = itertools.count(1)  # reservation ids: unique per process and manager
+        self._holds_prefix = os.urandom(6).hex() + "-"
 
     def on_threshold(self, callback: Callable[[BudgetEvent], Any]) -> None:
         """Call ``callback(event)`` when a threshold is crossed or a call is refused."""
@@ -163,7 +172,8 @@ class BudgetManager:
             keys.append(key)
             _, _, end = period_bounds(b.period, now)
             entries.append((key, b.limit if b.hard else None, end - now + 86400))
-        failed = await self.store.reserve(entries, estimate)
+        hold = f"{self._holds_prefix}{next(self._holds)}"
+        failed = await self.store.reserve(entries, estimate, hold)
         if failed is not None:
             b = budgets[failed]
             spent, held = self.store.peek(keys[failed])
@@ -175,7 +185,7 @@ class BudgetManager:
                 f"limit {b.limit:g} {b.currency}",
                 budget=b.name, spent=spent, limit=b.limit, period=period, provider=provider,
                 downgrade_to=b.downgrade_to if b.on_exceed == "downgrade" else None)
-        return Reservation(budgets, keys, estimate)
+        return Reservation(budgets, keys, estimate, hold)
 
     async def settle(self, reservation: Reservation | None, actual: float | None,
                      what: str = "") -> None:
@@ -188,7 +198,8 @@ class BudgetManager:
                 log.warning("budgets: cost of %s unknown (no price or usage); counted as 0",
                             what)
             actual = 0.0
-        totals = await self.store.settle(reservation.keys, reservation.amount, actual)
+        totals = await self.store.settle(reservation.keys, reservation.amount, actual,
+                                         reservation.hold)
         for b, key, spent in zip(reservation.budgets, reservation.keys, totals, strict=True):
             self._check(b, key, spent)
 

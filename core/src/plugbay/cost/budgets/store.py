@@ -19,14 +19,17 @@ Entry = tuple[str, float | None, float]
 
 
 class BudgetStore(Protocol):
-    async def reserve(self, entries: Sequence[Entry], amount: float) -> int | None:
+    async def reserve(self, entries: Sequence[Entry], amount: float, hold: str = "",
+                      ) -> int | None:
         """Reserve ``amount`` on every counter, or on none: the index of the first entry
-        whose limit it would exceed (nothing reserved), else ``None``."""
+        whose limit it would exceed (nothing reserved), else ``None``. ``hold`` names the
+        reservation (a shared store expires it if it is never settled)."""
         ...
 
     async def settle(self, keys: Sequence[str], reserved: float, actual: float,
-                     ) -> list[float]:
-        """Release ``reserved`` and add ``actual``; returns each counter's new spend."""
+                     hold: str = "") -> list[float]:
+        """Release the reservation ``hold`` of ``reserved`` and add ``actual``; returns
+        each counter's new spend."""
         ...
 
     async def seed(self, key: str, spent: float, ttl: float) -> None:
@@ -56,7 +59,8 @@ class MemoryStore:
         self._lock = threading.Lock()
         self._c: dict[str, list[float]] = {}
 
-    async def reserve(self, entries: Sequence[Entry], amount: float) -> int | None:
+    async def reserve(self, entries: Sequence[Entry], amount: float, hold: str = "",
+                      ) -> int | None:
         with self._lock:
             c = self._c
             for i, (key, limit, _) in enumerate(entries):
@@ -73,7 +77,7 @@ class MemoryStore:
             return None
 
     async def settle(self, keys: Sequence[str], reserved: float, actual: float,
-                     ) -> list[float]:
+                     hold: str = "") -> list[float]:
         out = []
         with self._lock:
             for key in keys:

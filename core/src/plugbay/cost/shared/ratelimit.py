@@ -30,8 +30,7 @@ class RedisLimitStore:
         try:
             out = await self._shared.script(LIMIT_ACQUIRE, self._keys(key),
                                             [spec.rpm, spec.tpm, tokens])
-        except self._shared.errors as exc:
-            self._shared.unavailable(exc)
+        except self._shared.errors:
             second, wait = await self._local.acquire(key, spec, tokens)
             return (-second if second is not None else None), wait  # negative: local bucket
         second, wait = int(out[0]), float(out[1])
@@ -43,10 +42,11 @@ class RedisLimitStore:
         if second < 0:
             await self._local.adjust(key, -second, delta)
             return
+        field, name = str(second), self._keys(key)[1]
         try:
-            await self._shared.redis().hincrby(self._keys(key)[1], str(second), delta)
-        except self._shared.errors as exc:
-            self._shared.unavailable(exc)
+            await self._shared.run(lambda redis: redis.hincrby(name, field, delta))
+        except self._shared.errors:
+            pass  # the window's count stays as estimated
 
     async def block(self, key: str, until: float) -> None:
         import time
@@ -54,10 +54,11 @@ class RedisLimitStore:
         ms = int((until - time.time()) * 1000)
         if ms > 0:
             await self._local.block(key, until)
+            name = self._keys(key)[2]
             try:
-                await self._shared.redis().set(self._keys(key)[2], repr(until), px=ms)
-            except self._shared.errors as exc:
-                self._shared.unavailable(exc)
+                await self._shared.run(lambda redis: redis.set(name, repr(until), px=ms))
+            except self._shared.errors:
+                pass  # blocked here; other processes learn it from their own 429s
             r, t, _ = self._seen.get(key, (0, 0, 0.0))
             self._seen[key] = (r, t, until)
 

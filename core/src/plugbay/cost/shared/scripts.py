@@ -3,47 +3,76 @@ pass a check and then both count (the overspend / over-admit race)."""
 
 from __future__ import annotations
 
-__all__ = ["BUDGET_RESERVE", "BUDGET_SETTLE", "LIMIT_ACQUIRE"]
+__all__ = ["BUDGET_READ", "BUDGET_RESERVE", "BUDGET_SETTLE", "LIMIT_ACQUIRE"]
 
-# KEYS: counter hashes {spent, reserved}. ARGV[1]: amount; ARGV[1+i]: limit of key i ("" =
-# soft); ARGV[1+n+i]: ttl of key i. Returns {failed index or 0, spent_1, reserved_1, ...}.
-BUDGET_RESERVE = """
-local n = #KEYS
+# Budgets: per budget, a counter hash {spent} and a sorted set of the reservations still
+# open ("holds"): member "<hold id>|<amount>", score = when it lapses (Redis's clock). A
+# hold that is never settled (its process was killed) lapses after the hold TTL instead
+# of counting against the budget until the period ends.
+_HELD = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+local function held(h)
+  redis.call('ZREMRANGEBYSCORE', h, '-inf', now)
+  local total = 0
+  for _, m in ipairs(redis.call('ZRANGE', h, 0, -1)) do
+    total = total + tonumber(string.match(m, '|(.*)$'))
+  end
+  return total
+end
+"""
+
+# KEYS: counter, holds of budget 1, counter, holds of budget 2, ... ARGV[1]: amount;
+# ARGV[2]: hold id; ARGV[3]: hold TTL (s); ARGV[3+i]: limit of budget i ("" = soft);
+# ARGV[3+n+i]: TTL of budget i's keys. Returns {failed index or 0, spent_1, held_1, ...}.
+BUDGET_RESERVE = _HELD + """
+local n = #KEYS / 2
 local amount = tonumber(ARGV[1])
-local failed = 0
-for i, k in ipairs(KEYS) do
-  local lim = ARGV[1 + i]
-  if lim ~= '' then
-    local s = tonumber(redis.call('HGET', k, 'spent') or '0')
-    local r = tonumber(redis.call('HGET', k, 'reserved') or '0')
-    if s + r + amount > tonumber(lim) + 1e-12 then failed = i break end
+local failed, sums = 0, {}
+for i = 1, n do
+  sums[i] = held(KEYS[2 * i])
+  local lim = ARGV[3 + i]
+  if failed == 0 and lim ~= '' then
+    local s = tonumber(redis.call('HGET', KEYS[2 * i - 1], 'spent') or '0')
+    if s + sums[i] + amount > tonumber(lim) + 1e-12 then failed = i end
   end
 end
 if failed == 0 then
-  for i, k in ipairs(KEYS) do
-    redis.call('HINCRBYFLOAT', k, 'reserved', ARGV[1])
-    redis.call('EXPIRE', k, tonumber(ARGV[1 + n + i]))
+  local member = ARGV[2] .. '|' .. ARGV[1]
+  for i = 1, n do
+    local ttl = tonumber(ARGV[3 + n + i])
+    redis.call('ZADD', KEYS[2 * i], now + tonumber(ARGV[3]), member)
+    redis.call('EXPIRE', KEYS[2 * i], ttl)
+    redis.call('EXPIRE', KEYS[2 * i - 1], ttl)
+    sums[i] = sums[i] + amount
   end
 end
 local out = {failed}
-for _, k in ipairs(KEYS) do
-  table.insert(out, redis.call('HGET', k, 'spent') or '0')
-  table.insert(out, redis.call('HGET', k, 'reserved') or '0')
+for i = 1, n do
+  table.insert(out, redis.call('HGET', KEYS[2 * i - 1], 'spent') or '0')
+  table.insert(out, tostring(sums[i]))
 end
 return out
 """
 
-# KEYS: counter hashes. ARGV[1]: reserved amount to release; ARGV[2]: actual cost.
-# Returns each key's new {spent, reserved} as strings.
-BUDGET_SETTLE = """
+# KEYS: as for BUDGET_RESERVE. ARGV[1]: the hold's member ("<id>|<amount>", "" for none);
+# ARGV[2]: actual cost. Returns each budget's new {spent, held} as strings.
+BUDGET_SETTLE = _HELD + """
 local out = {}
-for _, k in ipairs(KEYS) do
-  local r = tonumber(redis.call('HINCRBYFLOAT', k, 'reserved', '-' .. ARGV[1]))
-  if r < 0 then redis.call('HSET', k, 'reserved', '0') r = 0 end
+for i = 1, #KEYS / 2 do
+  local k, h = KEYS[2 * i - 1], KEYS[2 * i]
+  if ARGV[1] ~= '' then redis.call('ZREM', h, ARGV[1]) end
+  local r = held(h)
   table.insert(out, redis.call('HINCRBYFLOAT', k, 'spent', ARGV[2]))
+  if redis.call('TTL', k) == -1 then redis.call('EXPIRE', k, 172800) end
   table.insert(out, tostring(r))
 end
 return out
+"""
+
+# KEYS: one budget's counter and holds. Returns {spent, held}.
+BUDGET_READ = _HELD + """
+return {redis.call('HGET', KEYS[1], 'spent') or '0', tostring(held(KEYS[2]))}
 """
 
 # Sliding 60 s window of 1 s buckets, on Redis's own clock (TIME) so that every process
