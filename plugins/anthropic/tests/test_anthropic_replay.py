@@ -217,3 +217,25 @@ async def test_replay_transcript_cut_before_message_stop(fake_server: FakeServer
     with pytest.raises(errors.StreamError) as caught:
         await run(fake_server, "claude-x", "hi")
     assert caught.value.partial == "Hello there!"
+
+
+@pytest.mark.parametrize("name", CASSETTES or ["<no corpus>"])
+def test_replay_cassette_through_the_cli(fake_server: FakeServer, name: str,
+                                         tmp_path: Path) -> None:
+    """``plugbay complete --json --stream`` (a real subprocess) prints the completion the
+    recorded stream holds: text, thinking, tool calls, stop reason and usage."""
+    from plugbay.testing.cli import run_cli
+
+    if not CASSETTES:
+        pytest.skip("../shared/corpus/anthropic is not present")
+    interaction = load_cassette(name)[0]
+    reply, sse = reply_for(interaction)
+    fake_server.add("POST", "/v1/messages", reply)
+    model, kw = request_args(interaction)
+    config = {"providers": {"anthropic": {"api_key": "sk-ant-replay-0000000000",
+                                          "base_url": fake_server.url}},
+              "ledger": {"path": "off"}, "routing": {"retries": 0}}
+    shown = run_cli(["complete", "--json", "--stream", "-m", f"anthropic/{model}",
+                     "--max-tokens", str(kw["max_tokens"]), "replayed"], config, tmp_path)
+    assert shown.code == 0, shown.stderr
+    check(plugbay.Completion.model_validate(shown.json()), recorded(sse))

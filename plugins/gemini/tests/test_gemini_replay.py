@@ -175,3 +175,19 @@ async def test_replay_models_pagination(fake_server: FakeServer) -> None:
     assert by_id["gemini-2.5-flash"].max_output_tokens == 65536
     assert by_id["gemini-2.5-flash"].display_name == "Gemini 2.5 Flash"
     assert client.price("gemini/gemini-2.5-flash") is not None
+
+
+def test_replay_prompt_through_the_cli(fake_server: FakeServer, tmp_path: Path) -> None:
+    """``plugbay complete --json --stream`` (a real subprocess) over the recorded stream
+    prints the completion it holds: text, thoughts, finish reason and usage."""
+    from plugbay.testing.cli import run_cli
+
+    (interaction,) = load("test_prompt.yaml")
+    fake_server.add("POST", "/v1beta/models/gemini-flash-latest:streamGenerateContent",
+                    reply(interaction))
+    config = {"providers": {"gemini": {"api_key": KEY, "base_url": fake_server.url + "/v1beta"}},
+              "ledger": {"path": "off"}, "routing": {"retries": 0}}
+    shown = run_cli(["complete", "--json", "--stream", "-m", "gemini/gemini-flash-latest",
+                     "Name for a pet pelican"], config, tmp_path)
+    assert shown.code == 0, shown.stderr
+    check(plugbay.Completion.model_validate(shown.json()), expected(decoded(interaction)))

@@ -131,3 +131,33 @@ async def test_replay_responses(item):
         input_tokens=usage["input_tokens"], output_tokens=usage["output_tokens"],
         cached_input_tokens=usage["input_tokens_details"]["cached_tokens"],
         reasoning_tokens=usage["output_tokens_details"]["reasoning_tokens"])
+
+
+def streamed(names=CASSETTES):
+    return [p for p in interactions(names) if p.values[0].request_json().get("stream")]
+
+
+@pytest.mark.replay
+@pytest.mark.parametrize("item", streamed())
+async def test_replay_through_the_cli(item, tmp_path):
+    """``plugbay complete --json --stream`` prints what the library returns for the same
+    recorded stream: text, tool calls, finish reason and usage."""
+    from plugbay.testing.cli import run_cli
+
+    model = "openai/" + item.request_json()["model"]
+    with FakeServer() as server:
+        server.add("POST", "/v1/chat/completions", reply_for(item))
+        config = {"providers": {"openai": {"api_key": "sk-replay",
+                                           "base_url": server.url + "/v1"}},
+                  "ledger": {"path": "off"}, "routing": {"retries": 0}}
+        async with plugbay.Client(config, env={}) as client, \
+                client.astream(model, "replayed") as stream:
+            library = await stream.get_completion()
+        shown = run_cli(["complete", "--json", "--stream", "-m", model, "replayed"], config,
+                        tmp_path)
+    assert shown.code == 0, shown.stderr
+    printed = shown.json()
+    assert printed["text"] == library.text
+    assert printed["tool_calls"] == [c.model_dump() for c in library.tool_calls]
+    assert printed["finish_reason"] == library.finish_reason
+    assert printed["usage"] == library.usage.model_dump()
