@@ -69,7 +69,8 @@ SECTIONS: dict[str, Section | None] = {
         breaker=Section.of("threshold", "window", "cooldown"), owner="plugbay.routing.routes"),
     "routes": Section(each=Section.of(
         "strategy", "targets", "deadline", "attempt_timeout", "ttft_timeout", "idle_timeout",
-        "max_attempts", "context_failover", "content_filter_failover", "experiment",
+        "max_attempts", "context_failover", "content_filter_failover", "hedge", "hedge_after",
+        "experiment",
         "weights", "options"), owner="plugbay.routing.routes"),
     "agents": Section(open=True, owner="plugbay.routing.routes"),
     "cache": Section.of("enabled", "backend", "ttl", "namespace", "max_bytes", "path", "url",

@@ -76,6 +76,10 @@ class Plan:
                      end: float | None) -> RouteTarget:
         """Record a failed attempt and return the next target (after any backoff), or
         raise ``exc`` when nothing more may be tried."""
+        return await self.after(t, exc, self.record(t, exc, latency), end)
+
+    def record(self, t: RouteTarget, exc: errors.APIError, latency: float) -> int:
+        """Count a failed attempt against ``t``'s breaker and in the trace; its kind."""
         kind = _retry.classify(exc)
         breaker = t.state.breaker
         if _retry.counts_against_target(kind):
@@ -84,20 +88,26 @@ class Plan:
                 t.state.observe(latency)
         else:
             breaker.success()  # it answered; the request was the problem
+        self.trace.attempts.append(Attempt(t.key, "error", latency, type(exc).__name__,
+                                           exc.status))
+        return kind
+
+    async def after(self, t: RouteTarget, exc: errors.APIError, kind: int,
+                    end: float | None) -> RouteTarget:
+        """The next target after ``t`` failed with ``exc`` (recorded), or raise it."""
         trace, route = self.trace, self.route
-        trace.attempts.append(Attempt(t.key, "error", latency, type(exc).__name__, exc.status))
         if kind == _retry.FATAL:
-            raise self._give_up(exc)
+            raise self.give_up(exc)
         if kind == _retry.CONTEXT:
             if not route.context_failover:
-                raise self._give_up(exc)
+                raise self.give_up(exc)
             info = self.router.facts(t)
             window = info.context_window if info is not None else None
             self.min_window = max(window or 0, self.min_window or 0)
             self.excluded.add(t.index)
         elif kind == _retry.FILTER:
             if not route.content_filter_failover:
-                raise self._give_up(exc)
+                raise self.give_up(exc)
             self.excluded.add(t.index)
         elif kind == _retry.TARGET:
             if isinstance(exc, errors.ModelNotFoundError):
@@ -105,17 +115,17 @@ class Plan:
             else:  # the key is bad: every target of this provider instance shares it
                 self.excluded.update(o.index for o in self.order if o.provider == t.provider)
         if self.attempts >= route.max_attempts:
-            raise self._give_up(exc)
+            raise self.give_up(exc)
         if end is not None and _perf() >= end:
-            raise self._give_up(exc)
+            raise self.give_up(exc)
         self.pos = (self.pos + 1) % len(self.order)
         nxt = self._next()
         if nxt is None:
-            raise self._give_up(exc)
+            raise self.give_up(exc)
         if not self.router.budget.withdraw():
             nxt.state.breaker.release()
             trace.reason += "; retry budget exhausted"
-            raise self._give_up(exc)
+            raise self.give_up(exc)
         before = self.tries.get(nxt.index, 0)
         if before:
             s = self.router.settings
@@ -126,7 +136,7 @@ class Plan:
                 delay = _retry.backoff(before - 1, s.backoff_base, s.backoff_max)
             if end is not None and _perf() + delay >= end:
                 nxt.state.breaker.release()
-                raise self._give_up(exc)
+                raise self.give_up(exc)
             if delay > 0:
                 try:
                     await asyncio.sleep(delay)
@@ -138,7 +148,27 @@ class Plan:
         self.tries[nxt.index] = before + 1
         return nxt
 
-    def _give_up(self, exc: errors.APIError) -> errors.APIError:
+    def alongside(self, t: RouteTarget) -> RouteTarget | None:
+        """A second target to run beside ``t``, which is still running (hedging): the
+        next one in order whose circuit lets it through, or ``None``. It is an attempt
+        like any other, and takes from the retry budget, so hedges cannot storm."""
+        if self.attempts >= self.route.max_attempts:
+            return None
+        self.excluded.add(t.index)
+        self.pos = (self.pos + 1) % len(self.order)
+        nxt = self._next()
+        self.excluded.discard(t.index)
+        if nxt is None:
+            return None
+        if not self.router.budget.withdraw():
+            nxt.state.breaker.release()
+            return None
+        self.attempts += 1
+        self.tries[nxt.index] = self.tries.get(nxt.index, 0) + 1
+        return nxt
+
+    def give_up(self, exc: errors.APIError) -> errors.APIError:
+        """``exc``, carrying the trace, to raise when nothing more will be tried."""
         self.trace.elapsed = _perf() - self.started
         exc.trace = self.trace  # type: ignore[attr-defined]
         return exc

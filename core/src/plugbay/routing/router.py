@@ -23,6 +23,8 @@ from typing import TYPE_CHECKING, Any
 import plugbay.routing.retry as _retry
 from plugbay import errors
 from plugbay.routing.breaker import CircuitBreaker, CircuitInfo
+from plugbay.routing.committed import committed
+from plugbay.routing.hedge import hedged
 from plugbay.routing.plan import Plan
 from plugbay.routing.probes import Probes
 from plugbay.routing.routes import (
@@ -271,18 +273,28 @@ class Router:
         t = plan.first()
         per_attempt = self._attempt_limit(route, limit)
         targets = self.targets
-        while True:
+
+        def attempt(t: RouteTarget) -> Awaitable[Completion]:
             req = request if t.model_id == request.model else _with_model(request, t.model_id)
             wait = per_attempt
             if end is not None:
                 left = end - _perf()
                 if wait is None or left < wait:
                     wait = left if left > 0 else 0.0
+            return next(call.attempt(targets.get(t.provider), req, wait))
+
+        if route.hedge is not None and len(plan.order) > 1:
+            won = await hedged(route, plan, t, attempt, end, call.outcome)
+            if isinstance(won, tuple):
+                completion, t, t0 = won
+                return self._won(t, t0, completion, trace, started)
+            t = won
+        while True:
             state = t.state
             state.inflight += 1
             t0 = _perf()
             try:
-                completion = await next(call.attempt(targets.get(t.provider), req, wait))
+                completion = await attempt(t)
             except errors.APIError as exc:
                 state.inflight -= 1
                 t = await plan.failed(t, exc, _perf() - t0, end)
@@ -292,15 +304,21 @@ class Router:
                 state.breaker.release()
                 trace.attempts.append(Attempt(t.key, "cancelled", _perf() - t0))
                 raise
-            state.inflight -= 1
-            latency = _perf() - t0
-            state.breaker.success()
-            state.observe(latency)
-            trace.attempts.append(Attempt(t.key, "ok", latency))
-            trace.elapsed = _perf() - started
-            completion.__dict__["trace"] = trace  # not pydantic's __setattr__: ~1.5 us
-            completion.__pydantic_fields_set__.add("trace")
-            return completion
+            return self._won(t, t0, completion, trace, started)
+
+    @staticmethod
+    def _won(t: RouteTarget, t0: float, completion: Completion, trace: RouteTrace,
+             started: float) -> Completion:
+        state = t.state
+        state.inflight -= 1
+        latency = _perf() - t0
+        state.breaker.success()
+        state.observe(latency)
+        trace.attempts.append(Attempt(t.key, "ok", latency))
+        trace.elapsed = _perf() - started
+        completion.__dict__["trace"] = trace  # not pydantic's __setattr__: ~1.5 us
+        completion.__pydantic_fields_set__.add("trace")
+        return completion
 
     # ------------------------------------------------------------ stream
 
@@ -317,80 +335,60 @@ class Router:
         t = plan.first()
         first_limit = min_limit(route.ttft_timeout, self._attempt_limit(route, limit))
         targets = self.targets
-        while True:
+
+        async def attempt(t: RouteTarget) -> tuple[StreamEvent, AsyncIterator[StreamEvent]]:
+            """Open a stream on ``t`` and wait for its first event."""
             req = request if t.model_id == request.model else _with_model(request, t.model_id)
-            state = t.state
-            state.inflight += 1
-            t0 = _perf()
             events: AsyncIterator[StreamEvent] | None = None
             try:
                 events = next(call.attempt(targets.get(t.provider), req, time_left(None, end)))
-                first = await next_event(events, time_left(first_limit, end), "first event",
-                                    t.provider)
+                return await next_event(events, time_left(first_limit, end), "first event",
+                                        t.provider), events
+            except StopAsyncIteration:
+                await close_quietly(events)
+                raise errors.StreamError("stream ended before its first event",
+                                         provider=t.provider) from None
+            except BaseException:
+                await close_quietly(events)
+                raise
+
+        won: tuple[tuple[StreamEvent, AsyncIterator[StreamEvent]], RouteTarget, float] | None
+        won = None
+        if route.hedge is not None and len(plan.order) > 1:
+            raced = await hedged(route, plan, t, attempt, end, call.outcome, stream=True,
+                                 discard=lambda opened: close_quietly(opened[1]))
+            if isinstance(raced, tuple):
+                won = raced
+            else:
+                t = raced
+        if won is not None:
+            (first, events), t, t0 = won
+            chosen, out = targets.get(t.provider), call.outcome  # the winner's, not the loser's
+            out.provider, out.model, out.price = chosen.name, t.model_id, chosen.price(t.model_id)
+            state = t.state
+        while won is None:
+            state = t.state
+            state.inflight += 1
+            t0 = _perf()
+            try:
+                first, events = await attempt(t)
             except errors.APIError as exc:
                 state.inflight -= 1
-                await close_quietly(events)
                 t = await plan.failed(t, exc, _perf() - t0, end)
-                continue
-            except StopAsyncIteration:
-                state.inflight -= 1
-                await close_quietly(events)
-                empty = errors.StreamError("stream ended before its first event",
-                                           provider=t.provider)
-                t = await plan.failed(t, empty, _perf() - t0, end)
                 continue
             except BaseException:
                 state.inflight -= 1
                 state.breaker.release()
                 trace.attempts.append(Attempt(t.key, "cancelled", _perf() - t0))
-                await close_quietly(events)
                 raise
             break
         # Committed: the first event goes to the caller, so no failover from here on.
-        state.observe_ttft(_perf() - t0)
-        idle = route.idle_timeout
-        outcome = "cancelled"
+        relay = committed(first, events, t, t0, route.idle_timeout, end, trace, started)
         try:
-            yield first
-            while True:
-                try:
-                    event = await next_event(events, time_left(idle, end), "next event", t.provider)
-                except StopAsyncIteration:
-                    break
+            async for event in relay:
                 yield event
-            outcome = "ok"
-        except errors.APIError as exc:
-            outcome = "error"
-            latency = _perf() - t0
-            kind = _retry.classify(exc)
-            if _retry.counts_against_target(kind):
-                state.breaker.failure()
-            else:
-                state.breaker.success()
-            trace.attempts.append(Attempt(t.key, "error", latency, type(exc).__name__,
-                                          exc.status))
-            trace.elapsed = _perf() - started
-            if isinstance(exc, errors.StreamError):
-                exc.trace = trace  # type: ignore[attr-defined]
-                raise
-            broken = errors.StreamError(
-                f"stream broke after it started: {type(exc).__name__}: {exc.message}",
-                provider=exc.provider or t.provider, status=exc.status,
-                request_id=exc.request_id, retry_after=exc.retry_after, code=exc.code)
-            broken.trace = trace  # type: ignore[attr-defined]
-            raise broken from exc
         finally:
-            state.inflight -= 1
-            if outcome == "ok":
-                latency = _perf() - t0
-                state.breaker.success()
-                state.observe(latency)
-                trace.attempts.append(Attempt(t.key, "ok", latency))
-                trace.elapsed = _perf() - started
-            elif outcome == "cancelled":
-                state.breaker.release()
-                trace.attempts.append(Attempt(t.key, "cancelled", _perf() - t0))
-            await close_quietly(events)
+            await relay.aclose()  # at once, when the caller stops early too
 
     # ------------------------------------------------------------ active health
 

@@ -120,6 +120,8 @@ class RouteSettings(_Strict):
     max_attempts: int | None = Field(default=None, ge=1)
     context_failover: bool = True
     content_filter_failover: bool = False
+    hedge: str | float | None = None  # "p90" (a latency percentile) or seconds
+    hedge_after: float = Field(default=1.0, gt=0)  # the hedge delay before 5 samples
     experiment: str | None = None
     weights: dict[str, float] = Field(default_factory=dict)
     options: dict[str, Any] = Field(default_factory=dict)
@@ -136,6 +138,14 @@ class RouteSettings(_Strict):
     def _targets(cls, value: Any) -> Any:
         if isinstance(value, list):
             return [{"model": v} if isinstance(v, str) else v for v in value]
+        return value
+
+    @field_validator("hedge")
+    @classmethod
+    def _hedge(cls, value: str | float | None) -> str | float | None:
+        from plugbay.routing.hedge_rule import HedgeRule
+
+        HedgeRule.of(value, 1.0)  # raises ValueError naming the accepted forms
         return value
 
     @field_validator("weights")

@@ -8,9 +8,11 @@ the request being routed.
 
 from __future__ import annotations
 
+from collections import deque
 from typing import TYPE_CHECKING, Any
 
 from plugbay.routing.breaker import CircuitBreaker
+from plugbay.routing.hedge_rule import HedgeRule
 
 if TYPE_CHECKING:
     from plugbay.routing.routes import RouteSettings, TargetSettings
@@ -19,11 +21,14 @@ if TYPE_CHECKING:
 
 __all__ = ["Call", "CompiledRoute", "RouteTarget", "TargetState"]
 
+RECENT = 64  # latencies kept per target
+
 
 class TargetState:
     """Live facts about one provider instance + model."""
 
-    __slots__ = ("alpha", "breaker", "inflight", "key", "latency", "samples", "ttft")
+    __slots__ = ("alpha", "breaker", "inflight", "key", "latency", "recent", "recent_ttft",
+                 "samples", "ttft")
 
     def __init__(self, key: str, breaker: CircuitBreaker, alpha: float = 0.3) -> None:
         self.key = key
@@ -33,15 +38,20 @@ class TargetState:
         self.latency: float | None = None  # EWMA of whole-call latency, seconds
         self.ttft: float | None = None  # EWMA of time to first event (streams)
         self.samples = 0
+        # the last latencies and times to first event, for hedging's percentiles
+        self.recent: deque[float] = deque(maxlen=RECENT)
+        self.recent_ttft: deque[float] = deque(maxlen=RECENT)
 
     def observe(self, latency: float) -> None:
         old = self.latency
         self.latency = latency if old is None else old + self.alpha * (latency - old)
         self.samples += 1
+        self.recent.append(latency)
 
     def observe_ttft(self, ttft: float) -> None:
         old = self.ttft
         self.ttft = ttft if old is None else old + self.alpha * (ttft - old)
+        self.recent_ttft.append(ttft)
 
 
 class RouteTarget:
@@ -76,6 +86,7 @@ class CompiledRoute:
         "context_failover",
         "deadline",
         "experiment",
+        "hedge",
         "idle_timeout",
         "max_attempts",
         "name",
@@ -103,6 +114,7 @@ class CompiledRoute:
         self.content_filter_failover = settings.content_filter_failover
         self.experiment = settings.experiment or name
         self.weights = dict(settings.weights)
+        self.hedge = HedgeRule.of(settings.hedge, settings.hedge_after)
 
 
 class Call:
