@@ -35,7 +35,9 @@ else:  # pragma: no cover - Python 3.10
 
         task = asyncio.current_task()
         assert task is not None
-        handle = asyncio.get_running_loop().call_later(delay, task.cancel) if delay else None
+        # 0 (a deadline already passed) times out at the first await, as asyncio.timeout
+        handle = (asyncio.get_running_loop().call_later(max(delay, 0.0), task.cancel)
+                  if delay is not None else None)
         try:
             yield
         except asyncio.CancelledError:

@@ -29,6 +29,12 @@ if TYPE_CHECKING:
 
 PROJECT = "plugbay"
 
+# The plugin API this plugbay speaks. A plugin declares the one it was built for as a
+# module attribute, ``plugin_api = 1``; a plugin built for another is reported broken with
+# one line saying which side to upgrade (docs/hooks.md: "Compatibility"). Within one API
+# version, hooks and types only grow: new optional hooks, new optional fields.
+PLUGIN_API = 1
+
 hookspec = pluggy.HookspecMarker(PROJECT)
 hookimpl = pluggy.HookimplMarker(PROJECT)
 

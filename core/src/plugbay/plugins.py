@@ -24,7 +24,7 @@ if TYPE_CHECKING:  # importlib.metadata and inspect load on first discovery, not
 
     import pluggy
 
-__all__ = ["LoadedPlugin", "PluginHost", "PluginStatus"]
+__all__ = ["LoadedPlugin", "PluginHost", "PluginStatus", "api_mismatch"]
 
 GROUP = "plugbay"
 HOOKS = ("complete", "stream", "list_models", "price", "health")
@@ -83,6 +83,20 @@ def _split(value: str | None) -> set[str] | None:
     if value is None or not value.strip():
         return None
     return {v.strip() for v in value.split(",") if v.strip()}
+
+
+def api_mismatch(obj: object, who: str) -> str | None:
+    """One line when ``obj`` was built for another plugin API than this plugbay's, naming
+    the side to upgrade; ``None`` when it matches (or declares none: taken as current)."""
+    from plugbay.hookspecs import PLUGIN_API
+
+    built = getattr(obj, "plugin_api", None)
+    if built is None or built == PLUGIN_API:
+        return None
+    if isinstance(built, bool) or not isinstance(built, int):
+        return f"{who} declares plugin_api = {built!r}, not a version number: fix {who}"
+    fix = f"upgrade {who}" if built < PLUGIN_API else "upgrade plugbay"
+    return f"{who} was built for plugin API {built}; this plugbay speaks {PLUGIN_API}: {fix}"
 
 
 def _name_of(obj: object) -> str:
@@ -207,6 +221,10 @@ class PluginHost:
         import pluggy
 
         status = self._status.setdefault(name, PluginStatus(name, source=source))  # type: ignore[arg-type]
+        mismatch = api_mismatch(obj, status.distribution or f"plugin {name!r}")
+        if mismatch is not None:
+            status.state, status.error = "broken", mismatch
+            raise PluginError(mismatch)
         pm = self._manager()
         try:
             pm.register(obj, name=name)

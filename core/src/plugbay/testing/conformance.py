@@ -107,6 +107,19 @@ class ProviderConformance:
         assert status[self.provider].state == "loaded", status[self.provider].error
         assert status[self.provider].distribution, "entry point has no distribution"
 
+    def test_declares_the_plugin_api(self, server: FakeServer) -> None:
+        """The plugin says which plugin API it was built for (``plugin_api``), and it is
+        the one this plugbay speaks."""
+        from plugbay.hookspecs import PLUGIN_API
+
+        client = self.make_client(server)
+        client.price(self.target)  # loads the plugin
+        obj = client.host.get(client.context(self.provider).plugin).obj
+        declared = getattr(obj, "plugin_api", None)
+        assert declared is not None, (
+            f"declare `plugin_api = {PLUGIN_API}` in the module the entry point names")
+        assert declared == PLUGIN_API, f"built for plugin API {declared}, not {PLUGIN_API}"
+
     async def test_complete(self, server: FakeServer, client: plugbay.Client) -> None:
         self.wire.script_completion(server, model=self.model, text="".join(TEXT_PIECES),
                                     usage=USAGE)

@@ -12,6 +12,8 @@ from plugbay_anthropic.provider import complete, health, list_models, price, str
 
 __all__ = ["complete", "health", "list_models", "price", "stream"]
 
+plugin_api = 1  # the plugbay plugin API this plugin was built for (docs/hooks.md)
+
 # The ranges the API accepts (Anthropic's Messages API: temperature 0.0 to 1.0, top_p 0 to 1);
 # a request outside them is refused before it is sent.
 param_limits = ParamLimits(temperature=(0.0, 1.0), top_p=(0.0, 1.0))

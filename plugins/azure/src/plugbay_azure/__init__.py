@@ -31,6 +31,8 @@ from plugbay_azure.auth import SCOPE, EntraToken
 __all__ = ["DEFAULT_API_VERSION", "Azure", "complete", "health", "list_models", "plugin",
            "price", "stream"]
 
+plugin_api = 1  # the plugbay plugin API this plugin was built for (docs/hooks.md)
+
 # The newest GA data-plane inference version (checked 2026-11-22); previews are opt-in.
 DEFAULT_API_VERSION = "2024-10-21"
 # Classic /openai/responses exists only in previews from 2025-03-01-preview; this one is

@@ -27,6 +27,8 @@ from plugbay_cohere import codec
 
 __all__ = ["complete", "health", "list_models", "price", "stream"]
 
+plugin_api = 1  # the plugbay plugin API this plugin was built for (docs/hooks.md)
+
 DEFAULT_BASE_URL = "https://api.cohere.com"
 KEY_ENV = ("COHERE_API_KEY", "CO_API_KEY")
 MAX_MODEL_PAGES = 20  # a listing never loops forever on a server that repeats its token

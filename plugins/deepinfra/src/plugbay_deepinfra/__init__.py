@@ -37,5 +37,6 @@ class DeepInfra(OpenAICompatible):
         return {item["id"]: price} if price is not None else {}
 
 
+plugin_api = 1  # the plugbay plugin API this plugin was built for (docs/hooks.md)
 plugin = DeepInfra()
 complete, stream, list_models, price, health = plugin.hookimpls()

@@ -72,5 +72,6 @@ class DeepSeek(OpenAICompatible):
             timeout=10.0), self.map_error, judge=judge)
 
 
+plugin_api = 1  # the plugbay plugin API this plugin was built for (docs/hooks.md)
 plugin = DeepSeek()
 complete, stream, list_models, price, health = plugin.hookimpls()

@@ -31,5 +31,6 @@ class Fireworks(OpenAICompatible):
         return info
 
 
+plugin_api = 1  # the plugbay plugin API this plugin was built for (docs/hooks.md)
 plugin = Fireworks()
 complete, stream, list_models, price, health = plugin.hookimpls()

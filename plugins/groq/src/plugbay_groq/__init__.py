@@ -52,5 +52,6 @@ class Groq(OpenAICompatible):
         return super().map_error(status, headers, raw, ctx)
 
 
+plugin_api = 1  # the plugbay plugin API this plugin was built for (docs/hooks.md)
 plugin = Groq()
 complete, stream, list_models, price, health = plugin.hookimpls()

@@ -65,5 +65,6 @@ def _live(item: dict[str, Any]) -> list[dict[str, Any]]:
             and p.get("status", "live") == "live"]
 
 
+plugin_api = 1  # the plugbay plugin API this plugin was built for (docs/hooks.md)
 plugin = HuggingFace()
 complete, stream, list_models, price, health = plugin.hookimpls()

@@ -77,5 +77,6 @@ class LiteLLMProxy(OpenAICompatible):
                          secrets=ctx.secrets())
 
 
+plugin_api = 1  # the plugbay plugin API this plugin was built for (docs/hooks.md)
 plugin = LiteLLMProxy()
 complete, stream, list_models, price, health = plugin.hookimpls()

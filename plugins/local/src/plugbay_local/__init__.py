@@ -69,5 +69,6 @@ class Local(OpenAICompatible):
         return {"timings": timings} if isinstance(timings, dict) else {}
 
 
+plugin_api = 1  # the plugbay plugin API this plugin was built for (docs/hooks.md)
 plugin = Local()
 complete, stream, list_models, price, health = plugin.hookimpls()

@@ -144,5 +144,6 @@ class Mistral(OpenAICompatible):
                 if (i.get("capabilities") or {}).get("completion_chat", True)]
 
 
+plugin_api = 1  # the plugbay plugin API this plugin was built for (docs/hooks.md)
 plugin = Mistral()
 complete, stream, list_models, price, health = plugin.hookimpls()

@@ -38,6 +38,8 @@ from plugbay_mock.answer import answer, chunks, scripted_error
 
 __all__ = ["complete", "health", "list_models", "price", "stream"]
 
+plugin_api = 1  # the plugbay plugin API this plugin was built for (docs/hooks.md)
+
 
 def _instance(ctx: ProviderContext) -> opts.Instance:
     """The instance's checked options, once per instance (the config is a snapshot)."""

@@ -35,5 +35,6 @@ class Novita(OpenAICompatible):
         return {item["id"]: price} if price is not None else {}
 
 
+plugin_api = 1  # the plugbay plugin API this plugin was built for (docs/hooks.md)
 plugin = Novita()
 complete, stream, list_models, price, health = plugin.hookimpls()

@@ -26,6 +26,8 @@ from plugbay_ollama import codec
 
 __all__ = ["base_url", "complete", "health", "list_models", "price", "stream"]
 
+plugin_api = 1  # the plugbay plugin API this plugin was built for (docs/hooks.md)
+
 DEFAULT_BASE_URL = "http://localhost:11434"
 DEFAULT_PORT = 11434
 _PASS_OPTIONS = ("options", "keep_alive", "think")

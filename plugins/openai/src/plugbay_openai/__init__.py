@@ -35,5 +35,6 @@ class OpenAI(ResponsesCapable):
 # a request outside them is refused before it is sent.
 param_limits = ParamLimits(temperature=(0.0, 2.0), top_p=(0.0, 1.0))
 
+plugin_api = 1  # the plugbay plugin API this plugin was built for (docs/hooks.md)
 plugin = OpenAI()
 complete, stream, list_models, price, health = plugin.hookimpls()

@@ -89,5 +89,6 @@ class OpenRouter(OpenAICompatible):
         return {item["id"]: price}
 
 
+plugin_api = 1  # the plugbay plugin API this plugin was built for (docs/hooks.md)
 plugin = OpenRouter()
 complete, stream, list_models, price, health = plugin.hookimpls()

@@ -216,5 +216,6 @@ class Perplexity(ResponsesCapable):
         table = self.table()
         return table.price(model) if table else None
 
+plugin_api = 1  # the plugbay plugin API this plugin was built for (docs/hooks.md)
 plugin = Perplexity()
 complete, stream, list_models, price, health = plugin.hookimpls()

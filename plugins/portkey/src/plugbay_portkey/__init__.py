@@ -71,5 +71,6 @@ class Portkey(OpenAICompatible):
                          secrets=ctx.secrets())
 
 
+plugin_api = 1  # the plugbay plugin API this plugin was built for (docs/hooks.md)
 plugin = Portkey()
 complete, stream, list_models, price, health = plugin.hookimpls()

@@ -30,6 +30,8 @@ from plugbay_replicate import codec, inputs
 
 __all__ = ["complete", "health", "list_models", "price", "stream"]
 
+plugin_api = 1  # the plugbay plugin API this plugin was built for (docs/hooks.md)
+
 DEFAULT_BASE_URL = "https://api.replicate.com/v1"
 KEY_ENV = ("REPLICATE_API_TOKEN",)
 DEFAULT_WAIT = 60  # seconds Replicate may hold a create open (Prefer: wait, 1-60)

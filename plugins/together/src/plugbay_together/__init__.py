@@ -34,5 +34,6 @@ class Together(OpenAICompatible):
         return {item["id"]: price}
 
 
+plugin_api = 1  # the plugbay plugin API this plugin was built for (docs/hooks.md)
 plugin = Together()
 complete, stream, list_models, price, health = plugin.hookimpls()

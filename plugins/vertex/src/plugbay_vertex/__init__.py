@@ -11,3 +11,5 @@ from __future__ import annotations
 from plugbay_vertex.provider import complete, health, list_models, price, stream
 
 __all__ = ["complete", "health", "list_models", "price", "stream"]
+
+plugin_api = 1  # the plugbay plugin API this plugin was built for (docs/hooks.md)

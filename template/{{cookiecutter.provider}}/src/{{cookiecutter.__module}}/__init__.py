@@ -37,6 +37,7 @@ class {{ c.__class_name }}(OpenAICompatible):
 {%- endif %}
 
 
+plugin_api = 1  # the plugbay plugin API this plugin was built for (docs/hooks.md)
 plugin = {{ c.__class_name }}()
 complete, stream, list_models, price, health = plugin.hookimpls()
 {%- else -%}
@@ -75,6 +76,7 @@ from {{ c.__module }} import codec
 
 __all__ = ["complete", "health", "list_models", "price", "stream"]
 
+plugin_api = 1  # the plugbay plugin API this plugin was built for (docs/hooks.md)
 DEFAULT_BASE_URL = "{{ c.base_url.rstrip('/') }}"
 {%- if c.auth == 'none' %}
 KEY_ENV: tuple[str, ...] = ()  # no key: a local server or a keyless gateway
