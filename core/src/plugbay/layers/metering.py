@@ -132,6 +132,8 @@ class Metering(Layer):
         target = call.target
         provider = target.name if target is not None else call.model.partition("/")[0]
         self.stats.observe(provider, latency, ttft, error, inp, out, cached, reasoning, cost)
+        if self.ledger is None and span is None:
+            return  # no row to write and no span to end: skip building the record
         prompt = None
         if self.record_text:
             prompt = "\n\n".join(f"{m.role}: {m.text()}" for m in call.request.messages)
@@ -155,9 +157,10 @@ class Metering(Layer):
         inp = usage.input_tokens if usage is not None else 0
         out = usage.output_tokens if usage is not None else 0
         self.stats.observe(provider, latency, None, None, 0, 0, 0, 0, 0.0)
+        if self.ledger is None:
+            return
         record = UsageRecord(
             _now(), provider, call.outcome.model or call.request.model, call.route, inp, out,
             0, 0, 0, 0.0, "USD", latency, None, "ok", None, call.stream, call.tags, None,
             None, None, "hit", saved)
-        if self.ledger is not None:
-            self.ledger.record(record)
+        self.ledger.record(record)
