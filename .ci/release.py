@@ -59,17 +59,19 @@ def build(project: Path) -> tuple[Path | None, Path | None, str]:
     return wheel, sdist, "ok" if wheel and sdist else "missing wheel or sdist"
 
 
-def check(project: Path, core_version: str, core_wheel: Path | None) -> dict[str, str]:
+def check(project: Path, core_version: str, core_wheel: Path | None,
+          built_as: tuple[Path | None, Path | None, str]) -> dict[str, str]:
     info = meta(project)
     name, version = str(info["name"]), str(info["version"])
     row = dict.fromkeys(COLUMNS, "-")
     row.update(distribution=name, version=version)
-    wheel, sdist, built = build(project)
+    wheel, sdist, built = built_as
     row["built"] = built
     if wheel is None or sdist is None:
         return row
     twine = run(sys.executable, "-m", "twine", "check", "--strict", str(wheel), str(sdist))
-    row["twine"] = "ok" if twine.returncode == 0 else twine.stdout.strip().splitlines()[-1]
+    said = (twine.stdout + twine.stderr).strip().splitlines() or ["failed"]
+    row["twine"] = "ok" if twine.returncode == 0 else said[-1][:60]
     with zipfile.ZipFile(wheel) as zf:
         names = zf.namelist()
     with tarfile.open(sdist) as tf:
@@ -100,8 +102,11 @@ def smoke(name: str, wheel: Path, core_wheel: Path | None) -> str:
         if made.returncode != 0:
             return "venv failed"
         wheels = [str(wheel)] if name == "plugbay" else [str(core_wheel), str(wheel)]
+        # a plugin that builds on another (vertex reuses anthropic's and gemini's codecs)
+        # gets it from this release's own wheels, as it would from the index after upload
+        links = [arg for d in sorted(DIST.iterdir()) for arg in ("--find-links", str(d))]
         got = run(UV, "pip", "install", "--quiet", "--python", str(venv / "bin" / "python"),
-                  *wheels)
+                  *links, *wheels)
         if got.returncode != 0:
             return "install failed: " + (got.stderr.strip().splitlines() or ["?"])[-1]
         listed = run(str(venv / "bin" / "plugbay"), "plugins", "--json", cwd=Path(tmp))
@@ -128,13 +133,13 @@ def main() -> int:
     args = parser.parse_args()
     if DIST.exists():
         shutil.rmtree(DIST)
-    core = ROOT / "core"
-    core_version = str(meta(core)["version"])
-    core_row = check(core, core_version, None)
-    core_wheel = next((DIST / "core").glob("*.whl"), None)
+    core_version = str(meta(ROOT / "core")["version"])
     with ThreadPoolExecutor(max_workers=4) as pool:
-        rows = [core_row, *pool.map(lambda p: check(p, core_version, core_wheel),
-                                    projects()[1:])]
+        # every wheel first: a plugin's lone install may need a sibling's (vertex)
+        builds = dict(zip(projects(), pool.map(build, projects()), strict=True))
+        core_wheel = builds[ROOT / "core"][0]
+        rows = list(pool.map(lambda p: check(p, core_version, core_wheel, builds[p]),
+                             projects()))
     print(table(rows))
     failed = [r["distribution"] for r in rows
               if any(r[c] not in ("ok", "(core)") for c in COLUMNS[2:])]

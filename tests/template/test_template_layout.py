@@ -11,8 +11,9 @@ from .conftest import ROOT, Render, files_under
 
 PLUGINS = sorted(p.parent for p in (ROOT / "plugins").glob("*/pyproject.toml"))
 # Every plugin has these (<n> = the module suffix); the template generates them all.
-SKELETON = {"pyproject.toml", "README.md", "src/plugbay_<n>/__init__.py",
-            "tests/test_<n>_conformance.py", "tests/test_<n>_quirks.py"}
+SKELETON = {"pyproject.toml", "README.md", "LICENSE", "src/plugbay_<n>/__init__.py",
+            "src/plugbay_<n>/py.typed", "tests/test_<n>_conformance.py",
+            "tests/test_<n>_quirks.py"}
 # Generated too, but a local server or a gateway has no prices of its own to ship.
 PRICED = "src/plugbay_<n>/prices.toml"
 # Beyond the skeleton a plugin may add test modules on topics of its own provider

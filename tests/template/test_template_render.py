@@ -33,7 +33,8 @@ CHECKLIST = {
 
 
 def expected(flavour: str, *, in_repo: bool) -> set[str]:
-    files = {"pyproject.toml", "README.md", "src/plugbay_acme_cloud/__init__.py",
+    files = {"pyproject.toml", "README.md", "LICENSE", "src/plugbay_acme_cloud/__init__.py",
+             "src/plugbay_acme_cloud/py.typed",
              "src/plugbay_acme_cloud/prices.toml", "tests/test_acme_cloud_conformance.py",
              "tests/test_acme_cloud_quirks.py"}
     if flavour == "custom":
