@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from plugbay.context import ProviderContext
 from plugbay.openai_compat import ResponsesCapable
+from plugbay.openai_compat.batch import OpenAIBatchAPI
 
 
-class OpenAI(ResponsesCapable):
+class OpenAI(OpenAIBatchAPI, ResponsesCapable):
     name = "openai"
     default_base_url = "https://api.openai.com/v1"
     # Reasoning models reject max_tokens; every current model accepts this one.
@@ -32,3 +33,4 @@ class OpenAI(ResponsesCapable):
 
 plugin = OpenAI()
 complete, stream, list_models, price, health = plugin.hookimpls()
+batch_submit, batch_poll, batch_results, batch_cancel = plugin.batch_hookimpls()

@@ -1,0 +1,165 @@
+"""Fake provider batch APIs for the batch conformance tests.
+
+A ``BatchScenario`` says how a job goes: how many polls it stays in progress, its
+final state, which ``custom_id`` s fail and whether the job expires with some items
+unrun. A ``BatchFake`` installs the provider's real routes and formats on a
+``FakeServer`` and plays the scenario, answering each item with a text derived
+from its ``custom_id`` so a test can check the mapping back.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from plugbay.testing.recorded import RecordedRequest
+from plugbay.testing.replies import Reply
+from plugbay.testing.server import FakeServer
+
+__all__ = ["BatchFake", "BatchScenario", "OpenAIBatchFake", "answer_for"]
+
+USAGE = {"input": 20, "output": 10}
+
+
+def answer_for(custom_id: str) -> str:
+    """The text the fake answers item ``custom_id`` with."""
+    return f"answer to {custom_id}"
+
+
+@dataclass
+class BatchScenario:
+    polls: int = 1  # polls answered in_progress before the final state
+    final: str = "completed"  # completed | expired | failed | cancelled
+    fail: set[str] = field(default_factory=set)  # custom_ids answered with an error
+    unrun: set[str] = field(default_factory=set)  # never run (expired/cancelled jobs)
+
+
+class BatchFake:
+    """Base: the items the fake received, keyed by ``custom_id`` (with their bodies)."""
+
+    def __init__(self, scenario: BatchScenario | None = None) -> None:
+        self.scenario = scenario or BatchScenario()
+        self.items: dict[str, dict[str, Any]] = {}
+        self.submits = 0
+        self.polls = 0
+        self.cancelled = False
+
+    def install(self, server: FakeServer) -> None:
+        raise NotImplementedError
+
+    def state(self) -> str:
+        if self.cancelled:
+            return "cancelled"
+        return "in_progress" if self.polls <= self.scenario.polls else self.scenario.final
+
+    def outcome(self, custom_id: str) -> str:
+        """``ok``, ``error`` or ``unrun`` for one item at the end of the job."""
+        if custom_id in self.scenario.unrun:
+            return "unrun"
+        return "error" if custom_id in self.scenario.fail else "ok"
+
+
+def _multipart_file(req: RecordedRequest) -> tuple[dict[str, str], bytes]:
+    ctype = req.headers.get("content-type", "")
+    boundary = ctype.split("boundary=", 1)[1].encode()
+    fields: dict[str, str] = {}
+    data = b""
+    for part in req.body.split(b"--" + boundary)[1:-1]:
+        head, _, body = part.strip(b"\r\n").partition(b"\r\n\r\n")
+        name = re.search(rb'name="([^"]+)"', head)
+        if name is None:
+            continue
+        if b"filename=" in head:
+            data = body
+        else:
+            fields[name.group(1).decode()] = body.decode()
+    return fields, data
+
+
+class OpenAIBatchFake(BatchFake):
+    """OpenAI's Files + Batches API: ``/files``, ``/batches``, ``/files/{id}/content``."""
+
+    batch_id = "batch_fake1"
+
+    def install(self, server: FakeServer, prefix: str = "/v1") -> None:
+        server.add("POST", f"{prefix}/files", self._upload)
+        server.add("POST", f"{prefix}/batches", self._create)
+        server.add("GET", f"{prefix}/batches/{self.batch_id}", self._retrieve)
+        server.add("POST", f"{prefix}/batches/{self.batch_id}/cancel", self._cancel)
+        server.add("GET", f"{prefix}/files/file-out/content", lambda r: Reply.text(
+            self._file("ok"), "application/jsonl"))
+        server.add("GET", f"{prefix}/files/file-err/content", lambda r: Reply.text(
+            self._file("error"), "application/jsonl"))
+
+    def _upload(self, req: RecordedRequest) -> Reply:
+        fields, data = _multipart_file(req)
+        if fields.get("purpose") != "batch":
+            return Reply.json({"error": {"message": "purpose must be batch"}}, status=400)
+        for line in data.decode().splitlines():
+            item = json.loads(line)
+            if item.get("method") != "POST" or item.get("url") != "/v1/chat/completions":
+                return Reply.json({"error": {"message": f"bad line {line}"}}, status=400)
+            self.items[item["custom_id"]] = item["body"]
+        return Reply.json({"id": "file-in", "object": "file", "purpose": "batch",
+                           "bytes": len(data), "filename": "batch.jsonl"})
+
+    def _create(self, req: RecordedRequest) -> Reply:
+        body = req.json()
+        if body.get("input_file_id") != "file-in" or body.get("completion_window") != "24h":
+            return Reply.json({"error": {"message": "bad batch request"}}, status=400)
+        self.submits += 1
+        return Reply.json(self._batch("validating"))
+
+    def _retrieve(self, req: RecordedRequest) -> Reply:
+        self.polls += 1
+        return Reply.json(self._batch(self.state()))
+
+    def _cancel(self, req: RecordedRequest) -> Reply:
+        self.cancelled = True
+        return Reply.json(self._batch("cancelling"))
+
+    def _batch(self, state: str) -> dict[str, Any]:
+        done = state in ("completed", "expired", "cancelled")
+        ids = list(self.items)
+        ok = [i for i in ids if self.outcome(i) == "ok"] if done else []
+        bad = [i for i in ids if self.outcome(i) != "ok"] if done else []
+        errors = ({"object": "list", "data": [{"code": "invalid", "message": "bad input file",
+                                                "line": 1, "param": None}]}
+                  if state == "failed" else None)
+        return {"id": self.batch_id, "object": "batch", "endpoint": "/v1/chat/completions",
+                "errors": errors, "input_file_id": "file-in", "completion_window": "24h",
+                "status": state, "output_file_id": "file-out" if ok else None,
+                "error_file_id": "file-err" if bad else None, "created_at": 1700000000,
+                "request_counts": {"total": len(ids), "completed": len(ok),
+                                   "failed": len(bad)}}
+
+    def _file(self, which: str) -> str:
+        lines = []
+        for n, (cid, body) in enumerate(self.items.items()):
+            kind = self.outcome(cid)
+            if (kind == "ok") != (which == "ok"):
+                continue
+            line: dict[str, Any] = {"id": f"batch_req_{n}", "custom_id": cid}
+            if kind == "ok":
+                line["response"] = {"status_code": 200, "request_id": f"req_{n}", "body": {
+                    "id": f"chatcmpl-{n}", "object": "chat.completion", "created": 1700000000,
+                    "model": body["model"], "choices": [{"index": 0, "finish_reason": "stop",
+                        "message": {"role": "assistant", "content": answer_for(cid)}}],
+                    "usage": {"prompt_tokens": USAGE["input"],
+                              "completion_tokens": USAGE["output"],
+                              "total_tokens": USAGE["input"] + USAGE["output"]}}}
+                line["error"] = None
+            elif kind == "error":
+                line["response"] = {"status_code": 400, "request_id": f"req_{n}", "body": {
+                    "error": {"message": f"bad request {cid}", "type": "invalid_request_error",
+                              "code": "invalid_value", "param": None}}}
+                line["error"] = None
+            else:
+                line["response"] = None
+                line["error"] = {"code": "batch_expired",
+                                 "message": "This request could not be executed before the "
+                                            "completion window expired."}
+            lines.append(json.dumps(line))
+        return "".join(f"{x}\n" for x in lines)
