@@ -18,7 +18,7 @@ from plugbay.testing.recorded import RecordedRequest
 from plugbay.testing.replies import Reply
 from plugbay.testing.server import FakeServer
 
-__all__ = ["BatchFake", "BatchScenario", "OpenAIBatchFake", "answer_for"]
+__all__ = ["AnthropicBatchFake", "BatchFake", "BatchScenario", "OpenAIBatchFake", "answer_for"]
 
 USAGE = {"input": 20, "output": 10}
 
@@ -162,4 +162,78 @@ class OpenAIBatchFake(BatchFake):
                                  "message": "This request could not be executed before the "
                                             "completion window expired."}
             lines.append(json.dumps(line))
+        return "".join(f"{x}\n" for x in lines)
+
+
+class AnthropicBatchFake(BatchFake):
+    """Anthropic Message Batches: ``/v1/messages/batches``, its ``results_url`` JSONL."""
+
+    batch_id = "msgbatch_fake1"
+
+    def install(self, server: FakeServer, prefix: str = "/v1") -> None:
+        base = f"{prefix}/messages/batches"
+        self.results_url = f"{server.url}{base}/{self.batch_id}/results"
+        server.add("POST", base, self._create)
+        server.add("GET", f"{base}/{self.batch_id}", lambda r: self._poll())
+        server.add("POST", f"{base}/{self.batch_id}/cancel", self._cancel)
+        server.add("GET", f"{base}/{self.batch_id}/results", lambda r: Reply.text(
+            self._results(), "application/binary"))
+
+    def _create(self, req: RecordedRequest) -> Reply:
+        for r in req.json()["requests"]:
+            if not re.fullmatch(r"[a-zA-Z0-9_-]{1,64}", r["custom_id"]) or "stream" in r[
+                    "params"] or not r["params"].get("max_tokens"):
+                return Reply.json({"type": "error", "error": {
+                    "type": "invalid_request_error", "message": f"bad request {r}"}},
+                    status=400)
+            self.items[r["custom_id"]] = r["params"]
+        self.submits += 1
+        return Reply.json(self._batch("in_progress"))
+
+    def _poll(self) -> Reply:
+        self.polls += 1
+        state = self.state()
+        return Reply.json(self._batch(
+            "in_progress" if state == "in_progress" else "ended"))
+
+    def _cancel(self, req: RecordedRequest) -> Reply:
+        self.cancelled = True
+        return Reply.json(self._batch("canceling"))
+
+    def _batch(self, status: str) -> dict[str, Any]:
+        ended = status == "ended"
+        kinds = [self._kind(i) for i in self.items] if ended else []
+        return {"id": self.batch_id, "type": "message_batch", "processing_status": status,
+                "request_counts": {
+                    "processing": 0 if ended else len(self.items),
+                    "succeeded": kinds.count("succeeded"), "errored": kinds.count("errored"),
+                    "canceled": kinds.count("canceled"), "expired": kinds.count("expired")},
+                "ended_at": "2026-12-04T02:00:00Z" if ended else None,
+                "created_at": "2026-12-04T01:00:00.100435Z",
+                "expires_at": "2026-12-05T01:00:00.100435Z", "archived_at": None,
+                "cancel_initiated_at": "2026-12-04T01:30:00Z" if self.cancelled else None,
+                "results_url": self.results_url if ended else None}
+
+    def _kind(self, custom_id: str) -> str:
+        kind = self.outcome(custom_id)
+        if kind == "unrun":
+            return "canceled" if self.cancelled else "expired"
+        return "errored" if kind == "error" else "succeeded"
+
+    def _results(self) -> str:
+        lines = []
+        for n, (cid, params) in enumerate(self.items.items()):
+            kind = self._kind(cid)
+            result: dict[str, Any] = {"type": kind}
+            if kind == "succeeded":
+                result["message"] = {
+                    "id": f"msg_{n}", "type": "message", "role": "assistant",
+                    "model": params["model"], "stop_reason": "end_turn", "stop_sequence": None,
+                    "content": [{"type": "text", "text": answer_for(cid)}],
+                    "usage": {"input_tokens": USAGE["input"], "output_tokens": USAGE["output"],
+                              "cache_creation_input_tokens": 0, "cache_read_input_tokens": 0}}
+            elif kind == "errored":
+                result["error"] = {"type": "error", "error": {
+                    "type": "invalid_request_error", "message": f"bad request {cid}"}}
+            lines.append(json.dumps({"custom_id": cid, "result": result}))
         return "".join(f"{x}\n" for x in lines)
