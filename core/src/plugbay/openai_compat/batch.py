@@ -66,6 +66,9 @@ class OpenAIBatchAPI:
 
     batch_endpoint = "/v1/chat/completions"
     completion_window = "24h"
+    jobs_path = "/batches"  # under the base URL; Mistral: /batch/jobs
+    file_keys = ("output_file_id", "error_file_id")
+    single_model = True  # OpenAI and Mistral run one model per batch job
     url: Callable[..., str]
     headers: Callable[..., dict[str, str]]
     body: Callable[..., dict[str, Any]]
@@ -103,31 +106,45 @@ class OpenAIBatchAPI:
 
     @hookimpl
     async def batch_submit(self, items: list[BatchItem], provider: ProviderContext) -> BatchJob:
+        model = self.batch_model(items, provider)  # checked before anything is uploaded
         jsonl = "".join(json.dumps(self.batch_line(i, provider)) + "\n" for i in items)
         content, ctype = multipart({"purpose": "batch"}, "batch.jsonl", jsonl.encode())
         upload = await self._batch_call(provider, "POST", "/files", content=content,
                                         headers={"Content-Type": ctype})
         file_id = upload.json_object().get("id")
-        created = await self._batch_call(provider, "POST", "/batches", json={
-            "input_file_id": file_id, "endpoint": self.batch_endpoint,
-            "completion_window": self.completion_window})
+        created = await self._batch_call(provider, "POST", self.jobs_path,
+                                         json=self.create_body(str(file_id), model))
         return self.batch_job(created.json_object(), provider)
+
+    def batch_model(self, items: list[BatchItem], ctx: ProviderContext) -> str:
+        """The one model of the job (one clear line when the items name several)."""
+        models = sorted({i.request.model for i in items})
+        if self.single_model and len(models) != 1:
+            raise errors.InvalidRequestError(
+                f"a {ctx.name} batch job runs one model; these items name "
+                f"{', '.join(models)}: split the input by model", provider=ctx.name)
+        return models[0]
+
+    def create_body(self, file_id: str, model: str) -> dict[str, Any]:
+        """The body that creates the job from the uploaded file."""
+        return {"input_file_id": file_id, "endpoint": self.batch_endpoint,
+                "completion_window": self.completion_window}
 
     @hookimpl
     async def batch_poll(self, job_id: str, provider: ProviderContext) -> BatchJob:
-        response = await self._batch_call(provider, "GET", f"/batches/{job_id}")
+        response = await self._batch_call(provider, "GET", f"{self.jobs_path}/{job_id}")
         return self.batch_job(response.json_object(), provider)
 
     @hookimpl
     async def batch_cancel(self, job_id: str, provider: ProviderContext) -> BatchJob:
-        response = await self._batch_call(provider, "POST", f"/batches/{job_id}/cancel")
+        response = await self._batch_call(provider, "POST", f"{self.jobs_path}/{job_id}/cancel")
         return self.batch_job(response.json_object(), provider)
 
     @hookimpl
     async def batch_results(self, job_id: str, provider: ProviderContext,
                             ) -> AsyncIterator[BatchResult]:
-        data = (await self._batch_call(provider, "GET", f"/batches/{job_id}")).json_object()
-        for key in ("output_file_id", "error_file_id"):
+        data = (await self._batch_call(provider, "GET", f"{self.jobs_path}/{job_id}")).json_object()
+        for key in self.file_keys:
             if not data.get(key):
                 continue
             file = await self._batch_call(provider, "GET", f"/files/{data[key]}/content")

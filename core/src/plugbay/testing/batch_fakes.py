@@ -12,13 +12,14 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 from plugbay.testing.recorded import RecordedRequest
 from plugbay.testing.replies import Reply
 from plugbay.testing.server import FakeServer
 
-__all__ = ["AnthropicBatchFake", "BatchFake", "BatchScenario", "OpenAIBatchFake", "answer_for"]
+__all__ = ["AnthropicBatchFake", "BatchFake", "BatchScenario", "MistralBatchFake",
+           "OpenAIBatchFake", "answer_for"]
 
 USAGE = {"input": 20, "output": 10}
 
@@ -45,6 +46,7 @@ class BatchFake:
         self.submits = 0
         self.polls = 0
         self.cancelled = False
+        self.job_model: str | None = None
 
     def install(self, server: FakeServer) -> None:
         raise NotImplementedError
@@ -82,12 +84,14 @@ class OpenAIBatchFake(BatchFake):
     """OpenAI's Files + Batches API: ``/files``, ``/batches``, ``/files/{id}/content``."""
 
     batch_id = "batch_fake1"
+    jobs_path = "/batches"
 
     def install(self, server: FakeServer, prefix: str = "/v1") -> None:
+        jobs = f"{prefix}{self.jobs_path}"
         server.add("POST", f"{prefix}/files", self._upload)
-        server.add("POST", f"{prefix}/batches", self._create)
-        server.add("GET", f"{prefix}/batches/{self.batch_id}", self._retrieve)
-        server.add("POST", f"{prefix}/batches/{self.batch_id}/cancel", self._cancel)
+        server.add("POST", jobs, self._create)
+        server.add("GET", f"{jobs}/{self.batch_id}", self._retrieve)
+        server.add("POST", f"{jobs}/{self.batch_id}/cancel", self._cancel)
         server.add("GET", f"{prefix}/files/file-out/content", lambda r: Reply.text(
             self._file("ok"), "application/jsonl"))
         server.add("GET", f"{prefix}/files/file-err/content", lambda r: Reply.text(
@@ -99,15 +103,23 @@ class OpenAIBatchFake(BatchFake):
             return Reply.json({"error": {"message": "purpose must be batch"}}, status=400)
         for line in data.decode().splitlines():
             item = json.loads(line)
-            if item.get("method") != "POST" or item.get("url") != "/v1/chat/completions":
+            if not self.line_ok(item):
                 return Reply.json({"error": {"message": f"bad line {line}"}}, status=400)
             self.items[item["custom_id"]] = item["body"]
         return Reply.json({"id": "file-in", "object": "file", "purpose": "batch",
                            "bytes": len(data), "filename": "batch.jsonl"})
 
+    def line_ok(self, item: dict[str, Any]) -> bool:
+        return (item.get("method") == "POST" and item.get("url") == "/v1/chat/completions"
+                and "stream" not in item["body"] and bool(item["body"].get("model")))
+
+    def create_ok(self, body: dict[str, Any]) -> bool:
+        return body.get("input_file_id") == "file-in" and body.get("completion_window") == "24h"
+
     def _create(self, req: RecordedRequest) -> Reply:
         body = req.json()
-        if body.get("input_file_id") != "file-in" or body.get("completion_window") != "24h":
+        self.job_model = body.get("model")
+        if not self.create_ok(body):
             return Reply.json({"error": {"message": "bad batch request"}}, status=400)
         self.submits += 1
         return Reply.json(self._batch("validating"))
@@ -145,7 +157,8 @@ class OpenAIBatchFake(BatchFake):
             if kind == "ok":
                 line["response"] = {"status_code": 200, "request_id": f"req_{n}", "body": {
                     "id": f"chatcmpl-{n}", "object": "chat.completion", "created": 1700000000,
-                    "model": body["model"], "choices": [{"index": 0, "finish_reason": "stop",
+                    "model": body.get("model") or self.job_model,
+                    "choices": [{"index": 0, "finish_reason": "stop",
                         "message": {"role": "assistant", "content": answer_for(cid)}}],
                     "usage": {"prompt_tokens": USAGE["input"],
                               "completion_tokens": USAGE["output"],
@@ -163,6 +176,36 @@ class OpenAIBatchFake(BatchFake):
                                             "completion window expired."}
             lines.append(json.dumps(line))
         return "".join(f"{x}\n" for x in lines)
+
+
+class MistralBatchFake(OpenAIBatchFake):
+    """Mistral: ``/v1/batch/jobs``, ``{custom_id, body}`` lines, the model on the job."""
+
+    batch_id = "b6c2a1f0-mistral-fake"
+    jobs_path = "/batch/jobs"
+    _STATUS: ClassVar[dict[str, str]] = {
+        "validating": "QUEUED", "in_progress": "RUNNING", "completed": "SUCCESS",
+        "failed": "FAILED", "expired": "TIMEOUT_EXCEEDED",
+        "cancelling": "CANCELLATION_REQUESTED", "cancelled": "CANCELLED"}
+
+    def line_ok(self, item: dict[str, Any]) -> bool:
+        return set(item) == {"custom_id", "body"} and "model" not in item["body"]
+
+    def create_ok(self, body: dict[str, Any]) -> bool:
+        return (body.get("input_files") == ["file-in"] and bool(body.get("model"))
+                and body.get("endpoint") == "/v1/chat/completions")
+
+    def _batch(self, state: str) -> dict[str, Any]:
+        job = super()._batch(state)
+        counts = job["request_counts"]
+        return {"id": self.batch_id, "object": "batch", "input_files": ["file-in"],
+                "metadata": None, "endpoint": "/v1/chat/completions", "model": self.job_model,
+                "output_file": job["output_file_id"], "error_file": job["error_file_id"],
+                "errors": [], "status": self._STATUS[state], "created_at": 1700000000,
+                "total_requests": counts["total"],
+                "completed_requests": counts["completed"] + counts["failed"],
+                "succeeded_requests": counts["completed"], "failed_requests": counts["failed"],
+                "started_at": 1700000001, "completed_at": None}
 
 
 class AnthropicBatchFake(BatchFake):
