@@ -18,8 +18,8 @@ from plugbay.testing.recorded import RecordedRequest
 from plugbay.testing.replies import Reply
 from plugbay.testing.server import FakeServer
 
-__all__ = ["AnthropicBatchFake", "BatchFake", "BatchScenario", "MistralBatchFake",
-           "OpenAIBatchFake", "answer_for"]
+__all__ = ["AnthropicBatchFake", "BatchFake", "BatchScenario", "GeminiBatchFake",
+           "MistralBatchFake", "OpenAIBatchFake", "answer_for"]
 
 USAGE = {"input": 20, "output": 10}
 
@@ -47,6 +47,7 @@ class BatchFake:
         self.polls = 0
         self.cancelled = False
         self.job_model: str | None = None
+        self.inputs: list[dict[str, Any]] = []
 
     def install(self, server: FakeServer) -> None:
         raise NotImplementedError
@@ -280,3 +281,84 @@ class AnthropicBatchFake(BatchFake):
                     "type": "invalid_request_error", "message": f"bad request {cid}"}}
             lines.append(json.dumps({"custom_id": cid, "result": result}))
         return "".join(f"{x}\n" for x in lines)
+
+
+class GeminiBatchFake(BatchFake):
+    """Gemini Batch Mode: ``models/{m}:batchGenerateContent``, ``batches/{id}`` operations.
+
+    ``echo_keys = False`` leaves ``metadata`` out of the inlined responses (as the live
+    API has been seen to), so the plugin must map results back by input order."""
+
+    batch_id = "fake123"
+    echo_keys = True
+
+    def install(self, server: FakeServer, prefix: str = "/v1beta") -> None:
+        server.add("POST", re.compile(rf"{prefix}/models/[^/:]+:batchGenerateContent"),
+                   self._create)
+        server.add("GET", f"{prefix}/batches/{self.batch_id}", lambda r: self._poll())
+        server.add("POST", f"{prefix}/batches/{self.batch_id}:cancel", self._cancel)
+
+    def _create(self, req: RecordedRequest) -> Reply:
+        self.job_model = "models/" + req.path.rsplit("/", 1)[1].split(":")[0]
+        self.inputs = req.json()["batch"]["inputConfig"]["requests"]["requests"]
+        for r in self.inputs:
+            if "contents" not in r["request"]:
+                return Reply.json({"error": {"code": 400, "message": "no contents",
+                                             "status": "INVALID_ARGUMENT"}}, status=400)
+            self.items[r["metadata"]["key"]] = r["request"]
+        self.submits += 1
+        return Reply.json(self._op("BATCH_STATE_PENDING"))
+
+    def _poll(self) -> Reply:
+        self.polls += 1
+        state = {"in_progress": "RUNNING", "completed": "SUCCEEDED", "failed": "FAILED",
+                 "expired": "EXPIRED", "cancelled": "CANCELLED"}[self.state()]
+        return Reply.json(self._op(f"BATCH_STATE_{state}"))
+
+    def _cancel(self, req: RecordedRequest) -> Reply:
+        self.cancelled = True
+        return Reply.json({})
+
+    def _op(self, state: str) -> dict[str, Any]:
+        done = state in ("BATCH_STATE_SUCCEEDED", "BATCH_STATE_EXPIRED",
+                         "BATCH_STATE_CANCELLED", "BATCH_STATE_FAILED")
+        kinds = [self.outcome(i) for i in self.items] if done else []
+        meta = {"@type": "type.googleapis.com/google.ai.generativelanguage.v1beta."
+                         "GenerateContentBatch",
+                "model": self.job_model, "name": f"batches/{self.batch_id}",
+                "displayName": "plugbay", "createTime": "2026-12-04T01:00:00.123456Z",
+                "state": state, "inputConfig": {"requests": {"requests": self.inputs}},
+                "batchStats": {"requestCount": str(len(self.items)),
+                               "successfulRequestCount": str(kinds.count("ok")),
+                               "failedRequestCount": str(len(kinds) - kinds.count("ok")),
+                               "pendingRequestCount": str(len(self.items) - len(kinds))}}
+        op: dict[str, Any] = {"name": f"batches/{self.batch_id}", "metadata": meta}
+        if state == "BATCH_STATE_FAILED":
+            op.update(done=True, error={"code": 3, "message": "the batch could not be run"})
+        elif done:
+            op.update(done=True, response={
+                "@type": "type.googleapis.com/google.ai.generativelanguage.v1beta."
+                         "GenerateContentBatchOutput",
+                "inlinedResponses": {"inlinedResponses": [
+                    self._answer(cid) for cid in self.items]}})
+        return op
+
+    def _answer(self, cid: str) -> dict[str, Any]:
+        kind = self.outcome(cid)
+        out: dict[str, Any] = {"metadata": {"key": cid}} if self.echo_keys else {}
+        if kind == "ok":
+            out["response"] = {
+                "candidates": [{"content": {"role": "model", "parts": [
+                    {"text": answer_for(cid)}]}, "finishReason": "STOP", "index": 0}],
+                "usageMetadata": {"promptTokenCount": USAGE["input"],
+                                  "candidatesTokenCount": USAGE["output"],
+                                  "totalTokenCount": USAGE["input"] + USAGE["output"]},
+                "modelVersion": self.job_model.removeprefix("models/") if self.job_model
+                else None, "responseId": f"resp-{cid}"}
+        elif kind == "error":
+            out["error"] = {"code": 400, "message": f"bad request {cid}",
+                            "status": "INVALID_ARGUMENT"}
+        else:
+            out["error"] = {"code": 504, "message": "batch expired before this request ran",
+                            "status": "DEADLINE_EXCEEDED"}
+        return out
