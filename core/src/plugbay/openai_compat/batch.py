@@ -75,10 +75,19 @@ class OpenAIBatchAPI:
     map_error: Callable[..., errors.APIError]
     parse_usage: Callable[[dict[str, Any]], Any]
 
+    def batch_url(self, ctx: ProviderContext, path: str) -> str:
+        """Where a Files/Batches ``path`` lives (Azure adds its prefix and api-version)."""
+        return self.url(ctx, path)
+
+    async def batch_prepare(self, ctx: ProviderContext) -> None:
+        """Run before each batch request (Azure refreshes its Entra token here)."""
+
     async def _batch_call(self, ctx: ProviderContext, method: str, path: str,
                           **kw: Any) -> HTTPResponse:
+        await self.batch_prepare(ctx)
         headers = {**self.headers(ctx), **kw.pop("headers", {})}
-        response = await ctx.http.request(method, self.url(ctx, path), headers=headers, **kw)
+        response = await ctx.http.request(method, self.batch_url(ctx, path), headers=headers,
+                                          **kw)
         if response.status >= 400:
             raise self.map_error(response.status, response.headers, response.content, ctx)
         return response

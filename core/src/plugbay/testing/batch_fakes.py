@@ -86,6 +86,8 @@ class OpenAIBatchFake(BatchFake):
 
     batch_id = "batch_fake1"
     jobs_path = "/batches"
+    endpoint = "/v1/chat/completions"  # Azure: /chat/completions
+    answer_model: str | None = None  # the model answers name (default: the line's model)
 
     def install(self, server: FakeServer, prefix: str = "/v1") -> None:
         jobs = f"{prefix}{self.jobs_path}"
@@ -111,11 +113,12 @@ class OpenAIBatchFake(BatchFake):
                            "bytes": len(data), "filename": "batch.jsonl"})
 
     def line_ok(self, item: dict[str, Any]) -> bool:
-        return (item.get("method") == "POST" and item.get("url") == "/v1/chat/completions"
+        return (item.get("method") == "POST" and item.get("url") == self.endpoint
                 and "stream" not in item["body"] and bool(item["body"].get("model")))
 
     def create_ok(self, body: dict[str, Any]) -> bool:
-        return body.get("input_file_id") == "file-in" and body.get("completion_window") == "24h"
+        return (body.get("input_file_id") == "file-in" and body.get("completion_window") == "24h"
+                and body.get("endpoint") == self.endpoint)
 
     def _create(self, req: RecordedRequest) -> Reply:
         body = req.json()
@@ -158,7 +161,7 @@ class OpenAIBatchFake(BatchFake):
             if kind == "ok":
                 line["response"] = {"status_code": 200, "request_id": f"req_{n}", "body": {
                     "id": f"chatcmpl-{n}", "object": "chat.completion", "created": 1700000000,
-                    "model": body.get("model") or self.job_model,
+                    "model": self.answer_model or body.get("model") or self.job_model,
                     "choices": [{"index": 0, "finish_reason": "stop",
                         "message": {"role": "assistant", "content": answer_for(cid)}}],
                     "usage": {"prompt_tokens": USAGE["input"],
