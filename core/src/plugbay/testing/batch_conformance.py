@@ -170,9 +170,31 @@ class BatchConformance:
         assert summary.job.state == "failed" and summary.written == 0
         assert summary.job.error
 
-    async def test_mixed_providers_rejected(self, client: Client, server: FakeServer) -> None:
+    async def test_mixed_providers_rejected(
+            self, client: Client, server: FakeServer) -> None:
         items = self.items()
-        items[1]["body"]["model"] = "elsewhere/some-model"
-        with pytest.raises(errors.PlugbayError) as info:
+        items[1]["body"]["model"] = "mock/echo"  # another installed provider
+        with pytest.raises(errors.PluginError, match="one provider") as info:
             await jobs.submit(client, items)
-        assert "\n" not in str(info.value)
+        assert "\n" not in str(info.value) and "b-2" in str(info.value)
+
+    async def test_crash_while_writing_then_rerun_loses_and_repeats_nothing(
+            self, client: Client, server: FakeServer) -> None:
+        fake = self.fake(BatchScenario(fail={"c-3"}))
+        self.install(fake, server)
+        job_id = await jobs.submit(client, self.items())
+        out: list[dict[str, Any]] = []
+
+        def dies_on_third(line: dict[str, Any]) -> None:
+            if len(out) == 2:
+                raise KeyboardInterrupt  # the process stops mid-fetch
+            out.append(line)
+
+        with pytest.raises(KeyboardInterrupt):
+            await jobs.wait(client, job_id, dies_on_third, done_ids=set(), interval=0.001)
+        done = {line["custom_id"] for line in out}
+        await jobs.wait(client, job_id, out.append, done_ids=done, interval=0.001)
+        assert sorted(line["custom_id"] for line in out) == sorted(IDS)  # each once
+        rows = self.batch_rows(client, job_id)
+        assert sorted(r.tags["custom_id"] for r in rows) == sorted(IDS)  # each once
+        assert fake.submits == 1
