@@ -146,7 +146,7 @@ def main() -> int:
     if failed:
         print(f"release: {len(failed)} distribution(s) failed a check: {', '.join(failed)}")
         return 1
-    files = sorted(str(p) for p in DIST.glob("*/*"))
+    files = sorted(str(p) for p in [*DIST.glob("*/*.whl"), *DIST.glob("*/*.tar.gz")])
     if args.dry_run:
         print(f"release (dry run): {len(rows)} distributions, {len(files)} files checked; "
               "nothing uploaded")

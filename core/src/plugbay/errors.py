@@ -42,6 +42,7 @@ from typing import Any, ClassVar
 __all__ = [
     "APIError",
     "AuthenticationError",
+    "BatchUnsupportedError",
     "BudgetExceededError",
     "ConfigError",
     "ConnectionError",
@@ -121,6 +122,10 @@ class ConfigError(PlugbayError):
 
 class PluginError(PlugbayError):
     """A plugin could not be found or loaded."""
+
+
+class BatchUnsupportedError(PluginError):
+    """The provider's plugin implements no batch job hooks (see ``plugbay.batch.jobs``)."""
 
 
 class UnknownProviderError(PluginError):

@@ -136,3 +136,81 @@ def health(provider: ProviderContext) -> Health | Awaitable[Health]:
 
 
 HOOK_NAMES = ("complete", "stream", "list_models", "price", "health")
+
+
+# ------------------------------------------------------------------ provider batch jobs
+# Optional: a plugin without them still loads; ``plugbay.batch.jobs`` raises
+# ``BatchUnsupportedError`` for a provider whose plugin lacks them.
+
+if TYPE_CHECKING:
+    from plugbay.batch.models import BatchItem, BatchJob, BatchResult
+
+
+@hookspec
+def batch_submit(items: list[BatchItem], provider: ProviderContext,
+                 ) -> BatchJob | Awaitable[BatchJob]:
+    """Submit ``items`` as one asynchronous batch job at the provider's batch price.
+
+    Result rule: called only on the plugin that owns ``provider``; its return value
+    is the result.
+
+    :param items: The requests, each with its ``custom_id`` (unique in the job).
+    :param provider: The provider instance: options, credentials and HTTP client.
+    :returns: The created :class:`~plugbay.batch.models.BatchJob` (usually ``validating``).
+    :async: May be ``async def`` (preferred) or a plain function.
+    :never: Never submit part of the items silently; never raise anything but a
+        :mod:`plugbay.errors` class.
+    """
+    raise NotImplementedError  # pragma: no cover
+
+
+@hookspec
+def batch_poll(job_id: str, provider: ProviderContext) -> BatchJob | Awaitable[BatchJob]:
+    """Report the state and counts of job ``job_id`` (the provider's own id).
+
+    Result rule: called only on the owning plugin; its return value is the result.
+
+    :param job_id: The provider's job id (without the ``provider:`` prefix).
+    :param provider: The provider instance.
+    :returns: The job, its state normalised to :data:`~plugbay.batch.models.JobState`.
+    :async: May be ``async def`` (preferred) or a plain function.
+    :never: Never wait for the job to finish; one look per call.
+    """
+    raise NotImplementedError  # pragma: no cover
+
+
+@hookspec
+def batch_results(job_id: str, provider: ProviderContext) -> AsyncIterator[BatchResult]:
+    """Fetch the per-item results of a finished (or expired, or cancelled) job.
+
+    Result rule: called only on the owning plugin; the returned async iterator is
+    the result.
+
+    :param job_id: The provider's job id.
+    :param provider: The provider instance.
+    :returns: An async iterator of :class:`~plugbay.batch.models.BatchResult`, one per
+        item the provider reports, each mapped back to its ``custom_id``; per-item
+        failures are results with ``error`` set, never raised.
+    :async: Must be an async generator or return an async iterator; it is not awaited.
+    :never: Never drop an item the provider reported; never buffer results you can
+        stream.
+    """
+    raise NotImplementedError  # pragma: no cover
+
+
+@hookspec
+def batch_cancel(job_id: str, provider: ProviderContext) -> BatchJob | Awaitable[BatchJob]:
+    """Ask the provider to cancel job ``job_id``; finished items stay fetchable.
+
+    Result rule: called only on the owning plugin; its return value is the result.
+
+    :param job_id: The provider's job id.
+    :param provider: The provider instance.
+    :returns: The job as the provider reports it after the request (often ``cancelling``).
+    :async: May be ``async def`` (preferred) or a plain function.
+    :never: Never report ``cancelled`` before the provider does.
+    """
+    raise NotImplementedError  # pragma: no cover
+
+
+BATCH_HOOK_NAMES = ("batch_submit", "batch_poll", "batch_results", "batch_cancel")

@@ -27,7 +27,9 @@ if TYPE_CHECKING:  # importlib.metadata and inspect load on first discovery, not
 __all__ = ["LoadedPlugin", "PluginHost", "PluginStatus", "api_mismatch"]
 
 GROUP = "plugbay"
-HOOKS = ("complete", "stream", "list_models", "price", "health")
+HOOKS: tuple[str, ...] = ("complete", "stream", "list_models", "price", "health")
+# optional, see hookspecs: a plugin may implement none of them
+HOOKS += ("batch_submit", "batch_poll", "batch_results", "batch_cancel")
 
 
 # Plain classes, not dataclasses: `dataclasses` (with `inspect`) is ~15% of the cost of

@@ -235,6 +235,10 @@ class Price(_Model):
     currency: str = "USD"
     as_of: _dt.date
     source: str
+    # What a provider batch job pays, as a fraction of these rates (0.5 = half price);
+    # ``None``: no batch price known. Dated and sourced by the table's batch_as_of/source.
+    batch: float | None = None
+    batch_source: str | None = None
 
 
 class Cost(_Model):

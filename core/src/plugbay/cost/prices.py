@@ -54,6 +54,9 @@ class PriceTable:
         except KeyError as exc:
             raise ConfigError(f"price table needs {exc.args[0]!r}", file=origin) from None
         self.currency: str = data.get("currency", "USD")
+        # provider batch job discount (a fraction of the rates), table-wide unless a row says
+        self.batch: float | None = data.get("batch")
+        self.batch_source: str | None = data.get("batch_source")
         self.models: dict[str, dict[str, Any]] = dict(data.get("models", {}))
         self._aliases = {a: mid for mid, row in self.models.items() for a in row.get("aliases", ())}
         self._cache: dict[str, Price | None] = {}
@@ -95,6 +98,8 @@ class PriceTable:
                 currency=row.get("currency", self.currency),
                 as_of=_date(row.get("as_of", self.as_of)),
                 source=str(row.get("source", self.source)),
+                batch=row.get("batch", self.batch),
+                batch_source=row.get("batch_source", self.batch_source),
             )
         self._cache[model] = price
         return price

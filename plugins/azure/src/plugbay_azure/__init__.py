@@ -24,6 +24,7 @@ from plugbay.hookspecs import hookimpl
 from plugbay.http.hints import rate_limits
 from plugbay.openai_compat import ResponsesCapable, probe
 from plugbay.openai_compat import codec as oai
+from plugbay.openai_compat.batch import OpenAIBatchAPI
 from plugbay.params import ParamLimits
 from plugbay.types import Completion, Health, ModelInfo, Price, Request, StreamEvent
 from plugbay_azure.auth import SCOPE, EntraToken
@@ -43,7 +44,7 @@ VERSION_ENV = ("AZURE_OPENAI_API_VERSION", "OPENAI_API_VERSION")
 _FILTER_CODES = ("content_filter", "ResponsibleAIPolicyViolation")
 
 
-class Azure(ResponsesCapable):
+class Azure(OpenAIBatchAPI, ResponsesCapable):
     name = "azure"
     api_key_env = ("AZURE_OPENAI_API_KEY", "AZURE_API_KEY")
     price_package = __name__
@@ -153,6 +154,19 @@ class Azure(ResponsesCapable):
 
     def wire_model(self, ctx: ProviderContext, model: str) -> str:
         return self.base_model(ctx, model)  # what the deployment runs decides the API
+
+    # ------------------------------------------------------------ batch jobs
+
+    batch_endpoint = "/chat/completions"  # each line's model is the deployment name
+
+    def batch_url(self, ctx: ProviderContext, path: str) -> str:
+        s = self.settings(ctx)
+        if s["api"] == "v1":
+            return self.url(ctx, f"/openai/v1{path}")
+        return self.url(ctx, f"/openai{path}?api-version={quote(s['api_version'])}")
+
+    async def batch_prepare(self, ctx: ProviderContext) -> None:
+        await self.prepare(ctx)
 
     # ------------------------------------------------------------ auth
 
@@ -308,3 +322,4 @@ param_limits = ParamLimits(temperature=(0.0, 2.0), top_p=(0.0, 1.0))
 
 plugin = Azure()
 complete, stream, list_models, price, health = plugin.hookimpls()
+batch_submit, batch_poll, batch_results, batch_cancel = plugin.batch_hookimpls()

@@ -21,6 +21,7 @@ from plugbay.context import ProviderContext
 from plugbay.http.hints import api_error
 from plugbay.openai_compat import OpenAICompatible, parse_error_body
 from plugbay.types import ModelInfo, Request
+from plugbay_mistral.batch import MistralBatch
 
 _VALID_ID = re.compile(r"^[A-Za-z0-9]{9}$")
 _ALPHABET = string.ascii_letters + string.digits
@@ -70,7 +71,7 @@ def readable_detail(detail: Any) -> str:
     return "; ".join(parts) or "invalid request"
 
 
-class Mistral(OpenAICompatible):
+class Mistral(MistralBatch, OpenAICompatible):
     name = "mistral"
     default_base_url = "https://api.mistral.ai/v1"
     seed_field = "random_seed"
@@ -147,3 +148,4 @@ class Mistral(OpenAICompatible):
 plugin_api = 1  # the plugbay plugin API this plugin was built for (docs/hooks.md)
 plugin = Mistral()
 complete, stream, list_models, price, health = plugin.hookimpls()
+batch_submit, batch_poll, batch_results, batch_cancel = plugin.batch_hookimpls()

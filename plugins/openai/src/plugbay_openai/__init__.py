@@ -10,10 +10,11 @@ from __future__ import annotations
 
 from plugbay.context import ProviderContext
 from plugbay.openai_compat import ResponsesCapable
+from plugbay.openai_compat.batch import OpenAIBatchAPI
 from plugbay.params import ParamLimits
 
 
-class OpenAI(ResponsesCapable):
+class OpenAI(OpenAIBatchAPI, ResponsesCapable):
     name = "openai"
     default_base_url = "https://api.openai.com/v1"
     # Reasoning models reject max_tokens; every current model accepts this one.
@@ -38,3 +39,4 @@ param_limits = ParamLimits(temperature=(0.0, 2.0), top_p=(0.0, 1.0))
 plugin_api = 1  # the plugbay plugin API this plugin was built for (docs/hooks.md)
 plugin = OpenAI()
 complete, stream, list_models, price, health = plugin.hookimpls()
+batch_submit, batch_poll, batch_results, batch_cancel = plugin.batch_hookimpls()

@@ -1,0 +1,1 @@
+"""Batch processing: the local batch runner and the providers' batch job APIs."""
