@@ -12,7 +12,6 @@ sent. A provider that declares nothing is not checked here: its API is the judge
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from plugbay.errors import InvalidRequestError
@@ -23,12 +22,28 @@ if TYPE_CHECKING:
 __all__ = ["ParamLimits", "limits_of"]
 
 
-@dataclass(frozen=True, slots=True)
 class ParamLimits:
-    """Inclusive ``(low, high)`` ranges; ``None`` leaves a parameter unchecked."""
+    """Inclusive ``(low, high)`` ranges; ``None`` leaves a parameter unchecked.
 
-    temperature: tuple[float, float] | None = None
-    top_p: tuple[float, float] | None = None
+    A plain class, not a dataclass: ``dataclasses`` imports ``inspect``, which
+    ``from plugbay import Client`` must not pay for (issue 12)."""
+
+    __slots__ = ("temperature", "top_p")
+
+    def __init__(self, temperature: tuple[float, float] | None = None,
+                 top_p: tuple[float, float] | None = None) -> None:
+        self.temperature = temperature
+        self.top_p = top_p
+
+    def __eq__(self, other: object) -> bool:
+        return (isinstance(other, ParamLimits) and self.temperature == other.temperature
+                and self.top_p == other.top_p)
+
+    def __hash__(self) -> int:
+        return hash((self.temperature, self.top_p))
+
+    def __repr__(self) -> str:
+        return f"ParamLimits(temperature={self.temperature!r}, top_p={self.top_p!r})"
 
     def check(self, request: Request, provider: str) -> None:
         """Raise ``InvalidRequestError`` naming the parameter, the value and the range."""
