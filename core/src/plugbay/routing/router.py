@@ -24,6 +24,7 @@ import plugbay.routing.retry as _retry
 from plugbay import errors
 from plugbay.routing.breaker import CircuitBreaker, CircuitInfo
 from plugbay.routing.committed import committed
+from plugbay.routing.facts import target_facts
 from plugbay.routing.hedge import hedged
 from plugbay.routing.plan import Plan
 from plugbay.routing.probes import Probes
@@ -54,7 +55,6 @@ __all__ = ["CircuitOpenError", "Filter", "NoTargetError", "Router"]
 
 Filter = Callable[[list[RouteTarget], Call], list[RouteTarget]]
 _perf = time.perf_counter
-_FACT_KEYS = ("context_window", "supports_tools", "supports_vision", "supports_json_schema")
 
 
 class CircuitOpenError(errors.OverloadedError):
@@ -179,19 +179,7 @@ class Router:
     def facts(self, target: RouteTarget) -> ModelInfo | None:
         """The target's ModelInfo: the plugin's table, overridden by the route's config."""
         if target.facts is None:
-            from plugbay.types import ModelInfo
-
-            info: ModelInfo | None = None
-            try:
-                table = _table_of(self.targets.get(target.provider).plugin)
-                if table is not None:
-                    info = table.info(target.model_id, target.provider)
-            except errors.PlugbayError:
-                info = None
-            info = info or ModelInfo(id=target.model_id, provider=target.provider)
-            given = {k: getattr(target.settings, k) for k in _FACT_KEYS
-                     if getattr(target.settings, k) is not None}
-            target.facts = info.model_copy(update=given) if given else info
+            target.facts = target_facts(self.targets, target)
         return target.facts
 
     def price(self, target: RouteTarget) -> Price | None:
@@ -406,17 +394,3 @@ class Router:
 
 def _with_model(request: Request, model: str) -> Request:
     return request.model_copy(update={"model": model})
-
-
-def _table_of(plugin: Any) -> Any:
-    """The plugin's price/model table, when it exposes one (``OpenAICompatible``)."""
-    candidates = (getattr(plugin.obj, "plugin", None),
-                  getattr(plugin.hooks.get("price"), "__self__", None), plugin.obj)
-    for obj in candidates:
-        fn = getattr(obj, "table", None)
-        if callable(fn):
-            try:
-                return fn()
-            except Exception:
-                return None
-    return None

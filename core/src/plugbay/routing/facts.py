@@ -1,0 +1,48 @@
+"""What a route knows about a target's model: the plugin's table (``ModelInfo``), with
+the facts the route's config gives for that target laid over it."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from plugbay import errors
+
+if TYPE_CHECKING:
+    from plugbay.routing.state import RouteTarget
+    from plugbay.targets import Targets
+    from plugbay.types import ModelInfo
+
+__all__ = ["target_facts"]
+
+_FACT_KEYS = ("context_window", "supports_tools", "supports_vision", "supports_json_schema")
+
+
+def target_facts(targets: Targets, target: RouteTarget) -> ModelInfo:
+    """The target's ModelInfo: the plugin's table, overridden by the route's config."""
+    from plugbay.types import ModelInfo
+
+    info: ModelInfo | None = None
+    try:
+        table = _table_of(targets.get(target.provider).plugin)
+        if table is not None:
+            info = table.info(target.model_id, target.provider)
+    except errors.PlugbayError:
+        info = None
+    info = info or ModelInfo(id=target.model_id, provider=target.provider)
+    given = {k: getattr(target.settings, k) for k in _FACT_KEYS
+             if getattr(target.settings, k) is not None}
+    return info.model_copy(update=given) if given else info
+
+
+def _table_of(plugin: Any) -> Any:
+    """The plugin's price/model table, when it exposes one (``OpenAICompatible``)."""
+    candidates = (getattr(plugin.obj, "plugin", None),
+                  getattr(plugin.hooks.get("price"), "__self__", None), plugin.obj)
+    for obj in candidates:
+        fn = getattr(obj, "table", None)
+        if callable(fn):
+            try:
+                return fn()
+            except Exception:
+                return None
+    return None
