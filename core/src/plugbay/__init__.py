@@ -64,7 +64,7 @@ if TYPE_CHECKING:
 
 _WHERE = {
     "Client": "client", "Listing": "client", "ProviderContext": "context", "hookimpl": "hookspecs",
-    "ParamLimits": "params",
+    "ParamLimits": "params", "TokenCount": "tokens",
     **dict.fromkeys(
         ["APIError", "AuthenticationError", "BudgetExceededError", "ConfigError", "ConnectionError",
          "ContentFilterError", "ContextLengthError", "InvalidRequestError",
@@ -119,6 +119,7 @@ __all__ = [
     "TextDelta",
     "TextPart",
     "TimeoutError",
+    "TokenCount",
     "Tool",
     "ToolCall",
     "ToolCallDelta",

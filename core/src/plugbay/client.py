@@ -42,6 +42,7 @@ if TYPE_CHECKING:
     from plugbay.pipeline import Pipeline
     from plugbay.routing.breaker import CircuitInfo
     from plugbay.routing.router import Router
+    from plugbay.tokens import TokenCount
     from plugbay.types import Completion, Cost, Price, StreamEvent
 
 __all__ = ["Client", "Listing"]
@@ -249,6 +250,26 @@ class Client:
     def circuits(self) -> list[CircuitInfo]:
         """A snapshot of every circuit breaker (one per provider instance + model)."""
         return self.router.circuits()
+
+    async def acount_tokens(self, model: str, messages: Any, *, tools: Any = None,
+                            ) -> TokenCount:
+        """The input tokens ``messages`` (and ``tools``) would be for ``model`` (a route
+        counts for its first target): the provider's own count where its plugin has one
+        (``exact``), else an estimate (``plugbay.tokens``)."""
+        from plugbay.tokens import count_tokens
+
+        if "/" not in model:
+            route = self.router.resolve(model)
+            if route is None:
+                raise self.router.unknown(model)
+            model = route.targets[0].key
+        target, model_id = self.targets.split(model)
+        request = build_request(model_id, messages, {"tools": tools} if tools else {})
+        return await count_tokens(target, request)
+
+    def count_tokens(self, model: str, messages: Any, *, tools: Any = None) -> TokenCount:
+        """Sync form of :meth:`acount_tokens`."""
+        return self._runner.run(self.acount_tokens(model, messages, tools=tools))
 
     def price(self, model: str) -> Price | None:
         """The price of ``provider/model`` per million tokens, or ``None`` when unknown."""

@@ -214,3 +214,33 @@ def batch_cancel(job_id: str, provider: ProviderContext) -> BatchJob | Awaitable
 
 
 BATCH_HOOK_NAMES = ("batch_submit", "batch_poll", "batch_results", "batch_cancel")
+
+
+# ------------------------------------------------------------------ token counting
+# Optional: without it, ``client.count_tokens`` estimates (``exact=False``).
+
+if TYPE_CHECKING:
+    from plugbay.tokens import TokenCount
+
+
+@hookspec
+def count_tokens(request: Request, provider: ProviderContext,
+                 ) -> TokenCount | Awaitable[TokenCount]:
+    """Count the input tokens ``request`` would be, with the provider's own counter.
+
+    Result rule: called only on the plugin that owns ``provider``; its return value
+    is the result.
+
+    :param request: As for :func:`complete` (tools and the system prompt count too).
+    :param provider: The provider instance: options, credentials and HTTP client.
+    :returns: A :class:`~plugbay.tokens.TokenCount` with ``exact=True`` and
+        ``source="provider"``.
+    :async: May be ``async def`` (preferred) or a plain function.
+    :never: Never generate an answer or spend output tokens; never estimate here (the
+        core estimates for a plugin without this hook); never raise anything but a
+        :mod:`plugbay.errors` class.
+    """
+    raise NotImplementedError  # pragma: no cover
+
+
+TOKEN_HOOK_NAMES = ("count_tokens",)

@@ -29,7 +29,7 @@ __all__ = ["LoadedPlugin", "PluginHost", "PluginStatus", "api_mismatch"]
 GROUP = "plugbay"
 HOOKS: tuple[str, ...] = ("complete", "stream", "list_models", "price", "health")
 # optional, see hookspecs: a plugin may implement none of them
-HOOKS += ("batch_submit", "batch_poll", "batch_results", "batch_cancel")
+HOOKS += ("batch_submit", "batch_poll", "batch_results", "batch_cancel", "count_tokens")
 
 
 # Plain classes, not dataclasses: `dataclasses` (with `inspect`) is ~15% of the cost of

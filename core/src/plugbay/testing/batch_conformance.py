@@ -58,7 +58,10 @@ class BatchConformance:
 
     @pytest.fixture
     async def client(self, server: FakeServer, tmp_path: Path) -> AsyncIterator[plugbay.Client]:
-        config = {"providers": {self.provider: self.provider_options(server)},
+        options = self.provider_options(server)
+        # a second instance of the same plugin, for the mixed-providers test
+        other = {"plugin": self.provider, **options}
+        config = {"providers": {self.provider: options, f"{self.provider}-b": other},
                   "routing": {"retries": 0}, "ledger": {"path": str(tmp_path / "l.db")}}
         client = plugbay.Client(config, env={})
         try:
@@ -173,7 +176,7 @@ class BatchConformance:
     async def test_mixed_providers_rejected(
             self, client: Client, server: FakeServer) -> None:
         items = self.items()
-        items[1]["body"]["model"] = "mock/echo"  # another installed provider
+        items[1]["body"]["model"] = f"{self.provider}-b/{self.model}"  # another instance
         with pytest.raises(errors.PluginError, match="one provider") as info:
             await jobs.submit(client, items)
         assert "\n" not in str(info.value) and "b-2" in str(info.value)

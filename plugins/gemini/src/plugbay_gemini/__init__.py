@@ -11,9 +11,10 @@ from __future__ import annotations
 from plugbay.params import ParamLimits
 from plugbay_gemini.batch import batch_cancel, batch_poll, batch_results, batch_submit
 from plugbay_gemini.provider import complete, health, list_models, price, stream
+from plugbay_gemini.tokens import count_tokens
 
 __all__ = ["batch_cancel", "batch_poll", "batch_results", "batch_submit", "complete",
-           "health", "list_models", "price", "stream"]
+           "count_tokens", "health", "list_models", "price", "stream"]
 
 plugin_api = 1  # the plugbay plugin API this plugin was built for (docs/hooks.md)
 

@@ -1,0 +1,69 @@
+"""``client.count_tokens``: how many input tokens a request would be, before sending it.
+
+A provider whose plugin implements the optional ``count_tokens`` hook answers with its
+own count (Anthropic's ``/v1/messages/count_tokens``, Gemini's ``countTokens``), marked
+exact; any other gets plugbay's estimate (about 3 characters a token, plus a few per
+message and the tools' schemas: the one the budgets reserve with), marked not exact.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable
+from typing import TYPE_CHECKING, Any
+
+from plugbay import errors
+
+if TYPE_CHECKING:
+    from plugbay.targets import Target
+    from plugbay.types import Request
+
+__all__ = ["TokenCount", "count_tokens"]
+
+
+class TokenCount:
+    """``count`` input tokens; ``exact`` when the provider counted them itself;
+    ``source``: ``"provider"`` or ``"estimate"``."""
+
+    __slots__ = ("count", "exact", "model", "provider", "source")
+
+    def __init__(self, count: int, *, exact: bool, source: str, provider: str = "",
+                 model: str = "") -> None:
+        self.count = count
+        self.exact = exact
+        self.source = source
+        self.provider = provider
+        self.model = model
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, TokenCount) and (self.count, self.exact, self.source) == (
+            other.count, other.exact, other.source)
+
+    def __repr__(self) -> str:
+        return (f"TokenCount({self.count}, exact={self.exact}, source={self.source!r}, "
+                f"provider={self.provider!r}, model={self.model!r})")
+
+
+async def count_tokens(target: Target, request: Request) -> TokenCount:
+    """Ask ``target``'s plugin, or estimate when it has no ``count_tokens`` hook."""
+    fn = target.plugin.hooks.get("count_tokens")
+    if fn is None:
+        from plugbay.cost.budgets import estimate_tokens
+
+        return TokenCount(estimate_tokens(request), exact=False, source="estimate",
+                          provider=target.name, model=request.model)
+    try:
+        result: Any = fn(request=request, provider=target.ctx)
+        if isinstance(result, Awaitable):
+            result = await result
+    except errors.PlugbayError:
+        raise
+    except Exception as exc:  # a plugin bug: wrapped at the edge, as dispatch does
+        raise errors.PluginCallError(
+            f"the {target.name} plugin raised {type(exc).__name__}: {exc}",
+            provider=target.name) from exc
+    if not isinstance(result, TokenCount):
+        raise errors.PluginCallError(
+            f"the {target.name} plugin's count_tokens returned {type(result).__name__}, "
+            "not a TokenCount", provider=target.name)
+    result.provider, result.model = target.name, request.model
+    return result

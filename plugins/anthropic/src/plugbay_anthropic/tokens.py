@@ -1,0 +1,31 @@
+"""Anthropic's token counter: ``POST /v1/messages/count_tokens`` (free, rate-limited
+separately), with the same messages, system prompt, tools and thinking as a call."""
+
+from __future__ import annotations
+
+from plugbay.context import ProviderContext
+from plugbay.errors import MalformedResponseError
+from plugbay.hookspecs import hookimpl
+from plugbay.tokens import TokenCount
+from plugbay.types import Request
+from plugbay_anthropic.provider import body, headers, map_error, url
+
+__all__ = ["count_tokens"]
+
+# what the counting endpoint takes of a Messages body (it refuses max_tokens, stream...)
+_COUNTED = ("model", "messages", "system", "tools", "tool_choice", "thinking")
+
+
+@hookimpl
+async def count_tokens(request: Request, provider: ProviderContext) -> TokenCount:
+    full = body(request, stream=False)
+    response = await provider.http.request(
+        "POST", url(provider, "/v1/messages/count_tokens"), headers=headers(provider),
+        json={k: full[k] for k in _COUNTED if k in full})
+    if response.status >= 400:
+        raise map_error(response.status, response.headers, response.content, provider)
+    count = response.json_object().get("input_tokens")
+    if not isinstance(count, int) or isinstance(count, bool):
+        raise MalformedResponseError("count_tokens answered without an integer input_tokens",
+                                     provider=provider.name)
+    return TokenCount(count, exact=True, source="provider")
