@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from plugbay.targets import Target
     from plugbay.types import Request
 
-__all__ = ["TokenCount", "count_tokens"]
+__all__ = ["TokenCount", "count_tokens", "provider_count"]
 
 
 class TokenCount:
@@ -41,6 +41,16 @@ class TokenCount:
     def __repr__(self) -> str:
         return (f"TokenCount({self.count}, exact={self.exact}, source={self.source!r}, "
                 f"provider={self.provider!r}, model={self.model!r})")
+
+
+def provider_count(data: dict[str, Any], field: str, provider: str) -> TokenCount:
+    """A plugin's exact count from the provider's answer ``data[field]``; a body without
+    an integer there is a ``MalformedResponseError``."""
+    value = data.get(field)
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise errors.MalformedResponseError(
+            f"the token count answer has no integer {field!r}", provider=provider)
+    return TokenCount(value, exact=True, source="provider")
 
 
 async def count_tokens(target: Target, request: Request) -> TokenCount:

@@ -4,9 +4,8 @@ separately), with the same messages, system prompt, tools and thinking as a call
 from __future__ import annotations
 
 from plugbay.context import ProviderContext
-from plugbay.errors import MalformedResponseError
 from plugbay.hookspecs import hookimpl
-from plugbay.tokens import TokenCount
+from plugbay.tokens import TokenCount, provider_count
 from plugbay.types import Request
 from plugbay_anthropic.provider import body, headers, map_error, url
 
@@ -24,8 +23,4 @@ async def count_tokens(request: Request, provider: ProviderContext) -> TokenCoun
         json={k: full[k] for k in _COUNTED if k in full})
     if response.status >= 400:
         raise map_error(response.status, response.headers, response.content, provider)
-    count = response.json_object().get("input_tokens")
-    if not isinstance(count, int) or isinstance(count, bool):
-        raise MalformedResponseError("count_tokens answered without an integer input_tokens",
-                                     provider=provider.name)
-    return TokenCount(count, exact=True, source="provider")
+    return provider_count(response.json_object(), "input_tokens", provider.name)

@@ -4,9 +4,8 @@
 from __future__ import annotations
 
 from plugbay.context import ProviderContext
-from plugbay.errors import MalformedResponseError
 from plugbay.hookspecs import hookimpl
-from plugbay.tokens import TokenCount
+from plugbay.tokens import TokenCount, provider_count
 from plugbay.types import Request
 from plugbay_gemini import codec
 from plugbay_gemini.provider import headers, map_error, model_path, url
@@ -26,8 +25,4 @@ async def count_tokens(request: Request, provider: ProviderContext) -> TokenCoun
         headers=headers(provider), json={"generateContentRequest": inner})
     if response.status >= 400:
         raise map_error(response.status, response.headers, response.content, provider)
-    count = response.json_object().get("totalTokens")
-    if not isinstance(count, int) or isinstance(count, bool):
-        raise MalformedResponseError("countTokens answered without an integer totalTokens",
-                                     provider=provider.name)
-    return TokenCount(count, exact=True, source="provider")
+    return provider_count(response.json_object(), "totalTokens", provider.name)
