@@ -13,7 +13,7 @@ sync form runs on a private loop thread and so works inside Jupyter.
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator, Coroutine, Iterable, Mapping
+from collections.abc import AsyncIterable, AsyncIterator, Coroutine, Iterable, Iterator, Mapping
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -31,6 +31,7 @@ from plugbay.targets import Targets
 if TYPE_CHECKING:
     from pathlib import Path
 
+    from plugbay.batch.runner import ItemResult
     from plugbay.context import ProviderContext
     from plugbay.cost.budgets import BudgetManager
     from plugbay.cost.control import CostControl
@@ -180,6 +181,25 @@ class Client:
                **params: Any) -> SyncStream:
         """Sync form of :meth:`astream`."""
         return SyncStream(self.astream(model, messages, timeout=timeout, **params), self._runner)
+
+    # ------------------------------------------------------------- local batches
+
+    def abatch(self, requests: Iterable[Any] | AsyncIterable[Any], *, concurrency: int = 16,
+               progress: bool = True, **options: Any) -> AsyncIterator[ItemResult]:
+        """Run many requests through :meth:`acomplete`, ``concurrency`` at a time; yield
+        each ``ItemResult`` (tied to its ``custom_id``) as it finishes. A failure is an
+        item's ``error``, never raised. Options: ``plugbay.batch.runner.run``."""
+        from plugbay.batch.runner import run
+
+        return run(self, requests, concurrency=concurrency, progress=progress, **options)
+
+    def batch(self, requests: Iterable[Any], *, concurrency: int = 16, progress: bool = True,
+              **options: Any) -> Iterator[ItemResult]:
+        """Sync form of :meth:`abatch` (a generator of results)."""
+        from plugbay.batch.runner import sync_iter
+
+        return sync_iter(self._runner, self.abatch(requests, concurrency=concurrency,
+                                                   progress=progress, **options))
 
     # ------------------------------------------------------------- budget downgrades
 

@@ -1,0 +1,48 @@
+"""The batch runner's progress bar: done/failed/total, rate, ETA and cost so far.
+
+Drawn by tqdm (chosen by measurement, see core/pyproject.toml) on stderr, and only
+when stderr is a terminal: the library prints nothing otherwise. tqdm is imported
+when a bar is shown, never by ``import plugbay``.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from typing import Any, TextIO
+
+__all__ = ["Progress", "make_progress"]
+
+
+class Progress:
+    """A tqdm bar; ``update`` per finished item, the postfix redrawn at most 5x a second."""
+
+    def __init__(self, total: int | None, initial: int, out: TextIO) -> None:
+        from tqdm import tqdm
+
+        self._bar: Any = tqdm(total=total, initial=initial, file=out, unit="req",
+                              dynamic_ncols=True, mininterval=0.2, smoothing=0.1,
+                              desc="batch")
+        self._next = 0.0
+
+    def update(self, done: int, failed: int, cost: float, unpriced: int,
+               window: int) -> None:
+        self._bar.update(1)
+        now = time.monotonic()
+        if now >= self._next:
+            self._next = now + 0.2
+            money = f"${cost:.4f}" + (f" (+{unpriced} unpriced)" if unpriced else "")
+            self._bar.set_postfix_str(f"failed {failed}, {money}, in flight {window}",
+                                      refresh=False)
+
+    def close(self) -> None:
+        self._bar.close()
+
+
+def make_progress(enabled: bool, total: int | None, initial: int = 0,
+                  out: TextIO | None = None) -> Progress | None:
+    """A bar when ``enabled`` and ``out`` (stderr) is a terminal, else ``None``."""
+    out = out or sys.stderr
+    if not enabled or not getattr(out, "isatty", lambda: False)():
+        return None
+    return Progress(total, initial, out)
