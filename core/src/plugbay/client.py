@@ -13,7 +13,7 @@ sync form runs on a private loop thread and so works inside Jupyter.
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterable, AsyncIterator, Coroutine, Iterable, Iterator, Mapping
+from collections.abc import AsyncIterator, Coroutine, Iterable, Mapping
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -29,6 +29,7 @@ from plugbay.streaming import AsyncStream, SyncStream
 from plugbay.targets import Targets
 
 if TYPE_CHECKING:
+    from collections.abc import AsyncGenerator, AsyncIterable, Iterator
     from pathlib import Path
 
     from plugbay.batch.runner import ItemResult
@@ -185,7 +186,7 @@ class Client:
     # ------------------------------------------------------------- local batches
 
     def abatch(self, requests: Iterable[Any] | AsyncIterable[Any], *, concurrency: int = 16,
-               progress: bool = True, **options: Any) -> AsyncIterator[ItemResult]:
+               progress: bool = True, **options: Any) -> AsyncGenerator[ItemResult, None]:
         """Run many requests through :meth:`acomplete`, ``concurrency`` at a time; yield
         each ``ItemResult`` (tied to its ``custom_id``) as it finishes. A failure is an
         item's ``error``, never raised. Options: ``plugbay.batch.runner.run``."""

@@ -91,9 +91,9 @@ def read_lines(source: IO[str] | Iterable[str], default_model: str | None = None
             continue
         try:
             raw = json.loads(text)
-        except ValueError as exc:
-            yield BadLine(n, f"not JSON ({exc.args[0] if exc.args else exc}); each line must "
-                          "be one JSON object")
+        except json.JSONDecodeError as exc:
+            yield BadLine(n, f"not JSON ({exc.msg} at column {exc.colno}); each line must be "
+                          "one JSON object")
             continue
         try:
             item = normalise(raw, default_model)

@@ -18,8 +18,9 @@ class Progress:
     """A tqdm bar; ``update`` per finished item, the postfix redrawn at most 5x a second."""
 
     def __init__(self, total: int | None, initial: int, out: TextIO) -> None:
-        from tqdm import tqdm
+        import importlib
 
+        tqdm = importlib.import_module("tqdm").tqdm  # untyped (no stubs): used through Any
         self._bar: Any = tqdm(total=total, initial=initial, file=out, unit="req",
                               dynamic_ncols=True, mininterval=0.2, smoothing=0.1,
                               desc="batch")

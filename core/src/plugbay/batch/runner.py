@@ -22,7 +22,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import deque
-from collections.abc import AsyncIterable, AsyncIterator, Iterable, Iterator
+from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Iterable, Iterator, Sized
 from typing import TYPE_CHECKING, Any
 
 from plugbay import errors
@@ -150,7 +150,7 @@ class _Item:
         self.seq = 0
 
 
-async def _items(source: Iterable[Any] | AsyncIterable[Any]) -> AsyncIterator[Any]:
+async def _items(source: Iterable[Any] | AsyncIterable[Any]) -> AsyncGenerator[Any, None]:
     if isinstance(source, AsyncIterable):
         async for x in source:
             yield x
@@ -165,14 +165,17 @@ async def run(client: Client, requests: Iterable[Any] | AsyncIterable[Any], *,
               default_model: str | None = None, rate_retries: int = 20,
               stats: BatchStats | None = None, control: Control | None = None,
               on_bad: Callable[[BadLine], None] | None = None,
-              ) -> AsyncIterator[ItemResult]:
+              stop_on: tuple[type[BaseException], ...] = (),
+              ) -> AsyncGenerator[ItemResult, None]:
     """Run ``requests`` (dicts in either input form, or ``BadLine``s) and yield each
-    ``ItemResult`` as it finishes. See the module docstring."""
+    ``ItemResult`` as it finishes. See the module docstring. An error of a class in
+    ``stop_on`` (a missing key, say: every item would fail alike) stops the run like a
+    budget refusal instead of failing the item."""
     from plugbay.batch.progress import make_progress
 
     window, pacer = Window(concurrency), Pacer(rpm)
     stats = stats or BatchStats()
-    if total is None and hasattr(requests, "__len__"):
+    if total is None and isinstance(requests, Sized):
         total = len(requests)
     stats.total = total
     control = control or Control()
@@ -183,7 +186,7 @@ async def run(client: Client, requests: Iterable[Any] | AsyncIterable[Any], *,
     control.bind(wake.set)
     retry: deque[_Item] = deque()
     tasks: set[asyncio.Task[None]] = set()
-    source = _items(requests).__aiter__()
+    source = _items(requests)
     exhausted = False
     started = pulled = 0
     running = 0  # calls in flight (a task's done callback runs a loop turn later)
@@ -278,6 +281,10 @@ async def run(client: Client, requests: Iterable[Any] | AsyncIterable[Any], *,
             if isinstance(error, errors.BudgetExceededError):
                 stats.not_run += 1
                 control.stop(f"budget {error.budget!r} reached ({error.message})")
+                continue
+            if stop_on and isinstance(error, stop_on):
+                stats.not_run += 1
+                control.stop(f"{type(error).__name__}: {' '.join(str(error).split())}")
                 continue
             window.grow()
             result = ItemResult(item.custom_id, item.model, completion, error, item.attempts)
