@@ -145,10 +145,10 @@ async def _run_local(args: argparse.Namespace, writer: ResultWriter, path: Path)
         results = run(client, _items(path, args.model), concurrency=args.concurrency,
                       rpm=args.rpm, progress=progress, total=total, skip=writer.done,
                       stats=stats, control=control, on_bad=_report_bad(path),
-                      stop_on=FATAL)
+                      on_result=lambda result: writer.write(result.line()), stop_on=FATAL)
         try:
-            async for result in results:
-                writer.write(result.line())
+            async for _ in results:  # each line is written the moment its call returns
+                pass
         finally:
             await results.aclose()
     _say(f"batch: {stats}; results in {writer.path}")

@@ -159,155 +159,201 @@ async def _items(source: Iterable[Any] | AsyncIterable[Any]) -> AsyncGenerator[A
             yield x
 
 
-async def run(client: Client, requests: Iterable[Any] | AsyncIterable[Any], *,
-              concurrency: int = 16, rpm: float | None = None, progress: bool = True,
-              total: int | None = None, skip: set[str] | None = None,
-              default_model: str | None = None, rate_retries: int = 20,
-              stats: BatchStats | None = None, control: Control | None = None,
-              on_bad: Callable[[BadLine], None] | None = None,
-              stop_on: tuple[type[BaseException], ...] = (),
-              ) -> AsyncGenerator[ItemResult, None]:
-    """Run ``requests`` (dicts in either input form, or ``BadLine``s) and yield each
-    ``ItemResult`` as it finishes. See the module docstring. An error of a class in
-    ``stop_on`` (a missing key, say: every item would fail alike) stops the run like a
-    budget refusal instead of failing the item."""
-    from plugbay.batch.progress import make_progress
+class _Run:
+    """One run's state; ``results`` is the generator ``run`` returns."""
 
-    window, pacer = Window(concurrency), Pacer(rpm)
-    stats = stats or BatchStats()
-    if total is None and isinstance(requests, Sized):
-        total = len(requests)
-    stats.total = total
-    control = control or Control()
-    skip = skip or set()
-    bar = make_progress(progress, total, len(skip) if total is not None else 0)
-    finished: deque[tuple[_Item, Completion | None, BaseException | None]] = deque()
-    wake = asyncio.Event()
-    control.bind(wake.set)
-    retry: deque[_Item] = deque()
-    tasks: set[asyncio.Task[None]] = set()
-    source = _items(requests)
-    exhausted = False
-    started = pulled = 0
-    running = 0  # calls in flight (a task's done callback runs a loop turn later)
+    def __init__(self, client: Client, requests: Iterable[Any] | AsyncIterable[Any], *,
+                 concurrency: int, rpm: float | None, progress: bool, total: int | None,
+                 skip: set[str] | None, default_model: str | None, rate_retries: int,
+                 stats: BatchStats | None, control: Control | None,
+                 on_bad: Callable[[BadLine], None] | None,
+                 on_result: Callable[[ItemResult], None] | None,
+                 stop_on: tuple[type[BaseException], ...]) -> None:
+        from plugbay.batch.progress import make_progress
 
-    async def one(item: _Item) -> None:
-        nonlocal running
+        self.client = client
+        self.window, self.pacer, self.rpm = Window(concurrency), Pacer(rpm), rpm
+        self.stats = stats or BatchStats()
+        if total is None and isinstance(requests, Sized):
+            total = len(requests)
+        self.stats.total = total
+        self.control = control or Control()
+        self.skip = skip or set()
+        self.default_model, self.rate_retries, self.stop_on = default_model, rate_retries, stop_on
+        self.on_bad, self.on_result = on_bad, on_result
+        self.bar = make_progress(progress, total, len(self.skip) if total is not None else 0)
+        self.finished: deque[ItemResult] = deque()
+        self.wake = asyncio.Event()
+        self.control.bind(self.wake.set)
+        self.retry: deque[_Item] = deque()
+        self.tasks: set[asyncio.Task[None]] = set()
+        self.source = _items(requests)
+        self.exhausted = False
+        self.started = self.pulled = 0
+        self.running = 0  # calls in flight (a task's done callback runs a loop turn later)
+        self.failure: BaseException | None = None  # ``on_result`` raised: the run ends
+
+    async def one(self, item: _Item) -> None:
         body = dict(item.body)
         model, messages = body.pop("model"), body.pop("messages")
         for name in _DROPPED:
             body.pop(name, None)
         tags = body.pop("tags", None) or body.get("metadata") or {}
+        completion: Completion | None = None
+        error: Exception | None = None
         try:
-            done = await client.acomplete(model, messages,
-                                          tags={**tags, "custom_id": item.custom_id}, **body)
+            completion = await self.client.acomplete(
+                model, messages, tags={**tags, "custom_id": item.custom_id}, **body)
         except Exception as exc:  # recorded on the item, never raised for the batch
-            finished.append((item, None, exc))
-        else:
-            finished.append((item, done, None))
-        running -= 1
-        wake.set()
+            error = exc
+        try:
+            self.settle(item, completion, error)
+        except Exception as exc:  # on_result (the output file) failed: stop everything
+            self.failure = self.failure or exc
+            self.control.abort()
+        self.running -= 1
+        self.wake.set()
 
-    async def next_item() -> _Item | None:
-        nonlocal exhausted, pulled
-        if retry:
-            return retry.popleft()
-        while not exhausted:
+    def settle(self, item: _Item, completion: Completion | None,
+               error: Exception | None) -> None:
+        """Retry, stop, or finish ``item``; a finished one goes to ``on_result`` at once,
+        with no await between the call's return (its ledger row) and that hand-over."""
+        stats = self.stats
+        if isinstance(error, errors.RateLimitError) and error.retryable \
+                and item.attempts <= self.rate_retries:
+            stats.rate_limited += 1
+            self.window.cut(item.seq, self.started)
+            stats.narrowest = self.window.low
+            if error.retry_after:
+                self.pacer.hold(min(error.retry_after, 60.0))
+            self.retry.append(item)
+            return
+        if isinstance(error, errors.BudgetExceededError):
+            stats.not_run += 1
+            self.control.stop(f"budget {error.budget!r} reached ({error.message})")
+            return
+        if self.stop_on and isinstance(error, self.stop_on):
+            stats.not_run += 1
+            self.control.stop(f"{type(error).__name__}: {' '.join(str(error).split())}")
+            return
+        result = ItemResult(item.custom_id, item.model, completion, error, item.attempts)
+        if self.on_result is not None:
+            self.on_result(result)
+        self.window.grow()
+        stats.done += 1
+        stats.failed += error is not None
+        if result.cost is None:
+            stats.unpriced += 1
+        else:
+            stats.cost += result.cost
+        if self.bar is not None:
+            self.bar.update(stats.done, stats.failed, stats.cost, stats.unpriced, self.running)
+        self.finished.append(result)
+
+    async def next_item(self) -> _Item | None:
+        if self.retry:
+            return self.retry.popleft()
+        stats = self.stats
+        while not self.exhausted:
             try:
-                raw = await source.__anext__()
+                raw = await self.source.__anext__()
             except StopAsyncIteration:
-                exhausted = True
+                self.exhausted = True
                 return None
-            pulled += 1
-            if isinstance(raw, BadLine):
-                stats.bad += 1
-                if on_bad is not None:
-                    on_bad(raw)
-                continue
+            self.pulled += 1
             try:
-                norm = normalise(raw, default_model)
+                if isinstance(raw, BadLine):
+                    raise InputError(raw.reason)
+                norm = normalise(raw, self.default_model)
             except InputError as exc:
                 stats.bad += 1
-                if on_bad is not None:
+                if self.on_bad is not None:
                     cid = raw.get("custom_id") if isinstance(raw, dict) else None
-                    on_bad(BadLine(pulled, str(exc),
-                                   cid if isinstance(cid, str) else None))
+                    self.on_bad(raw if isinstance(raw, BadLine) else BadLine(
+                        self.pulled, str(exc), cid if isinstance(cid, str) else None))
                 continue
-            if norm["custom_id"] in skip:
+            if norm["custom_id"] in self.skip:
                 stats.skipped += 1
                 continue
             return _Item(norm["custom_id"], norm["body"])
         return None
 
-    try:
-        while True:
-            if control.aborted and running:  # cancel what is in flight; keep what finished
-                stats.not_run += running
-                running = 0
-                for task in list(tasks):
-                    task.cancel()
-                await asyncio.gather(*tasks, return_exceptions=True)
-            while (control.reason is None and running < window.width
-                   and (retry or not exhausted)):
-                if rpm is not None or pacer.held:
-                    await pacer.wait()
-                    if control.reason is not None:
-                        break
-                item = await next_item()
-                if item is None:
-                    break
-                item.seq, item.attempts = started, item.attempts + 1
-                started += 1
-                running += 1
-                task = asyncio.ensure_future(one(item))
-                tasks.add(task)
-                task.add_done_callback(tasks.discard)
-            if not finished:
-                if not running and (control.reason is not None or (exhausted and not retry)):
-                    break
-                wake.clear()
-                await wake.wait()
-                continue
-            item, completion, error = finished.popleft()
-            if isinstance(error, errors.RateLimitError) and error.retryable \
-                    and item.attempts <= rate_retries:
-                stats.rate_limited += 1
-                window.cut(item.seq, started)
-                stats.narrowest = window.low
-                if error.retry_after:
-                    pacer.hold(min(error.retry_after, 60.0))
-                retry.append(item)
-                continue
-            if isinstance(error, errors.BudgetExceededError):
-                stats.not_run += 1
-                control.stop(f"budget {error.budget!r} reached ({error.message})")
-                continue
-            if stop_on and isinstance(error, stop_on):
-                stats.not_run += 1
-                control.stop(f"{type(error).__name__}: {' '.join(str(error).split())}")
-                continue
-            window.grow()
-            result = ItemResult(item.custom_id, item.model, completion, error, item.attempts)
-            stats.done += 1
-            stats.failed += error is not None
-            if result.cost is None:
-                stats.unpriced += 1
-            else:
-                stats.cost += result.cost
-            if bar is not None:
-                bar.update(stats.done, stats.failed, stats.cost, stats.unpriced, running)
-            yield result
-    finally:
-        stats.not_run += len(retry) + running
-        for task in list(tasks):
+    async def cancel_in_flight(self) -> None:
+        self.stats.not_run += self.running
+        self.running = 0
+        for task in list(self.tasks):
             task.cancel()
-        if tasks:
-            await asyncio.gather(*tasks, return_exceptions=True)
-        stats.stopped = stats.stopped or control.reason
-        stats.ended = time.monotonic()
-        if bar is not None:
-            bar.close()
-        await source.aclose()
+        if self.tasks:
+            await asyncio.gather(*self.tasks, return_exceptions=True)
+
+    async def launch(self) -> None:
+        """Start calls while the window has room and the input has items."""
+        control, pacer = self.control, self.pacer
+        while (control.reason is None and self.running < self.window.width
+               and (self.retry or not self.exhausted)):
+            if self.rpm is not None or pacer.held:
+                await pacer.wait()
+                if control.reason is not None:
+                    return
+            item = await self.next_item()
+            if item is None:
+                return
+            item.seq, item.attempts = self.started, item.attempts + 1
+            self.started += 1
+            self.running += 1
+            task = asyncio.ensure_future(self.one(item))
+            self.tasks.add(task)
+            task.add_done_callback(self.tasks.discard)
+
+    async def results(self) -> AsyncGenerator[ItemResult, None]:
+        finished, control = self.finished, self.control
+        try:
+            while True:
+                if control.aborted and self.running:  # cancel; keep what finished
+                    await self.cancel_in_flight()
+                await self.launch()
+                if finished:
+                    yield finished.popleft()
+                    continue
+                if not self.running and (control.reason is not None
+                                         or (self.exhausted and not self.retry)):
+                    break
+                self.wake.clear()
+                await self.wake.wait()
+            if self.failure is not None:
+                raise self.failure
+        finally:
+            await self.cancel_in_flight()
+            self.stats.not_run += len(self.retry)
+            self.stats.stopped = self.stats.stopped or control.reason
+            self.stats.ended = time.monotonic()
+            if self.bar is not None:
+                self.bar.close()
+            await self.source.aclose()
+
+
+def run(client: Client, requests: Iterable[Any] | AsyncIterable[Any], *,
+        concurrency: int = 16, rpm: float | None = None, progress: bool = True,
+        total: int | None = None, skip: set[str] | None = None,
+        default_model: str | None = None, rate_retries: int = 20,
+        stats: BatchStats | None = None, control: Control | None = None,
+        on_bad: Callable[[BadLine], None] | None = None,
+        on_result: Callable[[ItemResult], None] | None = None,
+        stop_on: tuple[type[BaseException], ...] = (),
+        ) -> AsyncGenerator[ItemResult, None]:
+    """Run ``requests`` (dicts in either input form, or ``BadLine``s) and yield each
+    ``ItemResult`` as it finishes (see the module docstring).
+
+    ``skip``: custom_ids not to send (already done). ``on_result``: called with each
+    result the moment its call returns, before it is yielded (the CLI appends the line
+    there: a crash can then lose at most the one result being handed over). An error of
+    a class in ``stop_on`` (a missing key: every item would fail alike) stops the run
+    like a budget refusal instead of failing the item. ``stats`` and ``control`` let the
+    caller watch and stop the run."""
+    return _Run(client, requests, concurrency=concurrency, rpm=rpm, progress=progress,
+                total=total, skip=skip, default_model=default_model,
+                rate_retries=rate_retries, stats=stats, control=control, on_bad=on_bad,
+                on_result=on_result, stop_on=stop_on).results()
 
 
 def sync_iter(runner: LoopThread, source: AsyncIterator[ItemResult]) -> Iterator[ItemResult]:
