@@ -289,7 +289,9 @@ class _Run:
     async def launch(self) -> None:
         """Start calls while the window has room and the input has items."""
         control, pacer = self.control, self.pacer
-        while (control.reason is None and self.running < self.window.width
+        # results not yet taken count too: a slow consumer holds the window (back-pressure)
+        while (control.reason is None
+               and self.running + len(self.finished) < self.window.width
                and (self.retry or not self.exhausted)):
             if self.rpm is not None or pacer.held:
                 await pacer.wait()

@@ -1,0 +1,231 @@
+"""``plugbay batch`` as a real process against a fake upstream on 127.0.0.1: killed with
+SIGKILL part way and rerun, interrupted with Ctrl-C, under a 429-heavy upstream with an
+RPM cap, with malformed lines, and stopped by a budget."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from plugbay.cost.ledger import Ledger
+from plugbay.testing.server import FakeServer, Reply
+
+from .conftest import (
+    COST,
+    Upstream,
+    child_env,
+    error,
+    read_output,
+    request_line,
+    write_config,
+    write_requests,
+)
+
+pytestmark = [pytest.mark.timeout(240)]
+
+
+def batch_cmd(cfg: Path, req: Path, out: Path, *extra: str) -> list[str]:
+    return [sys.executable, "-m", "plugbay.cli", "--config", str(cfg), "batch", str(req),
+            "-o", str(out), "--no-progress", *extra]
+
+
+def run(cmd: list[str], home: Path, timeout: float = 180) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout,
+                          env=child_env(home), cwd=home)
+
+
+def whole_lines(path: Path) -> list[dict[str, Any]]:
+    """The lines a crash left whole (a torn last line is not counted)."""
+    if not path.exists():
+        return []
+    text = path.read_bytes().decode()
+    return [json.loads(x) for x in text[:text.rfind("\n") + 1].splitlines() if x.strip()]
+
+
+def start_until(cmd: list[str], home: Path, out: Path, lines: int) -> subprocess.Popen[str]:
+    """Start ``cmd`` and return once ``out`` holds at least ``lines`` lines."""
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env=child_env(home), cwd=home)
+    deadline = time.monotonic() + 120  # a guard against a hang, not a measured time
+    while not out.exists() or out.read_bytes().count(b"\n") < lines:
+        if proc.poll() is not None:
+            pytest.fail(f"batch ended early ({proc.returncode}): {proc.stderr.read()[-2000:]}")
+        if time.monotonic() > deadline:
+            proc.kill()
+            pytest.fail("batch wrote too little")
+        time.sleep(0.01)
+    return proc
+
+
+def ledger_rows(tmp: Path) -> Counter[str]:
+    """custom_id -> ok ledger rows (the next open replays a dead process's journal)."""
+    rows = Ledger(f"sqlite:///{tmp / 'ledger.db'}").fetch()
+    return Counter((r.tags or {})["custom_id"] for r in rows if r.status == "ok")
+
+
+def test_sigkill_part_way_then_rerun_writes_and_pays_each_id_once(srv: FakeServer,
+                                                                  tmp_path: Path) -> None:
+    up = Upstream(srv, delay=0.001)
+    cfg, req, out = write_config(srv, tmp_path), tmp_path / "req.jsonl", tmp_path / "out.jsonl"
+    ids = write_requests(req, 2000)
+    cmd = batch_cmd(cfg, req, out, "--concurrency", "32")
+    proc = start_until(cmd, tmp_path, out, 600)
+    proc.send_signal(signal.SIGKILL)
+    assert proc.wait(30) == -signal.SIGKILL
+    proc.stdout.close()  # type: ignore[union-attr]
+    proc.stderr.close()  # type: ignore[union-attr]
+    first = {line["custom_id"] for line in whole_lines(out)}
+    assert 600 <= len(first) < 2000
+
+    done = run(cmd, tmp_path)
+    assert done.returncode == 0, done.stderr[-2000:]
+    lines = read_output(out)  # every line whole: the torn tail (if any) was cut
+    assert sorted(line["custom_id"] for line in lines) == ids  # each id exactly once
+    for line in lines:
+        assert line["error"] is None
+        body = line["response"]["body"]
+        assert body["choices"][0]["message"]["content"] == f"answer to {line['custom_id']}"
+        assert line["plugbay"]["cost"] == pytest.approx(COST)
+    sent = Counter(up.ids())
+    assert all(sent[cid] == 1 for cid in first)  # nothing written was sent again
+    assert f"{len(first)} already done" in done.stderr
+
+    paid = ledger_rows(tmp_path)
+    assert set(paid) == set(ids)  # every line has its ledger row, and no other id does
+    twice = {cid for cid, n in paid.items() if n > 1}
+    # A call paid but not yet written when the kill came is run again: only the one
+    # being handed over (no await between its ledger row and its line), never a written id.
+    assert not twice & first
+    assert len(twice) <= 1
+    assert all(paid[cid] <= sent[cid] for cid in paid)
+    cost = sum(r.cost or 0 for r in Ledger(f"sqlite:///{tmp_path / 'ledger.db'}").fetch())
+    assert cost == pytest.approx(COST * (2000 + len(twice)))
+
+
+def test_ctrl_c_finishes_the_calls_in_flight_and_loses_nothing(srv: FakeServer,
+                                                              tmp_path: Path) -> None:
+    up = Upstream(srv, delay=0.02)
+    cfg, req, out = write_config(srv, tmp_path), tmp_path / "req.jsonl", tmp_path / "out.jsonl"
+    ids = write_requests(req, 400)
+    cmd = batch_cmd(cfg, req, out, "--concurrency", "16")
+    proc = start_until(cmd, tmp_path, out, 50)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err[-2000:]
+    assert "stopping" in err and "stopped: interrupted (Ctrl-C)" in err
+    written = [line["custom_id"] for line in read_output(out)]
+    assert len(written) < 400
+    with up.lock:
+        answered = list(up.answered)
+    assert sorted(written) == sorted(answered)  # every answer the upstream gave is written
+
+    done = run(cmd, tmp_path)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert sorted(line["custom_id"] for line in read_output(out)) == ids
+    assert max(Counter(up.ids()).values()) == 1  # no request was sent twice
+
+
+def test_429_heavy_upstream_no_failures_and_never_above_the_rpm(srv: FakeServer,
+                                                               tmp_path: Path) -> None:
+    def fault(cid: str, attempt: int) -> Reply | None:
+        n = int(cid.rsplit("-", 1)[1])
+        if n % 2 == 0 and attempt <= 2:  # half the items: two 429s each before an answer
+            return error(429, "rate_limit_exceeded",
+                         {"retry-after-ms": "30"} if n % 4 == 0 else None)
+        return None
+
+    up = Upstream(srv, delay=0.002, fault=fault)
+    rpm = 3000
+    cfg, req, out = write_config(srv, tmp_path), tmp_path / "req.jsonl", tmp_path / "out.jsonl"
+    ids = write_requests(req, 200)
+    done = run(batch_cmd(cfg, req, out, "--concurrency", "16", "--rpm", str(rpm)), tmp_path)
+    assert done.returncode == 0, done.stderr[-2000:]
+    lines = read_output(out)
+    assert sorted(line["custom_id"] for line in lines) == ids
+    assert all(line["error"] is None for line in lines)  # no item failed for a rate limit
+    assert "200 rate limits retried" in done.stderr
+    with up.lock:
+        times = sorted(t for _, t in up.seen)
+    assert len(times) == 400
+    # The upstream's own clock: no window of W seconds holds more than its share of the
+    # RPM (+1 for the window's edge, +1 for arrival jitter): starts are evenly spaced.
+    for width in (0.5, 2.0, 5.0):
+        most = max(sum(1 for u in times[i:] if u < t + width) for i, t in enumerate(times))
+        assert most <= rpm * width / 60 + 2, (width, most)
+
+
+def test_malformed_lines_are_reported_by_number_and_the_rest_runs(srv: FakeServer,
+                                                                  tmp_path: Path) -> None:
+    Upstream(srv)
+    cfg, req, out = write_config(srv, tmp_path), tmp_path / "req.jsonl", tmp_path / "out.jsonl"
+    good = [json.dumps(request_line(i, "openai" if i % 2 else "simple")) for i in range(12)]
+    bad = {3: "{not json", 6: json.dumps({"model": "openai/x", "messages": "hi"}),
+           8: json.dumps(request_line(0)),
+           10: json.dumps({**request_line(50, "openai"), "url": "/v1/embeddings"}),
+           13: json.dumps({"custom_id": "no-model", "messages": [{"role": "user",
+                                                                  "content": "x"}]})}
+    lines, g = [], iter(good)
+    for n in range(1, 18):
+        lines.append(bad[n] if n in bad else next(g, ""))
+    req.write_text("\n".join(lines) + "\n")
+    done = run(batch_cmd(cfg, req, out), tmp_path)
+    assert done.returncode == 1
+    err = done.stderr
+    assert "line 3: not JSON" in err
+    assert "line 6: no custom_id" in err
+    assert "line 8: custom_id 'req-00000' is repeated" in err
+    assert "line 10: POST /v1/embeddings is not supported" in err
+    assert "line 13: no model" in err
+    assert "12 done (0 failed), 5 malformed, skipped" in err
+    assert len(read_output(out)) == 12
+    # with a default model the no-model line runs; the others are still reported
+    again = run(batch_cmd(cfg, req, out, "-m", "openai/gpt-4o-mini"), tmp_path)
+    assert "1 done (0 failed), 12 already done, skipped, 4 malformed" in again.stderr
+    assert "no-model" in {line["custom_id"] for line in read_output(out)}
+
+
+def test_a_budget_stop_ends_cleanly_and_a_rerun_continues(srv: FakeServer,
+                                                           tmp_path: Path) -> None:
+    up = Upstream(srv, delay=0.002)
+    req, out = tmp_path / "req.jsonl", tmp_path / "out.jsonl"
+    ids = write_requests(req, 120)
+    tight = {"tight": {"scope": "global", "period": "daily", "limit": COST * 30,
+                       "mode": "hard"}}
+    cfg = write_config(srv, tmp_path, budgets=tight)
+    stopped = run(batch_cmd(cfg, req, out, "--concurrency", "8"), tmp_path)
+    assert stopped.returncode == 3, stopped.stderr[-2000:]
+    assert "stopped: budget 'tight' reached" in stopped.stderr
+    assert "rerun the same command" in stopped.stderr
+    first = read_output(out)
+    assert 0 < len(first) < 120
+    assert all(line["error"] is None for line in first)  # refused items are not written
+    assert len(up.ids()) == len(first)  # the refused ones were never sent
+
+    cfg = write_config(srv, tmp_path, budgets={**tight, "tight": {**tight["tight"],
+                                                                   "limit": 1.0}})
+    done = run(batch_cmd(cfg, req, out, "--concurrency", "8"), tmp_path)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert sorted(line["custom_id"] for line in read_output(out)) == ids
+    assert max(Counter(up.ids()).values()) == 1
+
+
+def test_usage_errors_are_one_line(tmp_path: Path) -> None:
+    cfg = tmp_path / "plugbay.toml"
+    cfg.write_text("")
+    missing = run([sys.executable, "-m", "plugbay.cli", "--config", str(cfg), "batch",
+                   "nope.jsonl", "-o", "out.jsonl"], tmp_path)
+    assert missing.returncode == 2
+    assert missing.stderr.strip() == "plugbay: error: no such input file: nope.jsonl"
+    (tmp_path / "r.jsonl").write_text(json.dumps(request_line(1)) + "\n")
+    no_out = run([sys.executable, "-m", "plugbay.cli", "--config", str(cfg), "batch",
+                  "r.jsonl"], tmp_path)
+    assert no_out.returncode == 2 and "-o FILE is required" in no_out.stderr
+    assert "Traceback" not in missing.stderr + no_out.stderr
