@@ -29,6 +29,7 @@ from plugbay import errors
 from plugbay.batch.inputs import BadLine, InputError, normalise
 from plugbay.batch.pacing import Pacer, Window
 from plugbay.batch.results import error_line, success_line
+from plugbay.cost.ledger.records import cost_total
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -58,8 +59,8 @@ class ItemResult:
         self.cached = completion is not None and completion.extra.get("cache") == "hit"
         self.cost: float | None = 0.0
         if completion is not None and not self.cached:
-            cost = completion.cost
-            self.cost = None if cost is None else cost.total
+            usage, price = completion.usage, completion.price
+            self.cost = None if usage is None or price is None else cost_total(usage, price)
 
     @property
     def ok(self) -> bool:
@@ -140,23 +141,32 @@ class Control:
 
 
 class _Item:
-    __slots__ = ("attempts", "body", "custom_id", "model", "seq")
+    """One request as ``acomplete``'s arguments, built once (a retry reuses them)."""
+
+    __slots__ = ("attempts", "custom_id", "messages", "model", "params", "seq", "task")
 
     def __init__(self, custom_id: str, body: dict[str, Any]) -> None:
         self.custom_id = custom_id
-        self.body = body
-        self.model = body.get("model")
+        self.model = body.pop("model")
+        self.messages = body.pop("messages")
+        for name in _DROPPED:
+            body.pop(name, None)
+        tags = body.get("tags") or body.get("metadata") or {}
+        body["tags"] = {**tags, "custom_id": custom_id}  # the ledger row names the item
+        self.params = body
         self.attempts = 0
         self.seq = 0
+        self.task: asyncio.Task[None] | None = None
 
 
-async def _items(source: Iterable[Any] | AsyncIterable[Any]) -> AsyncGenerator[Any, None]:
-    if isinstance(source, AsyncIterable):
-        async for x in source:
-            yield x
-    else:
-        for x in source:
-            yield x
+_END = object()
+
+
+async def _anext(source: AsyncIterator[Any]) -> Any:
+    try:
+        return await source.__anext__()
+    except StopAsyncIteration:
+        return _END
 
 
 class _Run:
@@ -187,25 +197,26 @@ class _Run:
         self.control.bind(self.wake.set)
         self.retry: deque[_Item] = deque()
         self.tasks: set[asyncio.Task[None]] = set()
-        self.source = _items(requests)
+        # a sync iterable is read with next() (no async generator hop per item)
+        if isinstance(requests, AsyncIterable):
+            self.asource: AsyncIterator[Any] | None = aiter(requests)
+            self.source: Iterator[Any] | None = None
+        else:
+            self.asource, self.source = None, iter(requests)
         self.exhausted = False
         self.started = self.pulled = 0
         self.running = 0  # calls in flight (a task's done callback runs a loop turn later)
         self.failure: BaseException | None = None  # ``on_result`` raised: the run ends
 
     async def one(self, item: _Item) -> None:
-        body = dict(item.body)
-        model, messages = body.pop("model"), body.pop("messages")
-        for name in _DROPPED:
-            body.pop(name, None)
-        tags = body.pop("tags", None) or body.get("metadata") or {}
         completion: Completion | None = None
         error: Exception | None = None
         try:
-            completion = await self.client.acomplete(
-                model, messages, tags={**tags, "custom_id": item.custom_id}, **body)
+            completion = await self.client.acomplete(item.model, item.messages, **item.params)
         except Exception as exc:  # recorded on the item, never raised for the batch
             error = exc
+        if item.task is not None:
+            self.tasks.discard(item.task)
         try:
             self.settle(item, completion, error)
         except Exception as exc:  # on_result (the output file) failed: stop everything
@@ -255,9 +266,9 @@ class _Run:
             return self.retry.popleft()
         stats = self.stats
         while not self.exhausted:
-            try:
-                raw = await self.source.__anext__()
-            except StopAsyncIteration:
+            raw: Any = next(self.source, _END) if self.source is not None else \
+                await _anext(self.asource)  # type: ignore[arg-type]
+            if raw is _END:
                 self.exhausted = True
                 return None
             self.pulled += 1
@@ -303,9 +314,8 @@ class _Run:
             item.seq, item.attempts = self.started, item.attempts + 1
             self.started += 1
             self.running += 1
-            task = asyncio.ensure_future(self.one(item))
+            item.task = task = asyncio.ensure_future(self.one(item))
             self.tasks.add(task)
-            task.add_done_callback(self.tasks.discard)
 
     async def results(self) -> AsyncGenerator[ItemResult, None]:
         finished, control = self.finished, self.control
@@ -331,7 +341,9 @@ class _Run:
             self.stats.ended = time.monotonic()
             if self.bar is not None:
                 self.bar.close()
-            await self.source.aclose()
+            close = getattr(self.asource or self.source, "aclose", None)
+            if close is not None:  # an async generator given as input
+                await close()
 
 
 def run(client: Client, requests: Iterable[Any] | AsyncIterable[Any], *,
