@@ -169,9 +169,12 @@ def _job_file(out: Path) -> Path:
     return out.with_name(out.name + ".job")
 
 
-async def _wait(client: Client, jobs: Any, job_id: str, writer: ResultWriter) -> int:
+async def _wait(client: Client, jobs: Any, job_id: str, writer: ResultWriter,
+                poll: float | None) -> int:
+    timing = {} if poll is None else {"interval": poll}
     try:
-        summary = await jobs.wait(client, job_id, writer.write, done_ids=set(writer.done))
+        summary = await jobs.wait(client, job_id, writer.write, done_ids=set(writer.done),
+                                  **timing)
     except asyncio.CancelledError:
         _say(f"stopped waiting; job {job_id} keeps running at the provider: "
              f"plugbay batch fetch {job_id} -o {writer.path}")
@@ -207,7 +210,7 @@ async def _run_provider(args: argparse.Namespace, writer: ResultWriter, path: Pa
             _say(f"later: plugbay batch status {job_id}; "
                  f"plugbay batch fetch {job_id} -o {writer.path}")
             return 0
-        return await _wait(client, jobs, job_id, writer)
+        return await _wait(client, jobs, job_id, writer, args.poll)
 
 
 async def _job_command(args: argparse.Namespace, what: str, job_id: str, out: TextIO) -> int:
@@ -219,7 +222,7 @@ async def _job_command(args: argparse.Namespace, what: str, job_id: str, out: Te
             if not args.output:
                 raise BatchUsageError("fetch needs -o FILE: where to write the results")
             with ResultWriter(Path(args.output)) as writer:
-                return await _wait(client, jobs, job_id, writer)
+                return await _wait(client, jobs, job_id, writer, args.poll)
         state = await (jobs.status if what == "status" else jobs.cancel)(client, job_id)
         out.write(f"{state}\n")
         return 0
@@ -277,5 +280,7 @@ def add_parser(sub: Any) -> None:
                    help="submit as the provider's batch job (about half price, within 24 h)")
     p.add_argument("--detach", action="store_true",
                    help="with --provider-batch: print the job id and return at once")
+    p.add_argument("--poll", type=float, metavar="SECONDS",
+                   help="provider jobs: the first wait between polls (it doubles; default 5)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_batch)

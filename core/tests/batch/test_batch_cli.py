@@ -229,3 +229,52 @@ def test_usage_errors_are_one_line(tmp_path: Path) -> None:
                   "r.jsonl"], tmp_path)
     assert no_out.returncode == 2 and "-o FILE is required" in no_out.stderr
     assert "Traceback" not in missing.stderr + no_out.stderr
+
+
+def test_provider_batch_detach_status_resume_fetch_cancel(srv: FakeServer,
+                                                          tmp_path: Path) -> None:
+    """--provider-batch against a fake of OpenAI's Files + Batches API: the job id is kept
+    beside the output, so a rerun waits for the same job instead of paying again."""
+    from plugbay.testing.batch_fakes import BatchScenario, OpenAIBatchFake
+
+    fake = OpenAIBatchFake(BatchScenario(polls=1, fail={"req-00003"}))
+    fake.install(srv, prefix="/openai/v1")
+    cfg, req, out = write_config(srv, tmp_path), tmp_path / "req.jsonl", tmp_path / "out.jsonl"
+    ids = write_requests(req, 6)
+    with req.open("a") as fh:
+        fh.write("{broken\n")
+    cmd = batch_cmd(cfg, req, out, "--provider-batch", "--poll", "0.05")
+    base = [sys.executable, "-m", "plugbay.cli", "--config", str(cfg), "batch"]
+
+    detached = run([*cmd, "--detach"], tmp_path)
+    assert detached.returncode == 0, detached.stderr[-2000:]
+    job = detached.stdout.strip()
+    assert job.startswith("openai:") and fake.submits == 1
+    assert "line 7: not JSON" in detached.stderr
+    assert "submitted 6 requests" in detached.stderr
+    assert (tmp_path / "out.jsonl.job").read_text().strip() == job
+
+    status = run([*base, "status", job], tmp_path)
+    assert status.returncode == 0 and status.stdout.startswith(f"{job} in_progress")
+
+    resumed = run(cmd, tmp_path)
+    assert resumed.returncode == 1, resumed.stderr[-2000:]  # one item failed at the provider
+    assert f"resuming job {job}" in resumed.stderr and fake.submits == 1
+    lines = read_output(out)
+    assert sorted(line["custom_id"] for line in lines) == ids
+    failed = [line["custom_id"] for line in lines if line["error"] is not None]
+    assert failed == ["req-00003"]
+    assert not (tmp_path / "out.jsonl.job").exists()
+
+    again = run(cmd, tmp_path)  # everything is in the output: nothing is submitted
+    assert again.returncode == 0 and "nothing to submit" in again.stderr
+    assert fake.submits == 1
+
+    fetched = run([*base, "fetch", job, "-o", str(tmp_path / "copy.jsonl"), "--poll", "0.05"],
+                  tmp_path)
+    assert fetched.returncode == 1, fetched.stderr[-2000:]
+    assert sorted(x["custom_id"] for x in read_output(tmp_path / "copy.jsonl")) == ids
+    cancelled = run([*base, "cancel", job], tmp_path)
+    assert cancelled.returncode == 0 and job in cancelled.stdout and fake.cancelled
+    bad = run([*base, "status", "no-colon"], tmp_path)
+    assert bad.returncode == 2 and "provider:id" in bad.stderr and "Traceback" not in bad.stderr
