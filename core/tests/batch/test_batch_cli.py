@@ -156,10 +156,11 @@ def test_429_heavy_upstream_no_failures_and_never_above_the_rpm(srv: FakeServer,
         times = sorted(t for _, t in up.seen)
     assert len(times) == 400
     # The upstream's own clock: no window of W seconds holds more than its share of the
-    # RPM (+1 for the window's edge, +1 for arrival jitter): starts are evenly spaced.
+    # RPM, give or take the window's edge and 0.1 s of arrival jitter (a busy machine can
+    # hold a request back, then deliver it beside the next): starts are evenly spaced.
     for width in (0.5, 2.0, 5.0):
         most = max(sum(1 for u in times[i:] if u < t + width) for i, t in enumerate(times))
-        assert most <= rpm * width / 60 + 2, (width, most)
+        assert most <= rpm * (width + 0.1) / 60 + 1, (width, most)
 
 
 def test_malformed_lines_are_reported_by_number_and_the_rest_runs(srv: FakeServer,
@@ -176,6 +177,8 @@ def test_malformed_lines_are_reported_by_number_and_the_rest_runs(srv: FakeServe
     for n in range(1, 18):
         lines.append(bad[n] if n in bad else next(g, ""))
     req.write_text("\n".join(lines) + "\n")
+    with req.open("ab") as fh:
+        fh.write(b"\xff\xfe not text\n")  # line 18
     done = run(batch_cmd(cfg, req, out), tmp_path)
     assert done.returncode == 1
     err = done.stderr
@@ -184,11 +187,12 @@ def test_malformed_lines_are_reported_by_number_and_the_rest_runs(srv: FakeServe
     assert "line 8: custom_id 'req-00000' is repeated" in err
     assert "line 10: POST /v1/embeddings is not supported" in err
     assert "line 13: no model" in err
-    assert "12 done (0 failed), 5 malformed, skipped" in err
+    assert "line 18: not UTF-8 text (byte 0xff at column 1)" in err
+    assert "12 done (0 failed), 6 malformed, skipped" in err
     assert len(read_output(out)) == 12
     # with a default model the no-model line runs; the others are still reported
     again = run(batch_cmd(cfg, req, out, "-m", "openai/gpt-4o-mini"), tmp_path)
-    assert "1 done (0 failed), 12 already done, skipped, 4 malformed" in again.stderr
+    assert "1 done (0 failed), 12 already done, skipped, 5 malformed" in again.stderr
     assert "no-model" in {line["custom_id"] for line in read_output(out)}
 
 
