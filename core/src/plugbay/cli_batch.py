@@ -274,7 +274,9 @@ def add_parser(sub: Any) -> None:
     p.add_argument("-o", "--output", help="results file (JSONL, appended)")
     p.add_argument("-c", "--concurrency", type=int, default=16,
                    help="calls in flight at most (default 16; halves on rate limits)")
-    p.add_argument("--rpm", type=float, help="requests per minute at most, evenly spaced")
+    p.add_argument("--rpm", type=float,
+                   help="calls started per minute at most, evenly spaced (a call's own "
+                        "retries come on top: see docs/batch.md)")
     p.add_argument("-m", "--model", help="model for lines that name none (provider/model)")
     p.add_argument("--provider-batch", action="store_true",
                    help="submit as the provider's batch job (about half price, within 24 h)")
