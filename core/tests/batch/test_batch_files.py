@@ -41,6 +41,7 @@ def test_both_input_forms_normalise_to_the_same_item() -> None:
     ({"custom_id": "a", "method": "GET", "url": "/v1/chat/completions", "body": {}}, "GET"),
     ({"custom_id": "a", "url": "/v1/chat/completions", "body": [1]}, "'body' must be"),
     ({"custom_id": "a", "body": {}, "model": "x"}, "unknown key(s) model"),
+    ({"custom_id": "a", "model": "m/x", "messages": MESSAGES, "tags": ["x"]}, "'tags' must"),
 ])
 def test_a_malformed_item_says_what_is_wrong(item: dict[str, object], why: str) -> None:
     with pytest.raises(InputError, match=None) as info:

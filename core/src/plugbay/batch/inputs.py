@@ -73,6 +73,9 @@ def normalise(item: Mapping[str, Any], default_model: str | None = None) -> dict
         body["model"] = default_model
     if not isinstance(body["model"], str):
         raise InputError("model must be a string such as 'openai/gpt-4o-mini'")
+    for key in ("tags", "metadata"):
+        if body.get(key) is not None and not isinstance(body[key], Mapping):
+            raise InputError(f"'{key}' must be a JSON object of strings")
     messages = body.get("messages")
     if not isinstance(messages, (list, str)) or not messages:
         raise InputError("no messages: give a non-empty 'messages' list")
