@@ -7,8 +7,9 @@ in flight, each result tied to its ``custom_id`` (``client.batch`` / ``client.ab
   and the ledger all apply. Each call is tagged ``custom_id`` in the ledger.
 * A failure is one ``ItemResult`` with ``error`` set; nothing is raised for the batch.
   A rate limit (429) is not a failure: the window halves (``pacing.Window``), starts
-  pause for the server's ``retry_after``, and the item goes back to the front of the
-  queue (up to ``rate_retries`` times). ``rpm`` spaces the starts evenly.
+  pause for the server's ``retry_after`` (else 50 ms, doubling with the item's
+  attempts), and the item goes back to the front of the queue (up to ``rate_retries``
+  times). ``rpm`` spaces the starts evenly.
 * A hard budget refusal, or ``Control.stop()``, ends the run cleanly: no new starts,
   the calls in flight finish (their results are yielded), the refused ones are not
   yielded (they are not done: a rerun sends them). ``Control.abort()`` cancels what is
@@ -235,8 +236,10 @@ class _Run:
             stats.rate_limited += 1
             self.window.cut(item.seq, self.started)
             stats.narrowest = self.window.low
-            if error.retry_after:
-                self.pacer.hold(min(error.retry_after, 60.0))
+            # the server's hint, else a short doubling pause: the window alone would let
+            # a limited upstream be asked again at once
+            wait = error.retry_after or 0.05 * 2 ** min(item.attempts - 1, 6)
+            self.pacer.hold(min(wait, 60.0))
             self.retry.append(item)
             return
         if isinstance(error, errors.BudgetExceededError):
