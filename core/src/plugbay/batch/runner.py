@@ -224,6 +224,12 @@ class _Run:
             self.failure = self.failure or exc
             self.control.abort()
         self.running -= 1
+        if self.failure is None:
+            try:
+                self.refill()  # the freed slot is taken now, as a semaphore hands it on
+            except Exception as exc:  # the caller's input raised: the run ends with it
+                self.failure = exc
+                self.control.abort()
         self.wake.set()
 
     def settle(self, item: _Item, completion: Completion | None,
@@ -264,32 +270,55 @@ class _Run:
             self.bar.update(stats.done, stats.failed, stats.cost, stats.unpriced, self.running)
         self.finished.append(result)
 
-    async def next_item(self) -> _Item | None:
+    def take(self, raw: Any) -> _Item | None:
+        """One input item, or ``None`` when it is malformed (reported) or already done."""
+        self.pulled += 1
+        stats = self.stats
+        try:
+            if isinstance(raw, BadLine):
+                raise InputError(raw.reason)
+            norm = normalise(raw, self.default_model)
+        except InputError as exc:
+            stats.bad += 1
+            if self.on_bad is not None:
+                cid = raw.get("custom_id") if isinstance(raw, dict) else None
+                self.on_bad(raw if isinstance(raw, BadLine) else BadLine(
+                    self.pulled, str(exc), cid if isinstance(cid, str) else None))
+            return None
+        if norm["custom_id"] in self.skip:
+            stats.skipped += 1
+            return None
+        return _Item(norm["custom_id"], norm["body"])
+
+    def next_sync(self) -> _Item | None:
+        """The next item of a sync input (a retry first); ``None`` at its end."""
         if self.retry:
             return self.retry.popleft()
-        stats = self.stats
+        source = self.source
+        assert source is not None
         while not self.exhausted:
-            raw: Any = next(self.source, _END) if self.source is not None else \
-                await _anext(self.asource)  # type: ignore[arg-type]
+            raw = next(source, _END)
             if raw is _END:
                 self.exhausted = True
                 return None
-            self.pulled += 1
-            try:
-                if isinstance(raw, BadLine):
-                    raise InputError(raw.reason)
-                norm = normalise(raw, self.default_model)
-            except InputError as exc:
-                stats.bad += 1
-                if self.on_bad is not None:
-                    cid = raw.get("custom_id") if isinstance(raw, dict) else None
-                    self.on_bad(raw if isinstance(raw, BadLine) else BadLine(
-                        self.pulled, str(exc), cid if isinstance(cid, str) else None))
-                continue
-            if norm["custom_id"] in self.skip:
-                stats.skipped += 1
-                continue
-            return _Item(norm["custom_id"], norm["body"])
+            item = self.take(raw)
+            if item is not None:
+                return item
+        return None
+
+    async def next_item(self) -> _Item | None:
+        if self.source is not None:
+            return self.next_sync()
+        if self.retry:
+            return self.retry.popleft()
+        while not self.exhausted:
+            raw = await _anext(self.asource)  # type: ignore[arg-type]
+            if raw is _END:
+                self.exhausted = True
+                return None
+            item = self.take(raw)
+            if item is not None:
+                return item
         return None
 
     async def cancel_in_flight(self) -> None:
@@ -300,13 +329,37 @@ class _Run:
         if self.tasks:
             await asyncio.gather(*self.tasks, return_exceptions=True)
 
+    def room(self) -> bool:
+        # results not yet taken count too: a slow consumer holds the window (back-pressure)
+        return (self.control.reason is None
+                and self.running + len(self.finished) < self.window.width
+                and bool(self.retry or not self.exhausted))
+
+    def start(self, item: _Item) -> None:
+        item.seq, item.attempts = self.started, item.attempts + 1
+        self.started += 1
+        self.running += 1
+        item.task = task = self.loop.create_task(self.one(item))
+        self.tasks.add(task)
+
+    def refill(self) -> bool:
+        """Start what the window allows at once, without waiting for the consumer: a sync
+        input with no pacing in force. ``False`` when the async path must do it."""
+        if self.source is None or self.rpm is not None or self.pacer.held > time.monotonic():
+            return False
+        while self.room():
+            item = self.next_sync()
+            if item is None:
+                break
+            self.start(item)
+        return True
+
     async def launch(self) -> None:
         """Start calls while the window has room and the input has items."""
+        if self.refill():
+            return
         control, pacer = self.control, self.pacer
-        # results not yet taken count too: a slow consumer holds the window (back-pressure)
-        while (control.reason is None
-               and self.running + len(self.finished) < self.window.width
-               and (self.retry or not self.exhausted)):
+        while self.room():
             if self.rpm is not None or pacer.held:
                 await pacer.wait()
                 if control.reason is not None:
@@ -314,14 +367,11 @@ class _Run:
             item = await self.next_item()
             if item is None:
                 return
-            item.seq, item.attempts = self.started, item.attempts + 1
-            self.started += 1
-            self.running += 1
-            item.task = task = asyncio.ensure_future(self.one(item))
-            self.tasks.add(task)
+            self.start(item)
 
     async def results(self) -> AsyncGenerator[ItemResult, None]:
         finished, control = self.finished, self.control
+        self.loop = asyncio.get_running_loop()
         try:
             while True:
                 if control.aborted and self.running:  # cancel; keep what finished
