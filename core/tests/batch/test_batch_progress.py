@@ -36,8 +36,17 @@ def test_a_terminal_gets_done_total_failed_and_cost() -> None:
             bar.update(done, 1, 0.25, 0, 2)
         bar.close()
         tty.flush()
-    text = os.read(master, 65536).decode(errors="replace")
+    chunks = []
+    while True:  # a pty hands its buffer over in pieces; EOF (or EIO) once all is read
+        try:
+            chunk = os.read(master, 65536)
+        except OSError:
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
     os.close(master)
+    text = b"".join(chunks).decode(errors="replace")
     assert "4/4" in text and "failed 1" in text and "$0.2500" in text
 
 

@@ -271,7 +271,11 @@ class _Run:
         self.finished.append(result)
 
     def take(self, raw: Any) -> _Item | None:
-        """One input item, or ``None`` when it is malformed (reported) or already done."""
+        """One input item, or ``None`` at the input's end (``_END``), or when it is
+        malformed (reported) or already done."""
+        if raw is _END:
+            self.exhausted = True
+            return None
         self.pulled += 1
         stats = self.stats
         try:
@@ -297,11 +301,7 @@ class _Run:
         source = self.source
         assert source is not None
         while not self.exhausted:
-            raw = next(source, _END)
-            if raw is _END:
-                self.exhausted = True
-                return None
-            item = self.take(raw)
+            item = self.take(next(source, _END))
             if item is not None:
                 return item
         return None
@@ -312,11 +312,7 @@ class _Run:
         if self.retry:
             return self.retry.popleft()
         while not self.exhausted:
-            raw = await _anext(self.asource)  # type: ignore[arg-type]
-            if raw is _END:
-                self.exhausted = True
-                return None
-            item = self.take(raw)
+            item = self.take(await _anext(self.asource))  # type: ignore[arg-type]
             if item is not None:
                 return item
         return None
