@@ -39,6 +39,8 @@ if TYPE_CHECKING:
         TimeoutError,
         UnknownProviderError,
     )
+    from plugbay.embeddings import EmbedLimits, EmbedRequest, Embeddings
+    from plugbay.errors import EmbeddingUnsupportedError, InputTooLongError
     from plugbay.hookspecs import hookimpl
     from plugbay.types import (
         Completion,
@@ -65,6 +67,8 @@ if TYPE_CHECKING:
 _WHERE = {
     "Client": "client", "Listing": "client", "ProviderContext": "context", "hookimpl": "hookspecs",
     "ParamLimits": "params", "TokenCount": "tokens",
+    "EmbedLimits": "embeddings", "EmbedRequest": "embeddings", "Embeddings": "embeddings",
+    "EmbeddingUnsupportedError": "errors", "InputTooLongError": "errors",
     **dict.fromkeys(
         ["APIError", "AuthenticationError", "BudgetExceededError", "ConfigError", "ConnectionError",
          "ContentFilterError", "ContextLengthError", "InvalidRequestError",
@@ -90,9 +94,14 @@ __all__ = [
     "ContentFilterError",
     "ContextLengthError",
     "Cost",
+    "EmbedLimits",
+    "EmbedRequest",
+    "EmbeddingUnsupportedError",
+    "Embeddings",
     "FinishEvent",
     "Health",
     "ImagePart",
+    "InputTooLongError",
     "InvalidRequestError",
     "Listing",
     "MalformedResponseError",
