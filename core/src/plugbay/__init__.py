@@ -14,6 +14,7 @@ __version__ = "0.1.0"
 if TYPE_CHECKING:
     from plugbay.client import Client, Listing
     from plugbay.context import ProviderContext
+    from plugbay.embeddings import Embeddings, EmbedLimits, EmbedRequest
     from plugbay.errors import (
         APIError,
         AuthenticationError,
@@ -22,6 +23,8 @@ if TYPE_CHECKING:
         ConnectionError,
         ContentFilterError,
         ContextLengthError,
+        EmbeddingUnsupportedError,
+        InputTooLongError,
         InvalidRequestError,
         MalformedResponseError,
         MissingAPIKeyError,
@@ -39,8 +42,6 @@ if TYPE_CHECKING:
         TimeoutError,
         UnknownProviderError,
     )
-    from plugbay.embeddings import EmbedLimits, EmbedRequest, Embeddings
-    from plugbay.errors import EmbeddingUnsupportedError, InputTooLongError
     from plugbay.hookspecs import hookimpl
     from plugbay.types import (
         Completion,

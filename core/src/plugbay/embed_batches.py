@@ -20,9 +20,9 @@ from plugbay.call import Call
 from plugbay.embeddings import (
     CHARS_PER_TOKEN_GENEROUS,
     ENCODINGS,
+    Embeddings,
     EmbedLimits,
     EmbedRequest,
-    Embeddings,
     embed_limits_of,
     estimate_input_tokens,
 )
@@ -212,9 +212,9 @@ def join(parts: list[Embeddings], latency: float) -> Embeddings:
     for part in parts:
         vectors += part.vectors
     usage = None
-    if all(p.usage is not None for p in parts):
-        usage = Usage(input_tokens=sum(p.usage.input_tokens for p in parts  # type: ignore[union-attr]
-                                       ), output_tokens=0)
+    counts = [p.usage.input_tokens for p in parts if p.usage is not None]
+    if len(counts) == len(parts):
+        usage = Usage(input_tokens=sum(counts), output_tokens=0)
     same = all(p.price == head.price for p in parts)
     out = Embeddings.model_construct(
         vectors=vectors, model=head.model, provider=head.provider, usage=usage,

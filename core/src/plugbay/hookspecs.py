@@ -251,7 +251,7 @@ TOKEN_HOOK_NAMES = ("count_tokens",)
 # ``EmbeddingUnsupportedError`` naming the providers that have it.
 
 if TYPE_CHECKING:
-    from plugbay.embeddings import EmbedRequest, Embeddings
+    from plugbay.embeddings import Embeddings, EmbedRequest
 
 
 @hookspec

@@ -1,7 +1,8 @@
 """What a cache entry holds, as bytes: pydantic's JSON behind a four-byte tag.
 
-``pbc1`` (``pbe1`` for one batch of ``Embeddings``) + what the call cost (text, empty when unknown) + a newline + a ``Completion``
-(without ``trace``, which belongs to the original call); or ``pbs1`` + a ``StreamEntry``:
+``pbc1`` + what the call cost (text, empty when unknown) + a newline + a ``Completion``
+(without ``trace``, which belongs to the original call), or ``pbe1`` and the same for one
+batch of ``Embeddings``; or ``pbs1`` + a ``StreamEntry``:
 who answered, at what price and cost, and every event of the stream in order. The cost
 is worked out once, when the entry is written, so a hit does not build a ``Cost``.
 Decoding anything else raises ``ValueError`` (a corrupt entry).

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterator
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from plugbay import errors
 from plugbay._aio import close_quietly
@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from plugbay.call import Call
     from plugbay.cost.budgets import BudgetManager, Reservation
     from plugbay.cost.ratelimit import Permit, RateLimiter
-    from plugbay.embeddings import Embeddings
+    from plugbay.embeddings import Embeddings, EmbedRequest
     from plugbay.pipeline import CompleteNext, EmbedNext, StreamNext
     from plugbay.targets import Targets
     from plugbay.types import Completion, StreamEvent
@@ -88,14 +88,17 @@ class Admission(Layer):
                 await self.limiter.observe(target.name, key, limits, retry_after)
 
     async def complete(self, call: Call, next: CompleteNext) -> Completion:
-        return await self._once(call, next, None)
+        got: Completion = await self._once(call, next, None)
+        return got
 
     async def embed(self, call: Call, next: EmbedNext) -> Embeddings:
         """Reserve the inputs' estimated tokens at the input price (there is no output)."""
         from plugbay.embeddings import estimate_input_tokens
 
-        tokens = sum(estimate_input_tokens(text) for text in call.request.inputs)
-        return await self._once(call, next, tokens)
+        request = cast("EmbedRequest", call.request)
+        tokens: int = sum(estimate_input_tokens(text) for text in request.inputs)
+        got: Embeddings = await self._once(call, next, tokens)
+        return got
 
     async def _once(self, call: Call, next: Any, tokens: int | None) -> Any:
         """One awaited answer (a completion, or embeddings): admit, call, settle."""

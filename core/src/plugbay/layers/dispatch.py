@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterator, Awaitable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from plugbay import errors
 from plugbay._aio import deadline, within
 
 if TYPE_CHECKING:
     from plugbay.call import Call
-    from plugbay.embeddings import Embeddings
+    from plugbay.embeddings import Embeddings, EmbedRequest
     from plugbay.types import Completion, StreamEvent
 
 __all__ = ["Dispatch"]
@@ -96,7 +96,7 @@ class Dispatch:
             raise errors.EmbeddingUnsupportedError(
                 f"provider {target.name!r} has no embeddings in plugbay (its plugin "
                 "implements no 'embed' hook)")
-        request = call.request
+        request = cast("EmbedRequest", call.request)  # an embed call carries one
         limit = call.timeout if call.timeout is not None else self.timeout
         started = _perf()
         try:

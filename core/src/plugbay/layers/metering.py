@@ -66,6 +66,7 @@ class Metering(Layer):
 
     async def embed(self, call: Call, next: EmbedNext) -> Embeddings:
         """One row per batch: its input tokens at the model's price (no output)."""
+        e: Embeddings
         e, span = await self._timed(call, next)
         self.record(call, e.usage, e.price, e.latency, None, None, None, None, None, span,
                     e.model)

@@ -20,7 +20,7 @@ from array import array
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from plugbay import errors
-from plugbay.embeddings import EmbedRequest, Embeddings
+from plugbay.embeddings import Embeddings, EmbedRequest
 from plugbay.hookspecs import hookimpl
 from plugbay.http.hints import rate_limits
 from plugbay.types import Usage
