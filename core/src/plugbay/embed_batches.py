@@ -222,7 +222,7 @@ def join(parts: list[Embeddings], latency: float) -> Embeddings:
         price=head.price if same else None,
         extra={**head.extra, "batches": len(parts)}, trace=head.trace)
     if not same:
-        out._cost = _summed([p.cost for p in parts])
+        out.set_cost(_summed([p.cost for p in parts]))
     return out
 
 

@@ -95,6 +95,10 @@ class Embeddings(_Model):
             return None
         return Cost.of(self.usage, self.price)
 
+    def set_cost(self, cost: Cost | None) -> None:
+        """Fix the cost: the sum over batches answered at different prices."""
+        self._cost = cost
+
     def __len__(self) -> int:
         return len(self.vectors)
 
