@@ -32,10 +32,24 @@ if TYPE_CHECKING:
     from plugbay.targets import Target
     from plugbay.types import Cost
 
-__all__ = ["DEFAULT_CONCURRENCY", "embed", "split"]
+__all__ = ["DEFAULT_CONCURRENCY", "embed", "limits_for", "split"]
 
 DEFAULT_CONCURRENCY = 4  # batches in flight for one list
 _perf = time.perf_counter
+
+
+def limits_for(target: Target, model_id: str) -> EmbedLimits:
+    """The limits of ``model_id`` on ``target``: the plugin's declaration, with the batch
+    size the instance's ``embed_batch`` option sets (a self-hosted server's own limit)."""
+    limits = embed_limits_of(target.plugin.obj).for_model(model_id)
+    own = target.ctx.option("embed_batch")
+    if own is None:
+        return limits
+    if not isinstance(own, int) or isinstance(own, bool) or own < 1:
+        raise errors.ConfigError(f"embed_batch must be a positive integer, not {own!r}",
+                                 key=f"providers.{target.name}.embed_batch")
+    return EmbedLimits(own, max_input_tokens=limits.max_input_tokens,
+                       batch_tokens=limits.batch_tokens)
 
 
 def split(inputs: Sequence[str], limits: EmbedLimits) -> list[tuple[int, int]]:
@@ -141,12 +155,13 @@ async def embed(stack: Stack, model: str, inputs: Any, *, dimensions: int | None
         route_name, model_id = route.name, route.targets[0].model_id
         firsts = [(stack.targets.get(t.provider), t.model_id) for t in route.targets]
         target = firsts[0][0]
-    for t, mid in firsts:
+    for t, _mid in firsts:
         _supported(stack, t)
-        _too_long(texts, embed_limits_of(t.plugin.obj).for_model(mid), f"{t.name}/{mid}")
-    batch = min(embed_limits_of(t.plugin.obj).for_model(mid).batch for t, mid in firsts)
-    tokens = [embed_limits_of(t.plugin.obj).for_model(mid).batch_tokens for t, mid in firsts]
-    caps = [c for c in tokens if c is not None]
+    every = [limits_for(t, mid) for t, mid in firsts]
+    for (t, mid), limits in zip(firsts, every, strict=True):
+        _too_long(texts, limits, f"{t.name}/{mid}")
+    batch = min(limits.batch for limits in every)
+    caps = [limits.batch_tokens for limits in every if limits.batch_tokens is not None]
     slices = split(texts, EmbedLimits(batch, batch_tokens=min(caps) if caps else None))
     if not slices:
         return Embeddings(vectors=[], model=model_id, provider=target.name,

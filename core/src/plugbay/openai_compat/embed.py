@@ -102,6 +102,10 @@ class OpenAIEmbeddings:
     embed_dimensions_field: ClassVar[str] = "dimensions"
     embed_dtype_field: ClassVar[str | None] = None
 
+    def embed_model(self, ctx: ProviderContext, model: str) -> str:
+        """The model (or deployment) id sent for ``model``."""
+        return self.model_id(model)  # type: ignore[attr-defined,no-any-return]
+
     def embed_url(self, ctx: ProviderContext, model: str) -> str:
         """The embeddings endpoint for ``model``; Azure puts the deployment in the path."""
         return self.url(ctx, self.embed_path)  # type: ignore[attr-defined,no-any-return]
@@ -112,7 +116,7 @@ class OpenAIEmbeddings:
             raise errors.InvalidRequestError(
                 f"{provider.name} offers the encodings {', '.join(self.embed_encodings)}, "
                 f"not {request.encoding!r}", provider=provider.name)
-        model = self.model_id(request.model)  # type: ignore[attr-defined]
+        model = self.embed_model(provider, request.model)
         body = embeddings_body(request, model, wire_base64=self.embed_base64_wire,
                                dimensions_field=self.embed_dimensions_field,
                                dtype_field=self.embed_dtype_field)

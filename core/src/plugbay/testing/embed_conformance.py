@@ -26,7 +26,8 @@ import pytest
 
 import plugbay
 from plugbay import errors
-from plugbay.embeddings import CHARS_PER_TOKEN_GENEROUS, EmbedLimits, embed_limits_of
+from plugbay.embed_batches import limits_for
+from plugbay.embeddings import CHARS_PER_TOKEN_GENEROUS, EmbedLimits
 from plugbay.testing.embed_wire import DEFAULT_DIMS, EmbedWire, fake_tokens, fake_vector
 from plugbay.testing.server import FakeServer
 from plugbay.testing.wire import ERROR_KINDS, WRONG_SHAPES
@@ -73,8 +74,7 @@ class EmbeddingConformance:
         return f"{self.provider}/{self.embed_model}"
 
     def limits(self, client: plugbay.Client) -> EmbedLimits:
-        obj = client.targets.get(self.provider).plugin.obj
-        return embed_limits_of(obj).for_model(self.embed_model)
+        return limits_for(client.targets.get(self.provider), self.embed_model)
 
     def sent(self, server: FakeServer) -> list[Any]:
         return [r for r in server.requests if self.embed_wire.is_embed(r)]
