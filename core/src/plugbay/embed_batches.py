@@ -172,8 +172,7 @@ async def embed(stack: Stack, model: str, inputs: Any, *, dimensions: int | None
 
     def one(start: int, end: int, to: Target | None, mid: str) -> Callable[[], Awaitable[Any]]:
         async def run() -> Embeddings:
-            request = EmbedRequest.model_construct(model=mid, inputs=texts[start:end],
-                                                   **options)
+            request = EmbedRequest(model=mid, inputs=texts[start:end], **options)
             call = Call(model, request, target=to, timeout=timeout, tags=tags,  # type: ignore[arg-type]
                         route=route_name, cache=cache, ttl=ttl)
             try:
@@ -189,8 +188,15 @@ async def embed(stack: Stack, model: str, inputs: Any, *, dimensions: int | None
         parts.append(first)
         rest = slices[1:]
         target, model_id = _winner(stack, first, target, model_id)
-    parts += await _bounded([one(s, e, target, model_id) for s, e in rest],
-                            max(1, concurrency))
+    if len(rest) == 1:  # one request: no tasks to make (most calls)
+        parts.append(await one(*rest[0], target, model_id)())
+    elif rest:
+        parts += await _bounded([one(s, e, target, model_id) for s, e in rest],
+                                max(1, concurrency))
+    if len(parts) == 1:
+        only = parts[0]
+        only.extra["batches"] = 1
+        return only
     return join(parts, _perf() - started)
 
 
