@@ -147,9 +147,11 @@ class Mistral(OpenAIEmbeddings, MistralBatch, OpenAICompatible):
 
     def parse_models(self, data: Any) -> list[dict[str, Any]]:
         items = super().parse_models(data)
-        # The listing also holds fine-tunes and embedding models; keep chat-capable ones.
+        # The listing also holds fine-tunes and moderation models; keep the chat-capable
+        # ones and the embedding models (served by the embed hook).
         return [i for i in items
-                if (i.get("capabilities") or {}).get("completion_chat", True)]
+                if (i.get("capabilities") or {}).get("completion_chat", True)
+                or "embed" in str(i["id"])]
 
 
 # Conservative: mistral-embed refuses a request over 16,384 tokens in all ("Too many tokens
