@@ -105,8 +105,12 @@ def smoke(name: str, wheel: Path, core_wheel: Path | None) -> str:
         # a plugin that builds on another (vertex reuses anthropic's and gemini's codecs)
         # gets it from this release's own wheels, as it would from the index after upload
         links = [arg for d in sorted(DIST.iterdir()) for arg in ("--find-links", str(d))]
+        # uv caches a find-links wheel by name and version: without a refresh, a sibling
+        # built by an earlier run of this same version would be installed instead
+        fresh = [arg for w in DIST.glob("*/*.whl")
+                 for arg in ("--refresh-package", w.name.split("-")[0].replace("_", "-"))]
         got = run(UV, "pip", "install", "--quiet", "--python", str(venv / "bin" / "python"),
-                  *links, *wheels)
+                  *links, *fresh, *wheels)
         if got.returncode != 0:
             return "install failed: " + (got.stderr.strip().splitlines() or ["?"])[-1]
         listed = run(str(venv / "bin" / "plugbay"), "plugins", "--json", cwd=Path(tmp))

@@ -98,6 +98,9 @@ def _issue12_detail(m: dict[str, Any], p: dict[str, Any]) -> list[str]:
         f"- Cache: a hit in memory {g('cache_memory.hit_p50_us')}, in SQLite "
         f"{g('cache_sqlite.hit_p50_us')}; the same call on a client without a cache "
         f"{g('cache_memory.uncached_p50_us')}.",
+        f"- Embeddings (issue 15): `aembed` over a raw HTTP call getting the same vectors, "
+        f"1 input {g('embed.overhead_1_us')} (CPU {g('embed.overhead_1_cpu_us')}), 1,000 "
+        f"inputs {g('embed.overhead_1000_us')} (CPU {g('embed.overhead_1000_cpu_us')}).",
         f"- One stream of {p['micro_chunks']} chunks, per chunk: async "
         f"{g('syncstream.async_chunk_us')} (CPU {g('syncstream.async_cpu_chunk_us')}), sync "
         f"{g('syncstream.sync_chunk_us')} (CPU {g('syncstream.sync_cpu_chunk_us')}).",

@@ -247,6 +247,16 @@ def _guard(fn: Callable[..., Any], *args: Any) -> dict[str, Any]:
         return {"error": _line(exc)}
 
 
+BENCH_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+async def embed_overhead(seconds: float) -> dict[str, Any]:
+    sys.path.insert(0, BENCH_DIR)
+    from embed_overhead import measure  # bench/embed_overhead.py, runnable alone too
+
+    return await measure(seconds)
+
+
 def main() -> None:
     argv = sys.argv[1:]
     opts = dict(zip(argv[::2], argv[1::2], strict=False))
@@ -255,7 +265,7 @@ def main() -> None:
             os.sched_setaffinity(0, {int(opts["--cpu"])})
         except OSError:
             pass
-    measures = opts.get("--measure", "pipeline,cache,syncstream").split(",")
+    measures = opts.get("--measure", "pipeline,cache,syncstream,embed").split(",")
     seconds = float(opts.get("--seconds", "3"))
     chunks = int(opts.get("--chunks", "200"))
     doc: dict[str, Any] = {"mode": "micro", "version": plugbay.__version__}
@@ -269,6 +279,8 @@ def main() -> None:
                 doc[f"cache_{backend}"] = _guard(cache_hits, backend, seconds / 2, tmp)
         if "syncstream" in measures:
             doc["syncstream"] = _guard(syncstream, seconds, chunks)
+        if "embed" in measures:  # issue 15: aembed over a raw HTTP call, 1 and 1,000 inputs
+            doc["embed"] = _guard(embed_overhead, seconds / 2)
     sys.stdout.write(json.dumps(doc) + "\n")
 
 

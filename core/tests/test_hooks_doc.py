@@ -17,7 +17,8 @@ def signature_of(name: str) -> str:
 def test_every_hook_documented_with_exact_signature():
     text = DOC.read_text()
     documented = re.findall(r"^def (\w+)\(.*$", text, flags=re.M)
-    names = hookspecs.HOOK_NAMES + hookspecs.BATCH_HOOK_NAMES + hookspecs.TOKEN_HOOK_NAMES
+    names = (hookspecs.HOOK_NAMES + hookspecs.BATCH_HOOK_NAMES + hookspecs.TOKEN_HOOK_NAMES
+             + hookspecs.EMBED_HOOK_NAMES)
     assert sorted(documented) == sorted(names)
     for name in names:
         assert signature_of(name) in text, f"docs/hooks.md disagrees with {name}: " \
@@ -25,7 +26,8 @@ def test_every_hook_documented_with_exact_signature():
 
 
 def test_docstrings_have_the_fixed_shape():
-    for name in hookspecs.HOOK_NAMES + hookspecs.BATCH_HOOK_NAMES + hookspecs.TOKEN_HOOK_NAMES:
+    for name in (hookspecs.HOOK_NAMES + hookspecs.BATCH_HOOK_NAMES + hookspecs.TOKEN_HOOK_NAMES
+             + hookspecs.EMBED_HOOK_NAMES):
         doc = inspect.getdoc(getattr(hookspecs, name)) or ""
         for part in ("Result rule:", ":param provider:", ":returns:", ":async:", ":never:"):
             assert part in doc, f"{name} docstring lacks {part!r}"

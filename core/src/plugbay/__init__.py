@@ -14,6 +14,7 @@ __version__ = "0.1.0"
 if TYPE_CHECKING:
     from plugbay.client import Client, Listing
     from plugbay.context import ProviderContext
+    from plugbay.embeddings import Embeddings, EmbedLimits, EmbedRequest
     from plugbay.errors import (
         APIError,
         AuthenticationError,
@@ -22,6 +23,8 @@ if TYPE_CHECKING:
         ConnectionError,
         ContentFilterError,
         ContextLengthError,
+        EmbeddingUnsupportedError,
+        InputTooLongError,
         InvalidRequestError,
         MalformedResponseError,
         MissingAPIKeyError,
@@ -65,6 +68,8 @@ if TYPE_CHECKING:
 _WHERE = {
     "Client": "client", "Listing": "client", "ProviderContext": "context", "hookimpl": "hookspecs",
     "ParamLimits": "params", "TokenCount": "tokens",
+    "EmbedLimits": "embeddings", "EmbedRequest": "embeddings", "Embeddings": "embeddings",
+    "EmbeddingUnsupportedError": "errors", "InputTooLongError": "errors",
     **dict.fromkeys(
         ["APIError", "AuthenticationError", "BudgetExceededError", "ConfigError", "ConnectionError",
          "ContentFilterError", "ContextLengthError", "InvalidRequestError",
@@ -90,9 +95,14 @@ __all__ = [
     "ContentFilterError",
     "ContextLengthError",
     "Cost",
+    "EmbedLimits",
+    "EmbedRequest",
+    "EmbeddingUnsupportedError",
+    "Embeddings",
     "FinishEvent",
     "Health",
     "ImagePart",
+    "InputTooLongError",
     "InvalidRequestError",
     "Listing",
     "MalformedResponseError",

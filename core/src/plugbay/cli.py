@@ -39,15 +39,19 @@ def _table(rows: list[list[str]], out: TextIO) -> None:
 
 
 def cmd_plugins(args: argparse.Namespace, out: TextIO) -> int:
+    from plugbay.operations import operations
+
     client = _client(args)
-    client.host.load_all()
+    loaded = client.host.load_all()
     statuses = client.plugins()
+    ops = {s.name: operations(loaded.get(s.name)) for s in statuses}
     if args.json:
-        out.write(json.dumps([s.__dict__ for s in statuses], indent=2) + "\n")
+        out.write(json.dumps([{**s.__dict__, "operations": ops[s.name]} for s in statuses],
+                             indent=2) + "\n")
         return 0
-    rows = [["NAME", "DISTRIBUTION", "VERSION", "STATE", "DETAIL"]]
-    rows += [[s.name, s.distribution or "-", s.version or "-", s.state, s.error or ""]
-             for s in statuses]
+    rows = [["NAME", "DISTRIBUTION", "VERSION", "STATE", "OPERATIONS", "DETAIL"]]
+    rows += [[s.name, s.distribution or "-", s.version or "-", s.state,
+              ",".join(ops[s.name]) or "-", s.error or ""] for s in statuses]
     _table(rows, out)
     if len(rows) == 1:
         out.write("no plugins installed: pip install plugbay-openai (or another provider)\n")
@@ -65,13 +69,16 @@ def cmd_models(args: argparse.Namespace, out: TextIO) -> int:
     if args.json:
         out.write(json.dumps([m.model_dump(mode="json") for m in listing], indent=2) + "\n")
         return 0
-    rows = [["MODEL", "CONTEXT", "INPUT $/M", "OUTPUT $/M", "AS OF"]]
+    from plugbay.operations import operations
+
+    rows = [["MODEL", "CONTEXT", "INPUT $/M", "OUTPUT $/M", "AS OF", "OPERATIONS"]]
     for info in sorted(listing, key=lambda m: (m.provider, m.id)):
         price = client.price(f"{info.provider}/{info.id}")
+        ops = operations(client.targets.get(info.provider).plugin)  # the provider's
         rows.append([f"{info.provider}/{info.id}", str(info.context_window or "-"),
                      _money(price.input if price else None),
                      _money(price.output if price else None),
-                     str(price.as_of) if price else "-"])
+                     str(price.as_of) if price else "-", ",".join(ops) or "-"])
     _table(rows, out)
     for name, reason in sorted(listing.errors.items()):
         sys.stderr.write(f"plugbay: {name}: {reason}\n")
@@ -255,6 +262,15 @@ def _usage_commands(sub: Any) -> None:
 
 
 EXTRA_COMMANDS.append(_usage_commands)
+
+
+def _embed_command(sub: Any) -> None:
+    from plugbay.cli_embed import add_parser  # `plugbay embed` (issue 15)
+
+    add_parser(sub)
+
+
+EXTRA_COMMANDS.append(_embed_command)
 
 
 def _batch_commands(sub: Any) -> None:

@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     from plugbay.cost.ledger import Ledger
     from plugbay.cost.ratelimit import RateLimiter
     from plugbay.cost.stats import ProviderStats
+    from plugbay.embeddings import Embeddings
     from plugbay.http.models import Transport
     from plugbay.layers.metering import Metering
     from plugbay.pipeline import Pipeline
@@ -187,20 +188,18 @@ class Client:
 
     def abatch(self, requests: Iterable[Any] | AsyncIterable[Any], *, concurrency: int = 16,
                progress: bool = True, **options: Any) -> AsyncGenerator[ItemResult, None]:
-        """Run many requests through :meth:`acomplete`, ``concurrency`` at a time; yield
-        each ``ItemResult`` (tied to its ``custom_id``) as it finishes. A failure is an
-        item's ``error``, never raised. Options: ``plugbay.batch.runner.run``."""
+        """Many requests through :meth:`acomplete`, ``concurrency`` at a time; each
+        ``ItemResult`` (its ``custom_id``, answer or error) as it finishes. Options and
+        rules: ``plugbay.batch.runner.run``, ``docs/batch.md``."""
         from plugbay.batch.runner import run
 
         return run(self, requests, concurrency=concurrency, progress=progress, **options)
 
-    def batch(self, requests: Iterable[Any], *, concurrency: int = 16, progress: bool = True,
-              **options: Any) -> Iterator[ItemResult]:
+    def batch(self, requests: Iterable[Any], **options: Any) -> Iterator[ItemResult]:
         """Sync form of :meth:`abatch` (a generator of results)."""
         from plugbay.batch.runner import sync_iter
 
-        return sync_iter(self._runner, self.abatch(requests, concurrency=concurrency,
-                                                   progress=progress, **options))
+        return sync_iter(self._runner, self.abatch(requests, **options))
 
     # ------------------------------------------------------------- budget downgrades
 
@@ -291,6 +290,29 @@ class Client:
     def count_tokens(self, model: str, messages: Any, *, tools: Any = None) -> TokenCount:
         """Sync form of :meth:`acount_tokens`."""
         return self._runner.run(self.acount_tokens(model, messages, tools=tools))
+
+    async def aembed(self, model: str, inputs: Any, *, dimensions: int | None = None,
+                     input_type: str | None = None, encoding: str = "float",
+                     timeout: float | None = None, **options: Any) -> Embeddings:
+        """Embed ``inputs`` (a list of strings) with ``model``: vectors in input order,
+        usage and cost; long lists go in the provider's batches (``plugbay.embed_batches``,
+        ``docs/embeddings.md``). ``options``: ``tags``, ``cache``, ``ttl``, ``concurrency``;
+        any other goes to the provider's body."""
+        from plugbay.embed_batches import embed
+
+        known = {k: options.pop(k) for k in ("tags", "cache", "ttl", "concurrency")
+                 if k in options}
+        return await embed(self._stack, model, inputs, dimensions=dimensions,
+                           input_type=input_type, encoding=encoding, timeout=timeout,
+                           extra=options, **known)
+
+    def embed(self, model: str, inputs: Any, *, dimensions: int | None = None,
+              input_type: str | None = None, encoding: str = "float",
+              timeout: float | None = None, **options: Any) -> Embeddings:
+        """Sync form of :meth:`aembed`."""
+        return self._runner.run(self.aembed(model, inputs, dimensions=dimensions,
+                                            input_type=input_type, encoding=encoding,
+                                            timeout=timeout, **options))
 
     def price(self, model: str) -> Price | None:
         """The price of ``provider/model`` per million tokens, or ``None`` when unknown."""

@@ -354,3 +354,19 @@ def error_for_status(status: int) -> type[APIError]:
 def is_timeout(exc: BaseException) -> bool:
     """True for plugbay's and the builtin timeout errors."""
     return isinstance(exc, (TimeoutError, _Builtin_TimeoutError))
+
+
+# ------------------------------------------------------------------ embeddings
+
+
+class EmbeddingUnsupportedError(PluginError):
+    """The provider's plugin implements no ``embed`` hook (see ``client.embed``)."""
+
+
+class InputTooLongError(ContextLengthError):
+    """One input of ``client.embed`` is longer than the model takes; ``index`` is its
+    position in the list the caller gave."""
+
+    def __init__(self, message: str, *, index: int, **kw: Any) -> None:
+        super().__init__(message, **kw)
+        self.index = index

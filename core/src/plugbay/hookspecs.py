@@ -244,3 +244,37 @@ def count_tokens(request: Request, provider: ProviderContext,
 
 
 TOKEN_HOOK_NAMES = ("count_tokens",)
+
+
+# ------------------------------------------------------------------ embeddings
+# Optional: a plugin without it still loads; ``client.embed`` on its provider raises
+# ``EmbeddingUnsupportedError`` naming the providers that have it.
+
+if TYPE_CHECKING:
+    from plugbay.embeddings import Embeddings, EmbedRequest
+
+
+@hookspec
+def embed(request: EmbedRequest, provider: ProviderContext,
+          ) -> Embeddings | Awaitable[Embeddings]:
+    """Embed ``request.inputs`` in one provider request.
+
+    Result rule: called only on the plugin that owns ``provider``; its return value
+    is the result.
+
+    :param request: The inputs (at most the batch size the plugin declares in
+        ``embed_limits``; the core splits longer lists), the model id without the
+        provider prefix, ``dimensions``, ``input_type`` (map it onto the provider's own
+        field) and ``encoding``. Pass ``request.extra`` through to the body.
+    :param provider: The provider instance: options, credentials and HTTP client.
+    :returns: :class:`~plugbay.embeddings.Embeddings` with one vector per input, in
+        input order, in the asked encoding, and usage (input tokens) when reported.
+    :async: May be ``async def`` (preferred) or a plain function.
+    :never: Never reorder, drop or pad vectors (a count that does not match the inputs
+        is a :class:`~plugbay.errors.MalformedResponseError`); never split the batch
+        yourself; never raise anything but a :mod:`plugbay.errors` class.
+    """
+    raise NotImplementedError  # pragma: no cover
+
+
+EMBED_HOOK_NAMES = ("embed",)

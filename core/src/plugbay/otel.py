@@ -65,7 +65,8 @@ class Instrumentation:
         """A CLIENT span for one attempt, started now (not yet current)."""
         target = call.target
         model = call.request.model
-        attrs: dict[str, Any] = {"gen_ai.operation.name": "chat",
+        op = "embeddings" if hasattr(call.request, "inputs") else "chat"  # client.embed
+        attrs: dict[str, Any] = {"gen_ai.operation.name": op,
                                  "gen_ai.request.model": model}
         if target is not None:
             system = target.ctx.plugin
@@ -73,7 +74,7 @@ class Instrumentation:
                           "plugbay.provider": target.name})
         if call.route:
             attrs["plugbay.route"] = call.route
-        return self.tracer.start_span(f"chat {model}", kind=self._trace.SpanKind.CLIENT,
+        return self.tracer.start_span(f"{op} {model}", kind=self._trace.SpanKind.CLIENT,
                                       attributes=attrs)
 
     def current(self, span: Any) -> Any:

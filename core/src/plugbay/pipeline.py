@@ -12,8 +12,12 @@ pass-through defaults, so a layer overrides only what it changes::
 return ``next(call)`` untouched, which costs nothing per chunk. A layer may call
 ``next`` more than once (retries) or not at all (a cache hit, a refusal).
 
+``embed(call, next)`` is the third operation (``client.embed``; ``call.request`` is an
+``EmbedRequest`` and the answer ``Embeddings``). Its default passes through, so a layer
+written for chat alone (or one without the method at all) never sees embeddings.
+
 ``compose`` joins the layers once, when the client is built; a call then runs as
-plain nested calls. A layer that overrides neither method is left out of that path.
+plain nested calls. A layer that overrides none of the methods is left out of that path.
 """
 
 from __future__ import annotations
@@ -23,12 +27,14 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from plugbay.call import Call
+    from plugbay.embeddings import Embeddings
     from plugbay.types import Completion, StreamEvent
 
-__all__ = ["CompleteNext", "Layer", "Pipeline", "StreamNext", "compose"]
+__all__ = ["CompleteNext", "EmbedNext", "Layer", "Pipeline", "StreamNext", "compose"]
 
 CompleteNext = Callable[["Call"], Awaitable["Completion"]]
 StreamNext = Callable[["Call"], AsyncIterator["StreamEvent"]]
+EmbedNext = Callable[["Call"], Awaitable["Embeddings"]]
 
 
 class Layer:
@@ -42,20 +48,25 @@ class Layer:
     def stream(self, call: Call, next: StreamNext) -> AsyncIterator[StreamEvent]:
         return next(call)
 
+    async def embed(self, call: Call, next: EmbedNext) -> Embeddings:
+        return await next(call)
+
     async def aclose(self) -> None:
         """Release what the layer holds (connections, background tasks)."""
 
 
 class Pipeline:
-    """The composed stack: ``complete(call)`` and ``stream(call)`` run every layer."""
+    """The composed stack: ``complete(call)``, ``stream(call)`` and ``embed(call)`` run
+    every layer."""
 
-    __slots__ = ("complete", "layers", "stream")
+    __slots__ = ("complete", "embed", "layers", "stream")
 
     def __init__(self, layers: Sequence[Any], complete: Callable[[Call], Awaitable[Completion]],
-                 stream: StreamNext) -> None:
+                 stream: StreamNext, embed: EmbedNext | None = None) -> None:
         self.layers = tuple(layers)
         self.complete = complete
         self.stream = stream
+        self.embed = embed if embed is not None else _no_embed
 
     def names(self) -> list[str]:
         return [getattr(layer, "name", type(layer).__name__) for layer in self.layers]
@@ -67,8 +78,13 @@ class Pipeline:
                 await close()
 
 
+async def _no_embed(call: Call) -> Embeddings:
+    raise TypeError("this pipeline's bottom has no embed(call)")
+
+
 def _overrides(layer: Any, method: str) -> bool:
-    return getattr(type(layer), method, None) is not getattr(Layer, method)
+    mine = getattr(type(layer), method, None)
+    return mine is not None and mine is not getattr(Layer, method)
 
 
 def _bind_complete(layer: Any, nxt: CompleteNext) -> CompleteNext:
@@ -81,9 +97,15 @@ def _bind_stream(layer: Any, nxt: StreamNext) -> StreamNext:
     return lambda call: fn(call, nxt)
 
 
+def _bind_embed(layer: Any, nxt: EmbedNext) -> EmbedNext:
+    fn = layer.embed
+    return lambda call: fn(call, nxt)
+
+
 def compose(layers: Sequence[Any], bottom: Any) -> Pipeline:
-    """Stack ``layers`` (first = outermost) on ``bottom``, whose ``complete(call)`` and
-    ``stream(call)`` take no ``next``: it makes the plugin call."""
+    """Stack ``layers`` (first = outermost) on ``bottom``, whose ``complete(call)``,
+    ``stream(call)`` and (optional) ``embed(call)`` take no ``next``: it makes the plugin
+    call. A layer without ``embed`` passes embeddings through."""
     for layer in layers:
         if not callable(getattr(layer, "complete", None)) or not callable(
                 getattr(layer, "stream", None)):
@@ -91,9 +113,12 @@ def compose(layers: Sequence[Any], bottom: Any) -> Pipeline:
                             "and stream(call, next) methods (subclass plugbay.pipeline.Layer)")
     complete: CompleteNext = bottom.complete
     stream: StreamNext = bottom.stream
+    embed: EmbedNext | None = getattr(bottom, "embed", None)
     for layer in reversed(layers):
         if _overrides(layer, "complete"):
             complete = _bind_complete(layer, complete)
         if _overrides(layer, "stream"):
             stream = _bind_stream(layer, stream)
-    return Pipeline([*layers, bottom], complete, stream)
+        if embed is not None and _overrides(layer, "embed"):
+            embed = _bind_embed(layer, embed)
+    return Pipeline([*layers, bottom], complete, stream, embed)

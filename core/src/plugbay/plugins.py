@@ -30,6 +30,7 @@ GROUP = "plugbay"
 HOOKS: tuple[str, ...] = ("complete", "stream", "list_models", "price", "health")
 # optional, see hookspecs: a plugin may implement none of them
 HOOKS += ("batch_submit", "batch_poll", "batch_results", "batch_cancel", "count_tokens")
+HOOKS += ("embed",)
 
 
 # Plain classes, not dataclasses: `dataclasses` (with `inspect`) is ~15% of the cost of

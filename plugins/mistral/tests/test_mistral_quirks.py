@@ -167,9 +167,11 @@ async def test_models_capabilities_and_chat_only(server: FakeServer,
     server.add("GET", "/v1/models", Reply.json({"object": "list", "data": [
         item("pixtral-12b", completion_chat=True, function_calling=True, vision=True),
         item("mistral-embed", completion_chat=False, function_calling=False, vision=False),
+        item("mistral-moderation-2411", completion_chat=False, classification=True),
     ]}))
     models = {m.id: m for m in await client.amodels("mistral")}
-    assert "mistral-embed" not in models
+    assert "mistral-moderation-2411" not in models  # neither chat nor embeddings
+    assert "mistral-embed" in models  # an embedding model: client.embed serves it
     pixtral = models["pixtral-12b"]
     assert pixtral.supports_vision is True and pixtral.supports_tools is True
     assert pixtral.context_window == 32768

@@ -73,4 +73,7 @@ def test_table_prices_every_row_without_a_listing(server):
         assert models and not server.requests
         for info in models:
             price = c.price(f"together/{info.id}")
-            assert price is not None and price.input > 0 and price.output > 0 and price.as_of
+            # an embedding model has no output tokens: its output price is a true 0
+            embeds = "bert" in info.id or "bge-" in info.id
+            assert price is not None and price.input > 0 and price.as_of
+            assert price.output > 0 or (embeds and price.output == 0)

@@ -1,7 +1,8 @@
 """What a cache entry holds, as bytes: pydantic's JSON behind a four-byte tag.
 
 ``pbc1`` + what the call cost (text, empty when unknown) + a newline + a ``Completion``
-(without ``trace``, which belongs to the original call); or ``pbs1`` + a ``StreamEntry``:
+(without ``trace``, which belongs to the original call), or ``pbe1`` and the same for one
+batch of ``Embeddings``; or ``pbs1`` + a ``StreamEntry``:
 who answered, at what price and cost, and every event of the stream in order. The cost
 is worked out once, when the entry is written, so a hit does not build a ``Cost``.
 Decoding anything else raises ``ValueError`` (a corrupt entry).
@@ -16,10 +17,12 @@ from pydantic import BaseModel, ConfigDict
 
 from plugbay.types import Completion, Cost, Price, StreamEvent, Usage
 
-__all__ = ["StreamEntry", "decode_completion", "decode_stream", "encode_completion",
-           "encode_stream", "last_usage", "saved_cost"]
+__all__ = ["StreamEntry", "decode_completion", "decode_embeddings", "decode_stream",
+           "encode_completion", "encode_embeddings", "encode_stream", "last_usage",
+           "saved_cost"]
 
 _COMPLETION = b"pbc1"
+_EMBEDDINGS = b"pbe1"
 _STREAM = b"pbs1"
 
 
@@ -64,6 +67,23 @@ def decode_completion(data: bytes) -> tuple[Completion, float | None]:
     end = data.index(b"\n", 4)
     saved = float(data[4:end]) if end > 4 else None
     return Completion.model_validate_json(data[end + 1:]), saved
+
+
+def encode_embeddings(result: Any) -> bytes:
+    saved = saved_cost(result.usage, result.price)
+    head = b"" if saved is None else repr(saved).encode()
+    return b"%s%s\n%s" % (_EMBEDDINGS, head, result.model_dump_json(exclude={"trace"}).encode())
+
+
+def decode_embeddings(data: bytes) -> tuple[Any, float | None]:
+    """The embeddings and what they cost."""
+    from plugbay.embeddings import Embeddings
+
+    if data[:4] != _EMBEDDINGS:
+        raise ValueError("not an embeddings entry")
+    end = data.index(b"\n", 4)
+    saved = float(data[4:end]) if end > 4 else None
+    return Embeddings.model_validate_json(data[end + 1:]), saved
 
 
 def encode_stream(provider: str, model: str, price: Price | None, saved: float | None,

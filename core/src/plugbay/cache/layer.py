@@ -25,24 +25,34 @@ from typing import TYPE_CHECKING, Any
 from plugbay import errors
 from plugbay.cache.entry import (
     decode_completion,
+    decode_embeddings,
     decode_stream,
     encode_completion,
+    encode_embeddings,
     encode_stream,
     saved_cost,
 )
 from plugbay.cache.flight import Flight, Origin, copy_error
 from plugbay.cache.key import cache_key, where
 from plugbay.cache.steps import DEFAULT_TTL, CacheSteps, OnHit
-from plugbay.pipeline import CompleteNext, Layer, StreamNext
+from plugbay.pipeline import CompleteNext, EmbedNext, Layer, StreamNext
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from plugbay.cache.entry import StreamEntry
     from plugbay.call import Call
+    from plugbay.embeddings import Embeddings
     from plugbay.types import Completion, StreamEvent
+
+    # how one kind of awaited answer is written to and read from an entry
+    Codec = tuple[Callable[[bytes], tuple[Any, float | None]], Callable[[Any], bytes]]
 
 __all__ = ["DEFAULT_TTL", "MODES", "CacheLayer", "OnHit"]
 
 MODES = (None, "no-cache", "no-store", "off")
+_COMPLETION: Codec = (decode_completion, encode_completion)
+_EMBEDDINGS: Codec = (decode_embeddings, encode_embeddings)
 _NESTED = frozenset({"usage", "finish"})  # events holding a model or a dict: copy deep
 
 
@@ -82,51 +92,63 @@ class CacheLayer(CacheSteps, Layer):
 
     name = "cache"
 
-    # ------------------------------------------------------------------ complete
+    # ------------------------------------------------------------------ complete, embed
 
     async def complete(self, call: Call, next: CompleteNext) -> Completion:
+        got: Completion = await self._answer(call, next, _COMPLETION)
+        return got
+
+    async def embed(self, call: Call, next: EmbedNext) -> Embeddings:
+        """One batch of embeddings, cached and shared in flight as a completion is (its
+        key holds the inputs, model, dimensions, input type and encoding)."""
+        got: Embeddings = await self._answer(call, next, _EMBEDDINGS)
+        return got
+
+    async def _answer(self, call: Call, next: Any, codec: Codec) -> Any:
         mode = _mode(call)
         if mode == "off":
             return await next(call)
         key = cache_key(call, self.namespace)
         table = self._flights.table()
+        decode = codec[0]
         while True:
             if mode != "no-cache":
-                found = await self._read(key, decode_completion)
+                found = await self._read(key, decode)
                 if found is not None:
                     return await self._hit(call, *found[1])
                 flight = table.get(key)
                 if flight is not None:
-                    shared = await self._follow(call, flight)
+                    shared = await self._follow(call, flight, decode)
                     if shared is not None:
                         return await self._hit(call, *shared)
                     continue  # the leader gave up: lead, or follow a new one
             call.outcome.cache = "miss"
             if mode == "no-store":
                 return await next(call)
-            return await self._lead(call, next, key, mode, table)
+            return await self._lead(call, next, key, mode, table, codec)
 
     async def _follow(self, call: Call, flight: Flight,
-                      ) -> tuple[Completion, float | None] | None:
+                      decode: Callable[[bytes], tuple[Any, float | None]],
+                      ) -> tuple[Any, float | None] | None:
         end = self._end(call)
         while flight.state is None:
             await self._wait(call, flight, end)
         if flight.state == "ok":
             if flight.entry is not None:
-                return decode_completion(flight.entry)
-            copy: Completion = flight.value.model_copy(deep=True)
+                return decode(flight.entry)
+            copy = flight.value.model_copy(deep=True)
             return copy, saved_cost(copy.usage, copy.price)
         if flight.state == "error" and flight.error is not None:
             raise copy_error(flight.error) from flight.error
         return None
 
-    async def _lead(self, call: Call, next: CompleteNext, key: str, mode: str | None,
-                    table: dict[str, Flight]) -> Completion:
+    async def _lead(self, call: Call, next: Any, key: str, mode: str | None,
+                    table: dict[str, Flight], codec: Codec) -> Any:
         flight = self._board(table, key)
         token: str | None = None
         try:
             if self._store.shared and mode is None:
-                token, found = await self._lock(call, key, decode_completion)
+                token, found = await self._lock(call, key, codec[0])
                 if found is not None:
                     self._land(table, key, flight, entry=found[0])
                     return await self._hit(call, *found[1])
@@ -135,9 +157,9 @@ class CacheLayer(CacheSteps, Layer):
                 completion = await next(call)
             finally:
                 await self._stop(renew)
-            entry = self._encode(encode_completion, completion)
+            entry = self._encode(codec[1], completion)
             self._land(table, key, flight, entry=entry, value=completion, keep=True)
-            if entry is not None and completion.finish_reason != "error":
+            if entry is not None and getattr(completion, "finish_reason", None) != "error":
                 await self._keep(key, entry, call, mode)
             self._land(table, key, flight)
         except BaseException as exc:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterator
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from plugbay import errors
 from plugbay._aio import close_quietly
@@ -21,7 +21,8 @@ if TYPE_CHECKING:
     from plugbay.call import Call
     from plugbay.cost.budgets import BudgetManager, Reservation
     from plugbay.cost.ratelimit import Permit, RateLimiter
-    from plugbay.pipeline import CompleteNext, StreamNext
+    from plugbay.embeddings import Embeddings, EmbedRequest
+    from plugbay.pipeline import CompleteNext, EmbedNext, StreamNext
     from plugbay.targets import Targets
     from plugbay.types import Completion, StreamEvent
 
@@ -39,15 +40,20 @@ class Admission(Layer):
         self.limiter = limiter
         self.targets = targets
 
-    async def _admit(self, call: Call) -> tuple[Reservation | None, Permit | None, str | None]:
+    async def _admit(self, call: Call, tokens: int | None = None,
+                     ) -> tuple[Reservation | None, Permit | None, str | None]:
+        """``tokens``: the input estimate of an embedding (no output); ``None`` for chat."""
         target, request = call.target, call.request
         assert target is not None
         provider = target.name
         reservation = permit = key = None
         budgets, limiter = self.budgets, self.limiter
         if budgets is not None:
-            estimate = estimate_cost(request, target.price(request.model),
-                                     budgets.output_tokens)
+            price = target.price(request.model)
+            if tokens is None:
+                estimate = estimate_cost(request, price, budgets.output_tokens)
+            else:
+                estimate = tokens * price.input / 1_000_000 if price and price.input else 0.0
             reservation = await budgets.reserve(provider, request.model, call.route,
                                                 call.tags, estimate)
         if limiter is not None:
@@ -55,7 +61,8 @@ class Admission(Layer):
                    else budgets.output_tokens if budgets else 1024)
             key = limiter.key(provider, target.api_key())
             try:
-                permit = await limiter.acquire(provider, key, estimate_tokens(request) + out)
+                need = estimate_tokens(request) + out if tokens is None else tokens
+                permit = await limiter.acquire(provider, key, need)
             except BaseException:
                 if budgets is not None:
                     await budgets.settle(reservation, 0.0)
@@ -81,7 +88,21 @@ class Admission(Layer):
                 await self.limiter.observe(target.name, key, limits, retry_after)
 
     async def complete(self, call: Call, next: CompleteNext) -> Completion:
-        reservation, permit, key = await self._admit(call)
+        got: Completion = await self._once(call, next, None)
+        return got
+
+    async def embed(self, call: Call, next: EmbedNext) -> Embeddings:
+        """Reserve the inputs' estimated tokens at the input price (there is no output)."""
+        from plugbay.embeddings import estimate_input_tokens
+
+        request = cast("EmbedRequest", call.request)
+        tokens: int = sum(estimate_input_tokens(text) for text in request.inputs)
+        got: Embeddings = await self._once(call, next, tokens)
+        return got
+
+    async def _once(self, call: Call, next: Any, tokens: int | None) -> Any:
+        """One awaited answer (a completion, or embeddings): admit, call, settle."""
+        reservation, permit, key = await self._admit(call, tokens)
         call.outcome.cost = None
         try:
             c = await next(call)

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterator, Awaitable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from plugbay import errors
 from plugbay._aio import deadline, within
 
 if TYPE_CHECKING:
     from plugbay.call import Call
+    from plugbay.embeddings import Embeddings, EmbedRequest
     from plugbay.types import Completion, StreamEvent
 
 __all__ = ["Dispatch"]
@@ -83,6 +84,47 @@ class Dispatch:
         out.price = target.price(call.request.model)
         limit = call.timeout if call.timeout is not None else self.timeout
         return _events(target.plugin.impl("stream"), call, limit)
+
+    async def embed(self, call: Call) -> Embeddings:
+        """The plugin's ``embed`` hook for one batch (``call.request`` an ``EmbedRequest``)."""
+        target = call.target
+        if target is None:
+            raise errors.PluginError(f"{call.model!r} reached the plugin call with no "
+                                     "provider chosen (is a routing layer missing?)")
+        fn = target.plugin.hooks.get("embed")
+        if fn is None:
+            raise errors.EmbeddingUnsupportedError(
+                f"provider {target.name!r} has no embeddings in plugbay (its plugin "
+                "implements no 'embed' hook)")
+        request = cast("EmbedRequest", call.request)  # an embed call carries one
+        limit = call.timeout if call.timeout is not None else self.timeout
+        started = _perf()
+        try:
+            async with within(limit):
+                result = fn(request=request, provider=target.ctx)
+                if isinstance(result, Awaitable):
+                    result = await result
+        except TimeoutError:
+            raise errors.TimeoutError(f"no answer within {limit:.3g} s",
+                                      provider=target.name) from None
+        except errors.PlugbayError:
+            raise
+        except Exception as exc:  # a plugin bug: wrapped here, at the edge
+            raise _foreign(exc, target.name) from exc
+        got: Embeddings = result
+        if len(got.vectors) != len(request.inputs):
+            raise errors.MalformedResponseError(
+                f"{len(got.vectors)} vectors came back for {len(request.inputs)} inputs",
+                provider=target.name)
+        fields = got.__dict__  # as for a completion: not pydantic's __setattr__
+        fields["latency"] = _perf() - started
+        fields["provider"] = target.name
+        if fields["price"] is None:
+            fields["price"] = target.price(request.model)
+        got.__pydantic_fields_set__.update(_STAMPED)
+        out = call.outcome
+        out.provider, out.model, out.price = target.name, got.model, fields["price"]
+        return got
 
 
 async def _events(fn: Any, call: Call, limit: float | None) -> AsyncIterator[StreamEvent]:

@@ -21,7 +21,8 @@ if TYPE_CHECKING:
     from plugbay.call import Call
     from plugbay.cost.ledger import Ledger
     from plugbay.cost.stats import Stats
-    from plugbay.pipeline import CompleteNext, StreamNext
+    from plugbay.embeddings import Embeddings
+    from plugbay.pipeline import CompleteNext, EmbedNext, StreamNext
     from plugbay.types import Completion, Price, StreamEvent, Usage
 
 __all__ = ["Metering"]
@@ -45,6 +46,7 @@ class Metering(Layer):
         self.otel = otel
 
     async def complete(self, call: Call, next: CompleteNext) -> Completion:
+        # _timed's body, inlined: this is the hot path of every completion
         started = _perf()
         otel = self.otel
         span = None
@@ -61,6 +63,29 @@ class Metering(Layer):
         self.record(call, c.usage, c.price, c.latency, c.time_to_first_token, None, None,
                     c.id, c.text, span, c.model)
         return c
+
+    async def embed(self, call: Call, next: EmbedNext) -> Embeddings:
+        """One row per batch: its input tokens at the model's price (no output)."""
+        e: Embeddings
+        e, span = await self._timed(call, next)
+        self.record(call, e.usage, e.price, e.latency, None, None, None, None, None, span,
+                    e.model)
+        return e
+
+    async def _timed(self, call: Call, next: Any) -> tuple[Any, Any]:
+        """``next(call)`` inside the attempt's span; a failure is recorded here."""
+        started = _perf()
+        otel = self.otel
+        span = None
+        try:
+            if otel is None:
+                return await next(call), None
+            span = otel.start(call)
+            with otel.current(span):  # the request carries its traceparent
+                return await next(call), span
+        except BaseException as exc:
+            self.failed(call, exc, started, span=span)
+            raise
 
     async def stream(self, call: Call, next: StreamNext) -> AsyncIterator[StreamEvent]:
         from plugbay.streaming import StreamCollector

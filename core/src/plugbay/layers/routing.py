@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, cast
 
 from plugbay import errors
 from plugbay._aio import close_quietly
@@ -23,7 +23,8 @@ from plugbay.routing.retry import RETRY, classify, delay_for
 
 if TYPE_CHECKING:
     from plugbay.call import Call
-    from plugbay.pipeline import CompleteNext, StreamNext
+    from plugbay.embeddings import Embeddings
+    from plugbay.pipeline import CompleteNext, EmbedNext, StreamNext
     from plugbay.routing.retry import RetryPolicy
     from plugbay.routing.router import Router
     from plugbay.types import Completion, StreamEvent
@@ -61,6 +62,13 @@ class Routing(Layer):
             except errors.APIError as exc:
                 attempt = await self._again(call, exc, retry)
                 retry += 1
+
+    async def embed(self, call: Call, next: EmbedNext) -> Embeddings:
+        """One batch of embeddings: retried and failed over exactly as a completion (one
+        awaited answer per attempt; the plan, the breakers and the trace do not care
+        what the answer is)."""
+        got: Any = await self.complete(call, cast("CompleteNext", next))
+        return cast("Embeddings", got)
 
     def stream(self, call: Call, next: StreamNext) -> AsyncIterator[StreamEvent]:
         if call.target is None:

@@ -20,17 +20,19 @@ from urllib.parse import quote
 
 from plugbay import errors
 from plugbay.context import ProviderContext
+from plugbay.embeddings import Embeddings, EmbedLimits, EmbedRequest
 from plugbay.hookspecs import hookimpl
 from plugbay.http.hints import rate_limits
 from plugbay.openai_compat import ResponsesCapable, probe
 from plugbay.openai_compat import codec as oai
 from plugbay.openai_compat.batch import OpenAIBatchAPI
+from plugbay.openai_compat.embed import OpenAIEmbeddings
 from plugbay.params import ParamLimits
 from plugbay.types import Completion, Health, ModelInfo, Price, Request, StreamEvent
 from plugbay_azure.auth import SCOPE, EntraToken
 
-__all__ = ["DEFAULT_API_VERSION", "Azure", "complete", "health", "list_models", "plugin",
-           "price", "stream"]
+__all__ = ["DEFAULT_API_VERSION", "Azure", "complete", "embed", "health", "list_models",
+           "plugin", "price", "stream"]
 
 plugin_api = 1  # the plugbay plugin API this plugin was built for (docs/hooks.md)
 
@@ -44,7 +46,7 @@ VERSION_ENV = ("AZURE_OPENAI_API_VERSION", "OPENAI_API_VERSION")
 _FILTER_CODES = ("content_filter", "ResponsibleAIPolicyViolation")
 
 
-class Azure(OpenAIBatchAPI, ResponsesCapable):
+class Azure(OpenAIEmbeddings, OpenAIBatchAPI, ResponsesCapable):
     name = "azure"
     api_key_env = ("AZURE_OPENAI_API_KEY", "AZURE_API_KEY")
     price_package = __name__
@@ -127,6 +129,16 @@ class Azure(OpenAIBatchAPI, ResponsesCapable):
         if s["api"] == "v1":
             return self.url(ctx, "/openai/v1/chat/completions")
         return self.url(ctx, f"/openai/deployments/{quote(model, safe='')}/chat/completions"
+                             f"?api-version={quote(s['api_version'])}")
+
+    def embed_model(self, ctx: ProviderContext, model: str) -> str:
+        return self.deployment(ctx, model)
+
+    def embed_url(self, ctx: ProviderContext, model: str) -> str:
+        s = self.settings(ctx)
+        if s["api"] == "v1":
+            return self.url(ctx, "/openai/v1/embeddings")
+        return self.url(ctx, f"/openai/deployments/{quote(model, safe='')}/embeddings"
                              f"?api-version={quote(s['api_version'])}")
 
     def responses_url(self, ctx: ProviderContext, model: str) -> str:
@@ -254,6 +266,11 @@ class Azure(OpenAIBatchAPI, ResponsesCapable):
         return await super().complete(request, provider)
 
     @hookimpl
+    async def embed(self, request: EmbedRequest, provider: ProviderContext) -> Embeddings:
+        await self.prepare(provider)  # a key, or an Entra token fresh enough
+        return await super().embed(request, provider)
+
+    @hookimpl
     async def stream(self, request: Request, provider: ProviderContext,
                      ) -> AsyncIterator[StreamEvent]:
         await self.prepare(provider)
@@ -320,6 +337,11 @@ def _has_responses(version: str) -> bool:
 # a request outside them is refused before it is sent.
 param_limits = ParamLimits(temperature=(0.0, 2.0), top_p=(0.0, 1.0))
 
+# Embeddings as OpenAI's: 2048 inputs a request, 8192 tokens each (Azure OpenAI's REST
+# reference for embeddings `input`, read 2026-12-04).
+embed_limits = EmbedLimits(batch=2048, max_input_tokens=8192, batch_tokens=300_000)
+
 plugin = Azure()
 complete, stream, list_models, price, health = plugin.hookimpls()
 batch_submit, batch_poll, batch_results, batch_cancel = plugin.batch_hookimpls()
+embed = plugin.embed

@@ -16,6 +16,7 @@ from urllib.parse import quote
 
 from plugbay import errors
 from plugbay.context import ProviderContext
+from plugbay.embeddings import Embeddings, EmbedRequest
 from plugbay.health import probe
 from plugbay.hookspecs import hookimpl
 from plugbay.http.hints import api_error
@@ -24,9 +25,11 @@ from plugbay.pricing import PriceTable
 from plugbay.types import Completion, Health, ModelInfo, Price, Request, StreamEvent
 from plugbay_bedrock import codec
 from plugbay_bedrock.auth import AwsAuth, auth_for, region_hint
+from plugbay_bedrock.embed_codec import build_embed_body, parse_embed_response
 from plugbay_bedrock.streaming import aiter_events
 
-__all__ = ["base_model", "complete", "health", "list_models", "map_error", "price", "stream"]
+__all__ = ["base_model", "complete", "embed", "health", "list_models", "map_error", "price",
+           "stream"]
 
 RUNTIME_URL = "https://bedrock-runtime.{region}.amazonaws.com"
 CONTROL_URL = "https://bedrock.{region}.amazonaws.com"
@@ -150,6 +153,25 @@ async def complete(request: Request, provider: ProviderContext) -> Completion:
         raise map_error(response.status, response.headers, response.content, provider)
     return codec.to_completion(response.json(), provider=provider.name,
                                model=request.model, request_id=_request_id(response))
+
+
+@hookimpl
+async def embed(request: EmbedRequest, provider: ProviderContext) -> Embeddings:
+    """Titan and Cohere embedding models through ``InvokeModel`` (``embed_codec``)."""
+    model = base_model(request.model)
+    body = json.dumps(build_embed_body(request, model, provider.name),
+                      separators=(",", ":"), ensure_ascii=False).encode()
+    auth = await auth_for(provider)
+    url = runtime_url(provider, auth) + _model_path(request.model) + "/invoke"
+    response = await _send(provider, "POST", url, body, "application/json")
+    if response.status >= 400:
+        raise map_error(response.status, response.headers, response.content, provider)
+    result = parse_embed_response(response.json(), response.headers, request, model,
+                                  provider.name)
+    request_id = _request_id(response)
+    if request_id:
+        result.extra["request_id"] = request_id
+    return result
 
 
 @hookimpl

@@ -8,6 +8,7 @@ from typing import Any
 
 from plugbay import errors
 from plugbay.context import ProviderContext
+from plugbay.embeddings import Embeddings, EmbedLimits, EmbedRequest
 from plugbay.health import probe
 from plugbay.hookspecs import hookimpl
 from plugbay.http.hints import api_error, rate_limits
@@ -24,8 +25,9 @@ from plugbay.types import (
     UsageEvent,
 )
 from plugbay_cohere import codec
+from plugbay_cohere.embed_codec import build_embed_body, parse_embed_response
 
-__all__ = ["complete", "health", "list_models", "price", "stream"]
+__all__ = ["complete", "embed", "health", "list_models", "price", "stream"]
 
 plugin_api = 1  # the plugbay plugin API this plugin was built for (docs/hooks.md)
 
@@ -70,6 +72,26 @@ def map_error(status: int, headers: Mapping[str, str], raw: Any,
         exc.request_id = body_id
     return exc
 
+
+
+# /v2/embed takes at most 96 texts a request; embed-v4.0 reads 128k tokens an input, the
+# v3 models 512 (Cohere's embed API reference and model cards, read 2026-12-04).
+embed_limits = EmbedLimits(batch=96, max_input_tokens=512, models={
+    "embed-v4": EmbedLimits(batch=96, max_input_tokens=128_000)})
+
+
+@hookimpl
+async def embed(request: EmbedRequest, provider: ProviderContext) -> Embeddings:
+    response = await provider.http.request("POST", _url(provider, "/v2/embed"),
+                                           headers=_headers(provider),
+                                           json=build_embed_body(request))
+    if response.status >= 400:
+        raise map_error(response.status, response.headers, response.content, provider)
+    result = parse_embed_response(response.json(), request, provider.name)
+    limits = rate_limits(response.headers)
+    if limits:
+        result.extra["rate_limits"] = provider.state["rate_limits"] = limits
+    return result
 
 
 @hookimpl

@@ -5,7 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from plugbay.context import ProviderContext
+from plugbay.embeddings import EmbedLimits
 from plugbay.openai_compat import OpenAICompatible
+from plugbay.openai_compat.embed import OpenAIEmbeddings
 from plugbay.openai_compat.provider import price_from_listing
 from plugbay.types import ModelInfo, Price
 
@@ -14,7 +16,7 @@ _PRICE_FIELDS = {"input": "input_tokens", "output": "output_tokens",
                  "cached_input": "cache_read_tokens"}
 
 
-class DeepInfra(OpenAICompatible):
+class DeepInfra(OpenAIEmbeddings, OpenAICompatible):
     name = "deepinfra"
     default_base_url = "https://api.deepinfra.com/v1/openai"
     api_key_env = ("DEEPINFRA_TOKEN",)  # the name DeepInfra's own examples use
@@ -37,6 +39,10 @@ class DeepInfra(OpenAICompatible):
         return {item["id"]: price} if price is not None else {}
 
 
+# DeepInfra documents no batch size for /v1/openai/embeddings: a conservative 64.
+embed_limits = EmbedLimits(batch=64)
+
 plugin_api = 1  # the plugbay plugin API this plugin was built for (docs/hooks.md)
 plugin = DeepInfra()
 complete, stream, list_models, price, health = plugin.hookimpls()
+embed = plugin.embed

@@ -5,13 +5,15 @@ from __future__ import annotations
 from typing import Any
 
 from plugbay.context import ProviderContext
+from plugbay.embeddings import EmbedLimits
 from plugbay.openai_compat import OpenAICompatible
+from plugbay.openai_compat.embed import OpenAIEmbeddings
 from plugbay.types import ModelInfo
 
 MODEL_PREFIX = "accounts/fireworks/models/"
 
 
-class Fireworks(OpenAICompatible):
+class Fireworks(OpenAIEmbeddings, OpenAICompatible):
     name = "fireworks"
     default_base_url = "https://api.fireworks.ai/inference/v1"
     price_package = __name__
@@ -31,6 +33,10 @@ class Fireworks(OpenAICompatible):
         return info
 
 
+# Fireworks documents no batch size for /embeddings: a conservative 64 (embed_batch changes it).
+embed_limits = EmbedLimits(batch=64)
+
 plugin_api = 1  # the plugbay plugin API this plugin was built for (docs/hooks.md)
 plugin = Fireworks()
 complete, stream, list_models, price, health = plugin.hookimpls()
+embed = plugin.embed

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 from plugbay.params import ParamLimits
 from plugbay_gemini.batch import batch_cancel, batch_poll, batch_results, batch_submit
+from plugbay_gemini.embed import embed, embed_limits
 from plugbay_gemini.provider import complete, health, list_models, price, stream
 from plugbay_gemini.tokens import count_tokens
 
 __all__ = ["batch_cancel", "batch_poll", "batch_results", "batch_submit", "complete",
-           "count_tokens", "health", "list_models", "price", "stream"]
+           "count_tokens", "embed", "embed_limits", "health", "list_models", "price",
+           "stream"]
 
 plugin_api = 1  # the plugbay plugin API this plugin was built for (docs/hooks.md)
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from plugbay import errors
 from plugbay.context import ProviderContext
+from plugbay.embeddings import Embeddings, EmbedLimits, EmbedRequest
 from plugbay.hookspecs import hookimpl
 from plugbay.openai_compat import OpenAICompatible, probe
 from plugbay.openai_compat.provider import price_from_listing
@@ -59,12 +61,46 @@ class HuggingFace(OpenAICompatible):
         return await probe(provider, lambda: provider.http.request(
             "GET", url, headers=self.headers(provider), timeout=10.0), self.map_error)
 
+    @hookimpl
+    async def embed(self, request: EmbedRequest, provider: ProviderContext) -> Embeddings:
+        """The router's ``hf-inference`` feature-extraction pipeline: ``POST
+        {router}/hf-inference/models/{model}/pipeline/feature-extraction`` with
+        ``{"inputs": [...]}`` answers one float vector per input, in order (no usage: it
+        bills compute time, so there is no per-token price)."""
+        if request.encoding != "float" or request.dimensions is not None:
+            raise errors.InvalidRequestError(
+                "huggingface feature-extraction returns full-size float vectors only: drop "
+                "dimensions and encoding", provider=provider.name)
+        root = self.url(provider, "").removesuffix("/v1")
+        url = f"{root}/hf-inference/models/{request.model}/pipeline/feature-extraction"
+        response = await provider.http.request(
+            "POST", url, headers=self.headers(provider),
+            json={"inputs": request.inputs, **request.extra})
+        if response.status >= 400:
+            raise self.map_error(response.status, response.headers, response.content, provider)
+        vectors = response.json()
+        if (not isinstance(vectors, list) or len(vectors) != len(request.inputs)
+                or not all(isinstance(v, list) and v and not isinstance(v[0], list)
+                           for v in vectors)):
+            raise errors.malformed(f"the answer is not {len(request.inputs)} vectors",
+                                   response.text, provider=provider.name,
+                                   status=response.status)
+        return Embeddings.model_construct(
+            vectors=vectors, model=request.model, provider=provider.name, usage=None,
+            dimensions=len(vectors[0]) if vectors else None, encoding="float", latency=None,
+            price=None, extra={}, trace=None)
+
 
 def _live(item: dict[str, Any]) -> list[dict[str, Any]]:
     return [p for p in item.get("providers") or () if isinstance(p, dict) and p.get("provider")
             and p.get("status", "live") == "live"]
 
 
+# feature-extraction takes a list; 32 a request keeps one inside the router's time limit
+# (set embed_batch under [providers.huggingface] to change it).
+embed_limits = EmbedLimits(batch=32)
+
 plugin_api = 1  # the plugbay plugin API this plugin was built for (docs/hooks.md)
 plugin = HuggingFace()
 complete, stream, list_models, price, health = plugin.hookimpls()
+embed = plugin.embed

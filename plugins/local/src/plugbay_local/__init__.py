@@ -14,15 +14,17 @@ from typing import Any
 
 from plugbay import errors
 from plugbay.context import ProviderContext, env_prefix
+from plugbay.embeddings import EmbedLimits
 from plugbay.health import probe
 from plugbay.hookspecs import hookimpl
 from plugbay.http.models import HTTPResponse
 from plugbay.openai_compat import OpenAICompatible
+from plugbay.openai_compat.embed import OpenAIEmbeddings
 from plugbay.pricing import configured_price
 from plugbay.types import Health, Price
 
 
-class Local(OpenAICompatible):
+class Local(OpenAIEmbeddings, OpenAICompatible):
     name = "local"
     default_base_url = ""
     key_required = False
@@ -69,6 +71,11 @@ class Local(OpenAICompatible):
         return {"timings": timings} if isinstance(timings, dict) else {}
 
 
+# A local server's batch size is its own (vLLM takes any, llama.cpp its n_batch tokens):
+# 32 a request unless [providers.local] embed_batch says otherwise.
+embed_limits = EmbedLimits(batch=32)
+
 plugin_api = 1  # the plugbay plugin API this plugin was built for (docs/hooks.md)
 plugin = Local()
 complete, stream, list_models, price, health = plugin.hookimpls()
+embed = plugin.embed

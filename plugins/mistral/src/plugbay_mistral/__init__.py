@@ -18,8 +18,10 @@ from typing import Any
 
 from plugbay import errors
 from plugbay.context import ProviderContext
+from plugbay.embeddings import EmbedLimits
 from plugbay.http.hints import api_error
 from plugbay.openai_compat import OpenAICompatible, parse_error_body
+from plugbay.openai_compat.embed import OpenAIEmbeddings
 from plugbay.types import ModelInfo, Request
 from plugbay_mistral.batch import MistralBatch
 
@@ -71,8 +73,13 @@ def readable_detail(detail: Any) -> str:
     return "; ".join(parts) or "invalid request"
 
 
-class Mistral(MistralBatch, OpenAICompatible):
+class Mistral(OpenAIEmbeddings, MistralBatch, OpenAICompatible):
     name = "mistral"
+    # /v1/embeddings names its fields output_dimension and output_dtype (codestral-embed:
+    # float, int8, uint8, binary, ubinary), and encoding_format float or base64.
+    embed_dimensions_field = "output_dimension"
+    embed_dtype_field = "output_dtype"
+    embed_encodings = ("float", "int8", "uint8", "binary", "ubinary", "base64")
     default_base_url = "https://api.mistral.ai/v1"
     seed_field = "random_seed"
     # Mistral rejects stream_options (422 extra_forbidden) and reports usage regardless.
@@ -140,12 +147,19 @@ class Mistral(MistralBatch, OpenAICompatible):
 
     def parse_models(self, data: Any) -> list[dict[str, Any]]:
         items = super().parse_models(data)
-        # The listing also holds fine-tunes and embedding models; keep chat-capable ones.
+        # The listing also holds fine-tunes and moderation models; keep the chat-capable
+        # ones and the embedding models (served by the embed hook).
         return [i for i in items
-                if (i.get("capabilities") or {}).get("completion_chat", True)]
+                if (i.get("capabilities") or {}).get("completion_chat", True)
+                or "embed" in str(i["id"])]
 
+
+# Conservative: mistral-embed refuses a request over 16,384 tokens in all ("Too many tokens
+# in batch"), and an input over 8,192; the batch size itself is not documented.
+embed_limits = EmbedLimits(batch=128, max_input_tokens=8192, batch_tokens=16_384)
 
 plugin_api = 1  # the plugbay plugin API this plugin was built for (docs/hooks.md)
 plugin = Mistral()
 complete, stream, list_models, price, health = plugin.hookimpls()
+embed = plugin.embed
 batch_submit, batch_poll, batch_results, batch_cancel = plugin.batch_hookimpls()

@@ -5,7 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from plugbay.context import ProviderContext
+from plugbay.embeddings import EmbedLimits
 from plugbay.openai_compat import OpenAICompatible
+from plugbay.openai_compat.embed import OpenAIEmbeddings
 from plugbay.openai_compat.provider import price_from_listing
 from plugbay.types import ModelInfo, Price
 
@@ -14,7 +16,7 @@ _PRICE_FIELDS = {"input": "input_token_price_per_m", "output": "output_token_pri
 _UNIT = 1e-4
 
 
-class Novita(OpenAICompatible):
+class Novita(OpenAIEmbeddings, OpenAICompatible):
     name = "novita"
     default_base_url = "https://api.novita.ai/openai/v1"
     price_package = __name__
@@ -35,6 +37,10 @@ class Novita(OpenAICompatible):
         return {item["id"]: price} if price is not None else {}
 
 
+# Novita documents no batch size for /openai/v1/embeddings: a conservative 64.
+embed_limits = EmbedLimits(batch=64)
+
 plugin_api = 1  # the plugbay plugin API this plugin was built for (docs/hooks.md)
 plugin = Novita()
 complete, stream, list_models, price, health = plugin.hookimpls()
+embed = plugin.embed

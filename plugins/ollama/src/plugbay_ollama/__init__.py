@@ -9,6 +9,7 @@ from typing import Any
 
 from plugbay import errors
 from plugbay.context import ProviderContext
+from plugbay.embeddings import Embeddings, EmbedLimits, EmbedRequest
 from plugbay.hookspecs import hookimpl
 from plugbay.http.hints import api_error
 from plugbay.http.sse import NDJSONDecoder
@@ -20,11 +21,12 @@ from plugbay.types import (
     Price,
     Request,
     StreamEvent,
+    Usage,
     UsageEvent,
 )
 from plugbay_ollama import codec
 
-__all__ = ["base_url", "complete", "health", "list_models", "price", "stream"]
+__all__ = ["base_url", "complete", "embed", "health", "list_models", "price", "stream"]
 
 plugin_api = 1  # the plugbay plugin API this plugin was built for (docs/hooks.md)
 
@@ -97,6 +99,45 @@ def line_error(line: dict[str, Any], ctx: ProviderContext, partial: str | None =
 
 def _defaults(ctx: ProviderContext) -> dict[str, Any]:
     return {k: ctx.options[k] for k in _PASS_OPTIONS if ctx.options.get(k) is not None}
+
+
+# POST /api/embed takes a list; the server batches it itself. 64 a request keeps one
+# request short; [providers.ollama] embed_batch changes it.
+embed_limits = EmbedLimits(batch=64)
+
+
+@hookimpl
+async def embed(request: EmbedRequest, provider: ProviderContext) -> Embeddings:
+    """``POST /api/embed``: ``{model, input, dimensions?, truncate: false}`` answers
+    ``{model, embeddings, prompt_eval_count}`` (vectors in input order, floats only).
+    ``truncate`` is off, so an input too long is an error, never silently cut."""
+    if request.encoding != "float":
+        raise errors.InvalidRequestError(
+            f"ollama returns float vectors only, not {request.encoding!r}",
+            provider=provider.name)
+    body: dict[str, Any] = {"model": request.model, "input": request.inputs,
+                            "truncate": False, **_defaults(provider), **request.extra}
+    body.pop("think", None)
+    if request.dimensions is not None:
+        body["dimensions"] = request.dimensions
+    response = await provider.http.request("POST", f"{base_url(provider)}/api/embed",
+                                           headers=_headers(provider), json=body)
+    if response.status >= 400:
+        raise map_error(response.status, response.headers, response.content, provider)
+    data = response.json_object()
+    if data.get("error"):
+        raise line_error(data, provider)
+    vectors = data.get("embeddings")
+    if not isinstance(vectors, list) or len(vectors) != len(request.inputs):
+        raise errors.malformed(f"the answer has no {len(request.inputs)} embeddings",
+                               response.text, provider=provider.name, status=response.status)
+    tokens = data.get("prompt_eval_count")
+    first = vectors[0] if vectors else None
+    return Embeddings.model_construct(
+        vectors=vectors, model=data.get("model") or request.model, provider=provider.name,
+        usage=Usage(input_tokens=tokens) if isinstance(tokens, int) else None,
+        dimensions=len(first) if isinstance(first, list) else None, encoding="float",
+        latency=None, price=None, extra=codec.durations(data), trace=None)
 
 
 @hookimpl

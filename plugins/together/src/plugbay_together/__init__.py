@@ -5,12 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 from plugbay.context import ProviderContext
+from plugbay.embeddings import EmbedLimits
 from plugbay.openai_compat import OpenAICompatible
+from plugbay.openai_compat.embed import OpenAIEmbeddings
 from plugbay.openai_compat.provider import price_from_listing
 from plugbay.types import ModelInfo, Price
 
 
-class Together(OpenAICompatible):
+class Together(OpenAIEmbeddings, OpenAICompatible):
     name = "together"
     default_base_url = "https://api.together.xyz/v1"
     price_package = __name__
@@ -34,6 +36,11 @@ class Together(OpenAICompatible):
         return {item["id"]: price}
 
 
+# Together documents no batch size for /v1/embeddings: a conservative 64 (set embed_batch
+# under [providers.together] to change it); each model's own input limit is Together's call.
+embed_limits = EmbedLimits(batch=64)
+
 plugin_api = 1  # the plugbay plugin API this plugin was built for (docs/hooks.md)
 plugin = Together()
 complete, stream, list_models, price, health = plugin.hookimpls()
+embed = plugin.embed
