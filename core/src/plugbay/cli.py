@@ -257,6 +257,16 @@ def _usage_commands(sub: Any) -> None:
 EXTRA_COMMANDS.append(_usage_commands)
 
 
+def _keys_commands(sub: Any) -> None:
+    # `plugbay keys` (issue 14), imported only when the CLI runs.
+    from plugbay.cli_keys import add_parser
+
+    add_parser(sub)
+
+
+EXTRA_COMMANDS.append(_keys_commands)
+
+
 def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     out = out or sys.stdout
     parser = build_parser()
