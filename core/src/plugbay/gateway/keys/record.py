@@ -137,8 +137,10 @@ def _number(name: str, value: Any, *, integer: bool = False) -> Any:
 def _text(name: str, value: Any) -> str | None:
     if value is None:
         return None
-    if not isinstance(value, str) or len(value) > 200:
-        raise ConfigError("must be a string of at most 200 characters", key=name)
+    if not isinstance(value, str) or len(value) > 200 or "\x00" in value:
+        # PostgreSQL text cannot hold NUL; refuse it everywhere, the same way
+        raise ConfigError("must be a string of at most 200 characters, without NUL",
+                          key=name)
     return value
 
 
@@ -165,17 +167,18 @@ def check_fields(data: Mapping[str, Any], now: float | None = None) -> dict[str,
                     isinstance(g, str) and g for g in value)):
                 raise ConfigError("must be a list of model or route names (globs like "
                                   "'openai/*'), or null for all", key=name)
-            out[name] = tuple(value) if value is not None else None
+            out[name] = (tuple(str(_text(name, g)) for g in value) if value is not None
+                         else None)
         elif name == "expires":
             out[name] = parse_expiry(value, now)
         elif name == "metadata":
             if value is None:
                 value = {}
-            if not isinstance(value, Mapping) or not all(
-                    isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
-                raise ConfigError("must be an object of string keys and string values",
+            if not isinstance(value, Mapping) or len(value) > 50:
+                raise ConfigError("must be an object of at most 50 string keys and values",
                                   key=name)
-            out[name] = dict(value)
+            out[name] = {_text(f"{name}.{k}", k): _text(f"{name}.{k}", v)
+                         for k, v in value.items()}
         else:
             out[name] = _text(name, value)
     return out
