@@ -14,7 +14,9 @@ from plugbay.gateway.keys.db import open_db
 from plugbay.gateway.keys.secret import KeyHasher
 from plugbay.gateway.keys.store import KeyStore
 
-from ..ledger.conftest import require, service_url
+from ..ledger.conftest import redis_url, require, service_url, srv
+
+__all__ = ["redis_url", "srv"]  # the ledger tests' fixtures, used here too
 
 MASTER = "pb-master-test-0123456789abcdef"
 ENV = {"PLUGBAY_MASTER_KEY": MASTER}
@@ -33,17 +35,6 @@ def clean_postgres() -> str:
     return url
 
 
-def clean_redis() -> str:
-    url = service_url("PLUGBAY_TEST_REDIS_URL")
-    require("redis", url, "redis")
-    import redis
-
-    r = redis.Redis.from_url(url)
-    r.flushdb()
-    r.close()
-    return url
-
-
 @pytest.fixture(params=["sqlite", "postgres"])
 def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """The ledger database: a fresh SQLite file, or a clean PostgreSQL database."""
@@ -51,11 +42,6 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
         yield f"sqlite:///{tmp_path / 'ledger.db'}"
     else:
         yield clean_postgres()
-
-
-@pytest.fixture
-def redis_url() -> str:
-    return clean_redis()
 
 
 def make_store(url: str, shared: Any = None, **options: Any) -> KeyStore:

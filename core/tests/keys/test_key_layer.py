@@ -5,7 +5,7 @@ its counters through Redis so that a budget never multiplies with processes."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -27,12 +27,6 @@ PRICES = {"openai/gpt-4o-mini": {"input": 1.0, "output": 2.0}}
 USAGE = {"input": 10, "output": 50}  # 110e-6 USD a call; with max_tokens=50 the
 ACTUAL = 110e-6                      # estimate is 114e-6
 MODEL = "openai/gpt-4o-mini"
-
-
-@pytest.fixture
-def srv() -> Iterator[FakeServer]:
-    with FakeServer() as server:
-        yield server
 
 
 @pytest.fixture
