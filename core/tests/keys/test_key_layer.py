@@ -156,6 +156,7 @@ async def test_a_stream_is_settled_with_what_it_used_even_when_abandoned(
         async for event in c.astream(MODEL, "hi", max_tokens=50, tags={"key": key.id}):
             text += getattr(event, "text", "") or ""
         assert text == "abc"
+        await layer.drain()
         counter = f"key:{key.id}:total"
         spent, reserved = layer.budgets.peek(counter)
         assert spent == pytest.approx(ACTUAL) and reserved == pytest.approx(0, abs=1e-12)
@@ -163,6 +164,7 @@ async def test_a_stream_is_settled_with_what_it_used_even_when_abandoned(
         async for _ in stream:
             break  # the caller goes away after the first event
         await stream.aclose()
+        await layer.drain()
         spent, reserved = layer.budgets.peek(counter)
         assert reserved == pytest.approx(0, abs=1e-12)  # nothing left held
         assert spent >= ACTUAL

@@ -4,8 +4,9 @@ every call made with it (the gateway puts the key's id in ``call.tags["key"]``).
 It runs the cost machinery admission uses, on counters of the key's own: before the
 call it reserves the estimated cost on the key's budget counter (atomically against
 its limit; in Redis with ``[state] backend = "redis"``, so N workers and instances
-share one budget) and takes a permit from the key's RPM/TPM window; after the call,
-however it ended, it settles both with what the call really used. It raises what
+share one budget) and takes a permit from the key's RPM/TPM window, both at once;
+after the call, however it ended (a client gone mid-stream too), it settles both with
+what the call really used, in the background so the answer does not wait for it. It raises what
 admission raises: ``BudgetExceededError`` (with ``retry_after`` until the period
 turns, for a daily or monthly budget) and ``RateLimitError`` (``retry_after`` set).
 
@@ -14,6 +15,8 @@ Calls without a ``key`` tag (the master key, library use) pass untouched.
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import time
 from collections.abc import AsyncIterator, Callable
 from typing import TYPE_CHECKING
@@ -34,6 +37,8 @@ if TYPE_CHECKING:
     from plugbay.types import Completion, StreamEvent
 
 __all__ = ["KeyLayer"]
+
+log = logging.getLogger("plugbay.gateway.keys")
 
 _FLOOR = 1e-9  # reserved when the price is unknown: a used-up budget still refuses
 _TOTAL_TTL = 400 * 86400  # a total budget's counter outlives any idle year
@@ -63,6 +68,10 @@ class KeyLayer(Layer):
                                                   else MemoryLimitStore()))
         self.output_tokens = output_tokens
         self.clock = clock
+        self._pending: set[asyncio.Task[None]] = set()
+        # Counters in Redis cost a round trip each: then reserve and acquire run side by
+        # side, and settling runs in the background. In memory, plain awaits are cheaper.
+        self._remote = shared is not None and budgets is None and limits is None
 
     async def _key(self, call: Call) -> VirtualKey | None:
         key_id = (call.tags or {}).get("key")
@@ -89,51 +98,109 @@ class KeyLayer(Layer):
         pid, start, end = period_bounds(key.period, now)
         return f"key:{key.id}:{pid}", start, end - now + 86400, pid
 
-    async def _admit(self, call: Call, key: VirtualKey) -> _Ticket:
+    async def _reserve(self, call: Call, key: VirtualKey) -> tuple[str, float]:
+        """Reserve the call's estimate on the key's budget counter, or raise."""
+        assert key.budget is not None
         request = call.request
-        counter = None
-        reserved = 0.0
-        if key.budget is not None:
-            now = self.clock()
-            counter, since, ttl, pid = self._window(key, now)
-            if not self.budgets.has(counter):  # start from what the ledger holds
-                await self.budgets.seed(counter, await self.store.spent(key.id, since), ttl)
-            price = call.target.price(request.model) if call.target is not None else None
-            reserved = max(estimate_cost(request, price, self.output_tokens), _FLOOR)
-            if await self.budgets.reserve([(counter, key.budget, ttl)], reserved) is not None:
-                spent, held = self.budgets.peek(counter)
-                exc = errors.BudgetExceededError(
-                    f"virtual key {key.prefix}: its {key.period} budget of {key.budget:g} USD "
-                    f"is used up (spent {spent:.6g}, reserved {held:.6g}, this call's "
-                    f"estimate {reserved:.6g})", budget=f"key:{key.id}", spent=spent,
-                    limit=key.budget, period=pid)
-                if key.period != "total":
-                    exc.retry_after = max(period_bounds(key.period, now)[2] - now, 1.0)
-                raise exc
-        permit = None
-        if key.rpm or key.tpm:
+        now = self.clock()
+        counter, since, ttl, pid = self._window(key, now)
+        if not self.budgets.has(counter):  # start from what the ledger holds
+            await self.budgets.seed(counter, await self.store.spent(key.id, since), ttl)
+        price = call.target.price(request.model) if call.target is not None else None
+        reserved = max(estimate_cost(request, price, self.output_tokens), _FLOOR)
+        if await self.budgets.reserve([(counter, key.budget, ttl)], reserved) is None:
+            return counter, reserved
+        spent, held = self.budgets.peek(counter)
+        exc = errors.BudgetExceededError(
+            f"virtual key {key.prefix}: its {key.period} budget of {key.budget:g} USD is "
+            f"used up (spent {spent:.6g}, reserved {held:.6g}, this call's estimate "
+            f"{reserved:.6g})", budget=f"key:{key.id}", spent=spent, limit=key.budget,
+            period=pid)
+        if key.period != "total":
+            exc.retry_after = max(period_bounds(key.period, now)[2] - now, 1.0)
+        raise exc
+
+    async def _acquire(self, call: Call, key: VirtualKey) -> Permit:
+        """A permit from the key's RPM/TPM window, or ``RateLimitError``."""
+        request = call.request
+        tokens = 0  # with no TPM limit, tokens are not counted (nor settled: one trip less)
+        if key.tpm:
             out = request.max_tokens if request.max_tokens is not None else self.output_tokens
             tokens = estimate_tokens(request) + out
-            name = f"key:{key.id}"
-            second, wait = await self.limiter.store.acquire(
-                name, LimitSpec(key.rpm, key.tpm, "raise"), tokens)
-            if second is None:
-                if counter is not None:
-                    await self.budgets.settle([counter], reserved, 0.0)
-                raise errors.RateLimitError(
-                    f"virtual key {key.prefix}: rate limit reached (rpm={key.rpm or '-'}, "
-                    f"tpm={key.tpm or '-'}); retry in {wait:.2f} s",
-                    retry_after=max(wait, 0.01), code="key_rate_limit")
-            permit = Permit(name, second, tokens)
-        return _Ticket(counter, reserved, permit)
+        name = f"key:{key.id}"
+        second, wait = await self.limiter.store.acquire(
+            name, LimitSpec(key.rpm, key.tpm, "raise"), tokens)
+        if second is None:
+            raise errors.RateLimitError(
+                f"virtual key {key.prefix}: rate limit reached (rpm={key.rpm or '-'}, "
+                f"tpm={key.tpm or '-'}); retry in {wait:.2f} s",
+                retry_after=max(wait, 0.01), code="key_rate_limit")
+        return Permit(name, second, tokens)
+
+    async def _admit(self, call: Call, key: VirtualKey) -> _Ticket:
+        """Budget and rate limit at once (with Redis: two round trips in parallel).
+        Whichever refuses, what the other took is given back."""
+        budgeted, limited = key.budget is not None, bool(key.rpm or key.tpm)
+        if budgeted and limited and self._remote:
+            got = await asyncio.gather(self._reserve(call, key), self._acquire(call, key),
+                                       return_exceptions=True)
+            reservation, permit = got
+            failed = next((x for x in got if isinstance(x, BaseException)), None)
+            if failed is not None:
+                if isinstance(reservation, tuple):
+                    await self.budgets.settle([reservation[0]], reservation[1], 0.0)
+                if isinstance(permit, Permit):  # its tokens back (a window keeps the request)
+                    await self.limiter.settle(permit, 0)
+                raise failed
+            assert isinstance(reservation, tuple) and isinstance(permit, Permit)
+            return _Ticket(reservation[0], reservation[1], permit)
+        ticket = _Ticket(None, 0.0, None)
+        if budgeted:
+            ticket.counter, ticket.reserved = await self._reserve(call, key)
+        if limited:
+            try:
+                ticket.permit = await self._acquire(call, key)
+            except BaseException:
+                if ticket.counter is not None:
+                    await self.budgets.settle([ticket.counter], ticket.reserved, 0.0)
+                raise
+        return ticket
 
     async def _settle(self, call: Call, ticket: _Ticket, total_tokens: int | None) -> None:
-        if ticket.counter is not None:
-            actual = call.outcome.cost
-            if actual is None or call.outcome.cache == "hit":
-                actual = 0.0  # a failed or unpriced call, or a cache hit: nothing spent
-            await self.budgets.settle([ticket.counter], ticket.reserved, actual)
-        await self.limiter.settle(ticket.permit, total_tokens)
+        """Settle the counters; with Redis in the background, so the answer does not
+        wait for them."""
+        actual = call.outcome.cost
+        if actual is None or call.outcome.cache == "hit":
+            actual = 0.0  # a failed or unpriced call, or a cache hit: nothing spent
+        if not self._remote:
+            if ticket.counter is not None:
+                await self.budgets.settle([ticket.counter], ticket.reserved, actual)
+            permit = ticket.permit
+            await self.limiter.settle(
+                permit, total_tokens if permit is not None and permit.tokens else None)
+            return
+        task = asyncio.ensure_future(self._settle_now(ticket, actual, total_tokens))
+        self._pending.add(task)
+        task.add_done_callback(self._settled)
+
+    async def _settle_now(self, ticket: _Ticket, actual: float,
+                          total_tokens: int | None) -> None:
+        async def budget() -> None:
+            if ticket.counter is not None:
+                await self.budgets.settle([ticket.counter], ticket.reserved, actual)
+        permit = ticket.permit
+        await asyncio.gather(budget(), self.limiter.settle(
+            permit, total_tokens if permit is not None and permit.tokens else None))
+
+    def _settled(self, task: asyncio.Task[None]) -> None:
+        self._pending.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("virtual keys: settling a call failed: %r", task.exception())
+
+    async def drain(self) -> None:
+        """Wait until every finished call is settled (tests, shutdown)."""
+        while self._pending:
+            await asyncio.gather(*list(self._pending), return_exceptions=True)
 
     async def complete(self, call: Call, next: CompleteNext) -> Completion:
         key = await self._key(call)
@@ -145,8 +212,7 @@ class KeyLayer(Layer):
         except BaseException:
             await self._settle(call, ticket, None)
             raise
-        await self._settle(call, ticket,
-                           c.usage.total_tokens if c.usage is not None else None)
+        await self._settle(call, ticket, c.usage.total_tokens if c.usage is not None else None)
         return c
 
     def stream(self, call: Call, next: StreamNext) -> AsyncIterator[StreamEvent]:
@@ -169,6 +235,7 @@ class KeyLayer(Layer):
             await self._settle(call, ticket, usage.total_tokens if usage is not None else None)
 
     async def aclose(self) -> None:
+        await self.drain()
         await self.budgets.aclose()
         await self.limiter.store.aclose()
 
