@@ -83,3 +83,14 @@ def test_the_ledger_off_means_no_keys(ledger: Path, capsys: pytest.CaptureFixtur
     monkeypatch.setenv("PLUGBAY_LEDGER", "off")
     code, _, err = run(capsys, "keys", "create")
     assert code == 2 and "ledger database, which is off" in err
+
+
+def test_import_plugbay_loads_no_key_code() -> None:
+    import subprocess
+    import sys
+
+    code = ("import sys, plugbay, plugbay.cli\nplugbay.cli.build_parser()\n"
+            "print([m for m in sys.modules if m.startswith('plugbay.gateway')])")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True)
+    assert out.stdout.strip() == "[]"

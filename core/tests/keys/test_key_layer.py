@@ -193,3 +193,31 @@ async def test_two_processes_share_one_budget_through_redis(
     assert done * ACTUAL <= 0.002 + 114e-6  # at most one estimate over, not twice
     assert done * ACTUAL >= 0.002 - 2 * 114e-6  # and the budget was used
     assert "ok" in outs[0::2] and "ok" in outs[1::2]  # both processes spent from it
+
+
+async def test_with_redis_a_refusal_gives_back_what_the_other_check_took(
+        srv: FakeServer, url: str, redis_url: str) -> None:
+    srv.add("POST", chat(), ok(usage=USAGE))
+    store = make_store(url, SharedState(redis_url, prefix="pbkeys"))
+    layer = KeyLayer(store)
+    c = client(srv, url, layer)
+    try:
+        limited, _ = await store.create(budget=1.0, rpm=1)
+        assert [await call(c, limited.id) for _ in range(2)] == ["ok", "rate"]
+        poor, _ = await store.create(budget=0.0001, tpm=10_000)
+        assert await call(c, poor.id) == "budget"
+        await layer.drain()
+        import redis
+
+        r = redis.Redis.from_url(redis_url)
+        spent, reserved = r.hmget(f"pbkeys:budget:key:{limited.id}:total",
+                                  ["spent", "reserved"])
+        tokens = r.hgetall(f"pbkeys:rl:key:{poor.id}:tok")
+        r.close()
+        assert float(spent) == pytest.approx(ACTUAL)  # the refused call spent nothing
+        assert float(reserved) == pytest.approx(0, abs=1e-12)  # and holds nothing
+        assert sum(int(v) for v in tokens.values()) == 0  # the budget's refusal: no tokens
+        assert len(srv.requests) == 1
+    finally:
+        await c.aclose()
+        await store.aclose()
