@@ -41,10 +41,12 @@ async def store(url: str) -> AsyncIterator[KeyStore]:
     await s.aclose()
 
 
-def client(srv: FakeServer, ledger_url: str, *layers: Any) -> plugbay.Client:
+def client(srv: FakeServer, ledger_url: str, *layers: Any, **sections: Any,
+           ) -> plugbay.Client:
     cfg = {"providers": {"openai": {"api_key": "sk-test-keys-0123456789abcdef",
                                     "base_url": f"{srv.url}/openai/v1"}},
-           "prices": PRICES, "ledger": {"path": ledger_url}, "routing": {"retries": 0}}
+           "prices": PRICES, "ledger": {"path": ledger_url}, "routing": {"retries": 0},
+           **sections}
     return plugbay.Client(cfg, env={}, layers=list(layers))
 
 
@@ -221,3 +223,23 @@ async def test_with_redis_a_refusal_gives_back_what_the_other_check_took(
     finally:
         await c.aclose()
         await store.aclose()
+
+
+async def test_a_route_call_is_estimated_with_the_price_the_gateway_gives(
+        srv: FakeServer, store: KeyStore, url: str) -> None:
+    import datetime as dt
+
+    from plugbay.types import Price
+
+    srv.add("POST", chat(), ok(usage=USAGE))
+    key, _ = await store.create(budget=0.0001)  # under one call's estimate (114e-6)
+    price = Price(input=1.0, output=2.0, as_of=dt.date(2026, 11, 1), source="test")
+    routes = {"r": {"strategy": "priority", "targets": [MODEL]}}
+    for layer, expect in ((KeyLayer(store), "ok"),  # no target yet: estimated at ~0
+                          (KeyLayer(store, price_of=lambda call: price), "budget")):
+        c = client(srv, url, layer, routes=routes)
+        try:
+            assert await call(c, key.id, model="r") == expect
+        finally:
+            await c.aclose()
+    assert len(srv.requests) == 1

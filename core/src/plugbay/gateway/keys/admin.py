@@ -18,6 +18,7 @@ the create. Errors are ``{"error": {"message", "type", "param"}}``.
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import json
 from collections.abc import Mapping
@@ -53,7 +54,7 @@ class AdminAPI:
             raise errors.ConfigError("the admin API needs the master key: set "
                                      "PLUGBAY_MASTER_KEY", key="PLUGBAY_MASTER_KEY")
         self.store = store
-        self._master = master_key.encode()
+        self._master = hashlib.sha256(master_key.encode()).digest()
 
     async def handle(self, method: str, path: str, headers: Mapping[str, str],
                      body: bytes) -> Answer:
@@ -105,7 +106,7 @@ class AdminAPI:
         if not secret:
             return _error(401, "the admin API needs the master key (Authorization: Bearer "
                           "<PLUGBAY_MASTER_KEY>)", "authentication_error")
-        if hmac.compare_digest(secret.encode(), self._master):
+        if hmac.compare_digest(hashlib.sha256(secret.encode()).digest(), self._master):
             return None
         try:
             await self.store.authenticate(secret)

@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     from plugbay.gateway.keys.record import VirtualKey
     from plugbay.gateway.keys.store import KeyStore
     from plugbay.pipeline import CompleteNext, StreamNext
-    from plugbay.types import Completion, StreamEvent
+    from plugbay.types import Completion, Price, StreamEvent
 
 __all__ = ["KeyLayer"]
 
@@ -42,6 +42,10 @@ log = logging.getLogger("plugbay.gateway.keys")
 
 _FLOOR = 1e-9  # reserved when the price is unknown: a used-up budget still refuses
 _TOTAL_TTL = 400 * 86400  # a total budget's counter outlives any idle year
+
+
+def _target_price(call: Call) -> Price | None:
+    return call.target.price(call.request.model) if call.target is not None else None
 
 
 class _Ticket:
@@ -53,12 +57,17 @@ class _Ticket:
 
 class KeyLayer(Layer):
     """``budgets``/``limits``: where the counters live (default: Redis when the store
-    has shared state, else this process)."""
+    has shared state, else this process). ``price_of(call)``: the price to estimate a
+    call's cost with; by default its target's, which a route call does not have yet (the
+    gateway can pass the dearest price among the route's targets). Without a price the
+    estimate is ~0: a used-up budget still refuses, but concurrent calls may then
+    overspend it by what they cost, not by one estimate."""
 
     name = "keys"
 
     def __init__(self, store: KeyStore, *, budgets: BudgetStore | None = None,
                  limits: LimitStore | None = None, output_tokens: int = 1024,
+                 price_of: Callable[[Call], Price | None] | None = None,
                  clock: Callable[[], float] = time.time) -> None:
         shared = store.shared
         self.store = store
@@ -67,6 +76,7 @@ class KeyLayer(Layer):
         self.limiter = RateLimiter({}, limits or (shared.limit_store() if shared
                                                   else MemoryLimitStore()))
         self.output_tokens = output_tokens
+        self.price_of = price_of or _target_price
         self.clock = clock
         self._pending: set[asyncio.Task[None]] = set()
         # Counters in Redis cost a round trip each: then reserve and acquire run side by
@@ -106,7 +116,7 @@ class KeyLayer(Layer):
         counter, since, ttl, pid = self._window(key, now)
         if not self.budgets.has(counter):  # start from what the ledger holds
             await self.budgets.seed(counter, await self.store.spent(key.id, since), ttl)
-        price = call.target.price(request.model) if call.target is not None else None
+        price = self.price_of(call)
         reserved = max(estimate_cost(request, price, self.output_tokens), _FLOOR)
         if await self.budgets.reserve([(counter, key.budget, ttl)], reserved) is None:
             return counter, reserved
