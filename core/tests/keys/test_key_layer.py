@@ -61,9 +61,18 @@ async def call(c: plugbay.Client, key_id: str | None, model: str = MODEL) -> str
         return "rate"
 
 
+@pytest.fixture
+async def any_store(db_url: str) -> AsyncIterator[KeyStore]:
+    """A store on SQLite, then on PostgreSQL (the ledger in the same database)."""
+    s = make_store(db_url)
+    yield s
+    await s.aclose()
+
+
 async def test_a_total_budget_refuses_once_spent_and_is_seeded_from_the_ledger(
-        srv: FakeServer, store: KeyStore, url: str, capsys: pytest.CaptureFixture[str],
-        ) -> None:
+        srv: FakeServer, any_store: KeyStore, db_url: str,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    store, url = any_store, db_url
     srv.add("POST", chat(), ok(usage=USAGE))
     key, _ = await store.create(budget=0.0003)  # two calls fit, the third would not
     c = client(srv, url, KeyLayer(store))
