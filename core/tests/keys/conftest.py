@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from plugbay.cost.ledger import close_all
 from plugbay.gateway.keys.db import open_db
 from plugbay.gateway.keys.secret import KeyHasher
 from plugbay.gateway.keys.store import KeyStore
@@ -29,6 +30,7 @@ def clean_postgres() -> str:
     require("postgres", url, "psycopg")
     import psycopg
 
+    close_all()  # ledger writers of earlier tests know tables that are about to go
     with psycopg.connect(url, autocommit=True) as conn:
         for table in TABLES:
             conn.execute(f"DROP TABLE IF EXISTS {table}")

@@ -115,7 +115,12 @@ class KeyLayer(Layer):
         now = self.clock()
         counter, since, ttl, pid = self._window(key, now)
         if not self.budgets.has(counter):  # start from what the ledger holds
-            await self.budgets.seed(counter, await self.store.spent(key.id, since), ttl)
+            try:
+                spent = await self.store.spent(key.id, since)
+            except Exception as exc:  # as for [budgets]: an unreadable ledger blocks nothing
+                log.warning("virtual key %s: could not read the ledger: %s", key.prefix, exc)
+                spent = 0.0
+            await self.budgets.seed(counter, spent, ttl)
         price = self.price_of(call)
         reserved = max(estimate_cost(request, price, self.output_tokens), _FLOOR)
         if await self.budgets.reserve([(counter, key.budget, ttl)], reserved) is None:
