@@ -117,8 +117,9 @@ class KeyLayer(Layer):
         if not self.budgets.has(counter):  # start from what the ledger holds
             try:
                 spent = await self.store.spent(key.id, since)
-            except Exception as exc:  # as for [budgets]: an unreadable ledger blocks nothing
-                log.warning("virtual key %s: could not read the ledger: %s", key.prefix, exc)
+            except Exception as failure:  # as for [budgets]: an unreadable ledger blocks nothing
+                log.warning("virtual key %s: could not read the ledger: %s", key.prefix,
+                            failure)
                 spent = 0.0
             await self.budgets.seed(counter, spent, ttl)
         price = self.price_of(call)
