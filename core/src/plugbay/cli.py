@@ -11,10 +11,11 @@ from __future__ import annotations
 import argparse
 import contextlib
 import difflib
+import importlib
 import json
 import re
 import sys
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any, TextIO
 
 from plugbay import errors
@@ -246,41 +247,19 @@ def build_parser() -> argparse.ArgumentParser:
     from plugbay.scaffold import add_parser as add_new_plugin  # cookiecutter is imported on use
 
     add_new_plugin(sub)
-    for register in EXTRA_COMMANDS:
-        register(sub)
+    for module, function in EXTRA_COMMANDS:
+        getattr(importlib.import_module(module), function)(sub)
     return parser
 
 
-EXTRA_COMMANDS: list[Callable[[Any], None]] = []
-
-
-def _usage_commands(sub: Any) -> None:
-    # `plugbay usage` / `plugbay budget` (issue 7), imported only when the CLI runs.
-    from plugbay.cli_usage import register
-
-    register(sub)
-
-
-EXTRA_COMMANDS.append(_usage_commands)
-
-
-def _embed_command(sub: Any) -> None:
-    from plugbay.cli_embed import add_parser  # `plugbay embed` (issue 15)
-
-    add_parser(sub)
-
-
-EXTRA_COMMANDS.append(_embed_command)
-
-
-def _batch_commands(sub: Any) -> None:
-    # `plugbay batch` (issue 16), imported only when the CLI runs.
-    from plugbay.cli_batch import add_parser
-
-    add_parser(sub)
-
-
-EXTRA_COMMANDS.append(_batch_commands)
+# Subcommands kept in their own modules, imported only when the CLI builds its parser:
+# (module, the function that adds its subparsers).
+EXTRA_COMMANDS: tuple[tuple[str, str], ...] = (
+    ("plugbay.cli_usage", "register"),  # usage, budget (issue 7)
+    ("plugbay.cli_embed", "add_parser"),  # embed (issue 15)
+    ("plugbay.cli_batch", "add_parser"),  # batch (issue 16)
+    ("plugbay.cli_keys", "add_parser"),  # keys (issue 14)
+)
 
 
 def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:

@@ -69,11 +69,13 @@ def key_fn(by: str) -> Callable[[UsageRecord], str]:
         return lambda r: r.route or "-"
     if by == "status":
         return lambda r: r.status if r.error is None else f"{r.status}:{r.error}"
+    if by == "key":  # the gateway's virtual key: calls through it carry the tag key=<id>
+        return lambda r: (r.tags or {}).get("key", "-")
     if by.startswith("tag:") and len(by) > 4:
         tag = by[4:]
         return lambda r: (r.tags or {}).get(tag, "-")
     raise ConfigError(f"cannot group by {by!r} (day, provider, model, route, status, "
-                      "tag:<name>)", key="--by")
+                      "key, tag:<name>)", key="--by")
 
 
 def aggregate(records: Iterable[UsageRecord], by: str) -> list[dict[str, Any]]:
@@ -310,7 +312,8 @@ def register(sub: Any) -> None:
     (cli.EXTRA_COMMANDS)."""
     p = sub.add_parser("usage", help="usage and cost from the ledger, grouped")
     p.add_argument("--by", default="day",
-                   help="day (default), provider, model, route, status or tag:<name>")
+                   help="day (default), provider, model, route, status, key (the "
+                        "gateway's virtual keys) or tag:<name>")
     p.add_argument("--since", help="from: 2026-11-01, 2026-11-01T12:00, 7d, 12h (UTC)")
     p.add_argument("--until", help="until (exclusive), same forms")
     fmt = p.add_mutually_exclusive_group()

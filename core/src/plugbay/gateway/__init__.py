@@ -1,0 +1,1 @@
+"""The plugbay gateway: an OpenAI- and Anthropic-compatible server (docs/gateway.md)."""
