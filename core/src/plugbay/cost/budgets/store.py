@@ -19,7 +19,7 @@ Entry = tuple[str, float | None, float]
 
 
 class BudgetStore(Protocol):
-    async def reserve(self, entries: Sequence[Entry], amount: float, hold: str = "",
+    async def reserve(self, entries: Sequence[Entry], amount: float, hold: str,
                       ) -> int | None:
         """Reserve ``amount`` on every counter, or on none: the index of the first entry
         whose limit it would exceed (nothing reserved), else ``None``. ``hold`` names the
@@ -27,7 +27,7 @@ class BudgetStore(Protocol):
         ...
 
     async def settle(self, keys: Sequence[str], reserved: float, actual: float,
-                     hold: str = "") -> list[float]:
+                     hold: str) -> list[float]:
         """Release the reservation ``hold`` of ``reserved`` and add ``actual``; returns
         each counter's new spend."""
         ...
@@ -59,7 +59,7 @@ class MemoryStore:
         self._lock = threading.Lock()
         self._c: dict[str, list[float]] = {}
 
-    async def reserve(self, entries: Sequence[Entry], amount: float, hold: str = "",
+    async def reserve(self, entries: Sequence[Entry], amount: float, hold: str,
                       ) -> int | None:
         with self._lock:
             c = self._c
@@ -77,7 +77,7 @@ class MemoryStore:
             return None
 
     async def settle(self, keys: Sequence[str], reserved: float, actual: float,
-                     hold: str = "") -> list[float]:
+                     hold: str) -> list[float]:
         out = []
         with self._lock:
             for key in keys:

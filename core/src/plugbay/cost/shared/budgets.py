@@ -33,7 +33,7 @@ class RedisBudgetStore:
             out += [k, k + ":holds"]
         return out
 
-    async def reserve(self, entries: Sequence[Entry], amount: float, hold: str = "",
+    async def reserve(self, entries: Sequence[Entry], amount: float, hold: str,
                       ) -> int | None:
         keys = self._keys([k for k, _, _ in entries])
         args = [repr(amount), hold or "-", str(int(self._shared.hold_ttl)),
@@ -52,7 +52,7 @@ class RedisBudgetStore:
         return failed - 1 if failed else None
 
     async def settle(self, keys: Sequence[str], reserved: float, actual: float,
-                     hold: str = "") -> list[float]:
+                     hold: str) -> list[float]:
         if hold and hold in self._local_holds:  # reserved locally: released there
             self._local_holds.discard(hold)
             await self._local.settle(keys, reserved, 0.0, hold)

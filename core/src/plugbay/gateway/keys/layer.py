@@ -16,7 +16,9 @@ Calls without a ``key`` tag (the master key, library use) pass untouched.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
+import os
 import time
 from collections.abc import AsyncIterator, Callable
 from typing import TYPE_CHECKING
@@ -49,10 +51,12 @@ def _target_price(call: Call) -> Price | None:
 
 
 class _Ticket:
-    __slots__ = ("counter", "permit", "reserved")
+    __slots__ = ("counter", "hold", "permit", "reserved")
 
-    def __init__(self, counter: str | None, reserved: float, permit: Permit | None) -> None:
+    def __init__(self, counter: str | None, reserved: float, permit: Permit | None,
+                 hold: str = "") -> None:
         self.counter, self.reserved, self.permit = counter, reserved, permit
+        self.hold = hold  # the reservation's id: a shared store keeps each one apart
 
 
 class KeyLayer(Layer):
@@ -79,6 +83,8 @@ class KeyLayer(Layer):
         self.price_of = price_of or _target_price
         self.clock = clock
         self._pending: set[asyncio.Task[None]] = set()
+        self._holds = itertools.count(1)  # reservation ids, unique per process and layer
+        self._holds_prefix = "key-" + os.urandom(6).hex() + "-"
         # Counters in Redis cost a round trip each: then reserve and acquire run side by
         # side, and settling runs in the background. In memory, plain awaits are cheaper.
         self._remote = shared is not None and budgets is None and limits is None
@@ -108,7 +114,7 @@ class KeyLayer(Layer):
         pid, start, end = period_bounds(key.period, now)
         return f"key:{key.id}:{pid}", start, end - now + 86400, pid
 
-    async def _reserve(self, call: Call, key: VirtualKey) -> tuple[str, float]:
+    async def _reserve(self, call: Call, key: VirtualKey) -> tuple[str, float, str]:
         """Reserve the call's estimate on the key's budget counter, or raise."""
         assert key.budget is not None
         request = call.request
@@ -124,8 +130,9 @@ class KeyLayer(Layer):
             await self.budgets.seed(counter, spent, ttl)
         price = self.price_of(call)
         reserved = max(estimate_cost(request, price, self.output_tokens), _FLOOR)
-        if await self.budgets.reserve([(counter, key.budget, ttl)], reserved) is None:
-            return counter, reserved
+        hold = f"{self._holds_prefix}{next(self._holds)}"
+        if await self.budgets.reserve([(counter, key.budget, ttl)], reserved, hold) is None:
+            return counter, reserved, hold
         spent, held = self.budgets.peek(counter)
         exc = errors.BudgetExceededError(
             f"virtual key {key.prefix}: its {key.period} budget of {key.budget:g} USD is "
@@ -164,21 +171,23 @@ class KeyLayer(Layer):
             failed = next((x for x in got if isinstance(x, BaseException)), None)
             if failed is not None:
                 if isinstance(reservation, tuple):
-                    await self.budgets.settle([reservation[0]], reservation[1], 0.0)
+                    await self.budgets.settle([reservation[0]], reservation[1], 0.0,
+                                              reservation[2])
                 if isinstance(permit, Permit):  # its tokens back (a window keeps the request)
                     await self.limiter.settle(permit, 0)
                 raise failed
             assert isinstance(reservation, tuple) and isinstance(permit, Permit)
-            return _Ticket(reservation[0], reservation[1], permit)
+            return _Ticket(reservation[0], reservation[1], permit, reservation[2])
         ticket = _Ticket(None, 0.0, None)
         if budgeted:
-            ticket.counter, ticket.reserved = await self._reserve(call, key)
+            ticket.counter, ticket.reserved, ticket.hold = await self._reserve(call, key)
         if limited:
             try:
                 ticket.permit = await self._acquire(call, key)
             except BaseException:
                 if ticket.counter is not None:
-                    await self.budgets.settle([ticket.counter], ticket.reserved, 0.0)
+                    await self.budgets.settle([ticket.counter], ticket.reserved, 0.0,
+                                              ticket.hold)
                 raise
         return ticket
 
@@ -190,7 +199,8 @@ class KeyLayer(Layer):
             actual = 0.0  # a failed or unpriced call, or a cache hit: nothing spent
         if not self._remote:
             if ticket.counter is not None:
-                await self.budgets.settle([ticket.counter], ticket.reserved, actual)
+                await self.budgets.settle([ticket.counter], ticket.reserved, actual,
+                                          ticket.hold)
             permit = ticket.permit
             await self.limiter.settle(
                 permit, total_tokens if permit is not None and permit.tokens else None)
@@ -203,7 +213,8 @@ class KeyLayer(Layer):
                           total_tokens: int | None) -> None:
         async def budget() -> None:
             if ticket.counter is not None:
-                await self.budgets.settle([ticket.counter], ticket.reserved, actual)
+                await self.budgets.settle([ticket.counter], ticket.reserved, actual,
+                                          ticket.hold)
         permit = ticket.permit
         await asyncio.gather(budget(), self.limiter.settle(
             permit, total_tokens if permit is not None and permit.tokens else None))
