@@ -251,6 +251,8 @@ class Gateway:
                 if principal is None or principal.allows(n)]
 
     async def _admin(self, req: Request) -> Answer:
+        if req.path == "/admin/reload" and req.method == "POST":
+            return await self._reload(req)
         if self.admin is None:
             return Answer(404, {"error": {
                 "message": "virtual keys are off: the admin API needs a ledger database "
@@ -258,6 +260,30 @@ class Gateway:
                 "param": None, "code": None}})
         status, body = await self.admin.handle(req.method, req.path, req.headers, req.body)
         return Answer(status, body)
+
+    async def _reload(self, req: Request) -> Answer:
+        """Check the config file again, then have the supervisor replace every worker
+        (SIGHUP): new workers serve before old ones stop, so no call is dropped."""
+        principal = await self._authenticate(req.headers)
+        if principal.key_id is not None:
+            raise errors.PermissionDeniedError("reloading needs the master key")
+        path = os.environ.get("PLUGBAY_GATEWAY_CONFIG")
+        if os.environ.get("PLUGBAY_GATEWAY_SUPERVISED") != "1":
+            return Answer(409, {"error": {"message": "not run by plugbay serve: nothing to "
+                                          "reload", "type": "invalid_request_error",
+                                          "param": None, "code": None}})
+        from plugbay.gateway.serve import check
+
+        try:
+            await asyncio.to_thread(check, path, self.env)
+        except errors.ConfigError as exc:  # the old config keeps serving
+            return Answer(400, {"error": {"message": f"config not reloaded: {exc}",
+                                          "type": "invalid_request_error", "param": None,
+                                          "code": "bad_config"}})
+        import signal
+
+        os.kill(os.getppid(), signal.SIGHUP)
+        return Answer(202, {"status": "reloading"})
 
     def _cors(self, headers: Mapping[str, str]) -> list[tuple[bytes, bytes]]:
         origin = headers.get("origin")

@@ -73,6 +73,7 @@ def serve(config: str | Path | None, *, host: str | None = None, port: int | Non
     settings = check(path, os.environ)
     if path is not None:
         os.environ["PLUGBAY_GATEWAY_CONFIG"] = path  # the workers read the same file
+    os.environ["PLUGBAY_GATEWAY_SUPERVISED"] = "1"  # POST /admin/reload may signal us
     metrics_dir = tempfile.mkdtemp(prefix="plugbay-metrics-")
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
     logging_config = _logging(log_level)
