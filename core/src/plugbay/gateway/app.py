@@ -27,7 +27,7 @@ from plugbay.gateway.settings import GatewaySettings
 from plugbay.gateway.surfaces import Answer, Request, Streamed, Surfaces
 from plugbay.gateway.wire_errors import Failure, failure
 
-__all__ = ["Gateway", "create_app"]
+__all__ = ["Gateway", "check", "create_app"]
 
 Scope = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
@@ -272,8 +272,6 @@ class Gateway:
             return Answer(409, {"error": {"message": "not run by plugbay serve: nothing to "
                                           "reload", "type": "invalid_request_error",
                                           "param": None, "code": None}})
-        from plugbay.gateway.serve import check
-
         try:
             await asyncio.to_thread(check, path, self.env)
         except errors.ConfigError as exc:  # the old config keeps serving
@@ -357,6 +355,17 @@ async def _stream(send: Send, answer: Streamed, extra: list[tuple[bytes, bytes]]
         pass  # the client went away while a chunk was being written
     finally:
         await answer.chunks.aclose()  # type: ignore[attr-defined]
+
+
+def check(config: str | Path | None, env: Mapping[str, str]) -> GatewaySettings:
+    """Load and check everything a worker will build (the file, ``[gateway]``, routes,
+    the ledger and keys); ``ConfigError`` on the first problem."""
+    gateway = Gateway(config, env)
+    try:
+        gateway.client.router.resolve("")  # routes and agents compile now, not per worker
+    finally:
+        asyncio.run(gateway.aclose())
+    return gateway.settings
 
 
 def create_app() -> Gateway:
