@@ -210,10 +210,12 @@ class Gateway:
                 f"this key may not call {model!r}", code="model_not_allowed")
 
     @staticmethod
-    def _tags(principal: KeyPrincipal | None, metadata: Any) -> dict[str, str]:
-        # The caller's metadata become ledger tags, but never "key": only the gateway
-        # says which key made a call.
-        tags = {str(k): str(v) for k, v in (metadata or {}).items() if k != "key"}
+    def _tags(principal: KeyPrincipal | None, metadata: Any, rid: str) -> dict[str, str]:
+        # The caller's metadata become ledger tags, but never "key" or "request_id": only
+        # the gateway says which key made a call, and which request (its access-log line).
+        tags = {str(k): str(v) for k, v in (metadata or {}).items()
+                if k not in ("key", "request_id")}
+        tags["request_id"] = rid
         if principal is not None:
             tags.update(principal.tags)
             if principal.key_id is not None:
