@@ -136,6 +136,18 @@ def test_ctrl_c_while_waiting_interrupts_and_cancels_the_upstream() -> None:
     plugin = Stalling(2)
     main = threading.main_thread().ident
     assert main is not None
+    # Ctrl-C as a terminal delivers it: Python's own handler, SIGINT not blocked. (An
+    # earlier test in the same process can leave either changed; a CI run hung on that.)
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    mask = signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+    try:
+        _ctrl_c(plugin, main)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+
+
+def _ctrl_c(plugin: Stalling, main: int) -> None:
     with plugbay.Client(env={}, plugins=[plugin]) as client:
         kick = threading.Timer(0.4, signal.pthread_kill, (main, signal.SIGINT))
         stream = client.stream("stall/m", "hi")  # no `with`: Ctrl-C alone must cancel

@@ -96,6 +96,19 @@ def upstream() -> Iterator[FakeServer]:
         yield srv
 
 
+def service(name: str) -> str | None:
+    """A service URL: the environment's, else the one .ci/services wrote, else None."""
+    if os.environ.get(name):
+        return os.environ[name]
+    env_file = Path(__file__).resolve().parents[3] / ".ci" / "services.env"
+    if env_file.is_file():
+        for line in env_file.read_text().splitlines():
+            key, sep, value = line.partition("=")
+            if sep and key.strip() == name:
+                return value.strip()
+    return None
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -5,14 +5,20 @@ it by at most one call's estimate; a revoked key is refused everywhere within 1 
 from __future__ import annotations
 
 import asyncio
-import os
 import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from _gateway_support import GatewayProcess, async_openai_client, cli, openai_client, write_config
+from _gateway_support import (
+    GatewayProcess,
+    async_openai_client,
+    cli,
+    openai_client,
+    service,
+    write_config,
+)
 
 from plugbay.cost.budgets import estimate_cost
 from plugbay.testing.server import FakeServer
@@ -22,8 +28,8 @@ openai = pytest.importorskip("openai")
 httpx = pytest.importorskip("httpx")
 pytestmark = [pytest.mark.timeout(240), pytest.mark.slow]
 
-PG = os.environ.get("PLUGBAY_TEST_POSTGRES_URL")
-REDIS = os.environ.get("PLUGBAY_TEST_REDIS_URL")
+PG = service("PLUGBAY_TEST_POSTGRES_URL")
+REDIS = service("PLUGBAY_TEST_REDIS_URL")
 HI = [{"role": "user", "content": "hi"}]
 BUDGET = 0.0003  # about 64 calls of 4.65 micro-USD
 
