@@ -2,8 +2,10 @@
 
 A provider whose plugin implements the optional ``count_tokens`` hook answers with its
 own count (Anthropic's ``/v1/messages/count_tokens``, Gemini's ``countTokens``), marked
-exact; any other gets plugbay's estimate (about 3 characters a token, plus a few per
-message and the tools' schemas: the one the budgets reserve with), marked not exact.
+exact, or counts locally (OpenAI and Azure with tiktoken, ``source="local"``); any other,
+or a plugin that returns ``None`` for a request it cannot count, gets plugbay's estimate
+(about 3 characters a token, plus a few per message and the tools' schemas: the one the
+budgets reserve with), marked not exact.
 """
 
 from __future__ import annotations
@@ -21,8 +23,9 @@ __all__ = ["TokenCount", "count_tokens", "provider_count"]
 
 
 class TokenCount:
-    """``count`` input tokens; ``exact`` when the provider counted them itself;
-    ``source``: ``"provider"`` or ``"estimate"``."""
+    """``count`` input tokens; ``exact`` when counted by a documented rule (the provider's
+    own counter, or a local tokenizer on shapes whose overhead is documented);
+    ``source``: ``"provider"``, ``"local"`` or ``"estimate"``."""
 
     __slots__ = ("count", "exact", "model", "provider", "source")
 
@@ -57,10 +60,7 @@ async def count_tokens(target: Target, request: Request) -> TokenCount:
     """Ask ``target``'s plugin, or estimate when it has no ``count_tokens`` hook."""
     fn = target.plugin.hooks.get("count_tokens")
     if fn is None:
-        from plugbay.cost.budgets import estimate_tokens
-
-        return TokenCount(estimate_tokens(request), exact=False, source="estimate",
-                          provider=target.name, model=request.model)
+        return _estimate(target, request)
     try:
         result: Any = fn(request=request, provider=target.ctx)
         if isinstance(result, Awaitable):
@@ -71,9 +71,18 @@ async def count_tokens(target: Target, request: Request) -> TokenCount:
         raise errors.PluginCallError(
             f"the {target.name} plugin raised {type(exc).__name__}: {exc}",
             provider=target.name) from exc
+    if result is None:  # the plugin cannot count this one (e.g. no tiktoken encoding file)
+        return _estimate(target, request)
     if not isinstance(result, TokenCount):
         raise errors.PluginCallError(
             f"the {target.name} plugin's count_tokens returned {type(result).__name__}, "
             "not a TokenCount", provider=target.name)
     result.provider, result.model = target.name, request.model
     return result
+
+
+def _estimate(target: Target, request: Request) -> TokenCount:
+    from plugbay.cost.budgets import estimate_tokens
+
+    return TokenCount(estimate_tokens(request), exact=False, source="estimate",
+                      provider=target.name, model=request.model)
