@@ -11,6 +11,7 @@ budgets reserve with), marked not exact.
 from __future__ import annotations
 
 from collections.abc import Awaitable
+from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
 
 from plugbay import errors
@@ -19,7 +20,12 @@ if TYPE_CHECKING:
     from plugbay.targets import Target
     from plugbay.types import Request
 
-__all__ = ["TokenCount", "count_tokens", "provider_count"]
+__all__ = ["ON_CALL_PATH", "TokenCount", "count_tokens", "provider_count"]
+
+# True while a count is taken on the call path (budgets, the context-window check,
+# plugbay.token_checks): a local counter must then not reach the network either, e.g.
+# to download a tokenizer file; it returns None instead and the caller estimates.
+ON_CALL_PATH: ContextVar[bool] = ContextVar("plugbay_tokens_on_call_path", default=False)
 
 
 class TokenCount:

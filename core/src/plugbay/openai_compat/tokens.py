@@ -15,8 +15,9 @@ messages, so such a request is counted ``exact``. Its tool rule is an approximat
 (the recorded traffic in ``../shared/corpus`` misses by 4 to 6 tokens), and tool calls,
 tool results, images and response schemas are not documented: those counts are local
 but not exact. tiktoken is imported on first use only; it loads its encoding file from
-``TIKTOKEN_CACHE_DIR`` (or downloads it once, where the machine can). When it cannot,
-the hook returns ``None`` and the core estimates, flagged not exact (docs/tokens.md).
+``TIKTOKEN_CACHE_DIR`` (or downloads it once, where the machine can, but never for a
+count on the call path: ``plugbay.tokens.ON_CALL_PATH``). When it cannot, the hook
+returns ``None`` and the core estimates, flagged not exact (docs/tokens.md).
 """
 
 from __future__ import annotations
@@ -27,14 +28,14 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from plugbay.hookspecs import hookimpl
-from plugbay.tokens import TokenCount
+from plugbay.tokens import ON_CALL_PATH, TokenCount
 
 if TYPE_CHECKING:
     from plugbay.context import ProviderContext
     from plugbay.types import Request
 
 __all__ = ["OpenAITokenCounter", "Rules", "count_wire", "encoding_name", "load_encoding",
-           "rules_for"]
+           "on_disk", "rules_for", "tiktoken_url"]
 
 Encode = Callable[[str], int]  # text -> its number of tokens
 
@@ -135,11 +136,31 @@ def encoding_name(model: str) -> str | None:
         return None
 
 
-def load_encoding(name: str, state: dict[str, Any]) -> Any:
+def tiktoken_url(name: str) -> str:
+    """Where tiktoken fetches encoding ``name`` from; its cache file is this URL's SHA-1."""
+    return f"https://openaipublic.blob.core.windows.net/encodings/{name}.tiktoken"
+
+
+def on_disk(name: str) -> bool:
+    """Whether tiktoken would find ``name`` in its cache directory (no download)."""
+    import hashlib
+    import os
+    import tempfile
+
+    folder = os.environ.get("TIKTOKEN_CACHE_DIR", os.environ.get(
+        "DATA_GYM_CACHE_DIR", os.path.join(tempfile.gettempdir(), "data-gym-cache")))
+    key = hashlib.sha1(tiktoken_url(name).encode()).hexdigest()
+    return bool(folder) and os.path.isfile(os.path.join(folder, key))
+
+
+def load_encoding(name: str, state: dict[str, Any], *, download: bool = True) -> Any:
     """tiktoken's ``Encoding`` through its own loader (cache dir, hash check, download),
-    remembered in the provider's ``state``; None, remembered too, when it cannot load."""
+    remembered in the provider's ``state``; None, remembered too, when it cannot load.
+    With ``download=False`` a file not yet on disk is not fetched (and not given up on)."""
     key = f"tiktoken:{name}"
     if key not in state:
+        if not download and not on_disk(name):
+            return None
         import tiktoken
 
         try:
@@ -164,7 +185,8 @@ async def count_locally(request: Request, state: dict[str, Any], model: str | No
         return None
     encoding = state.get(f"tiktoken:{name}")
     if encoding is None:
-        encoding = await asyncio.to_thread(load_encoding, name, state)
+        download = not ON_CALL_PATH.get()  # a user's call never waits on a download
+        encoding = await asyncio.to_thread(load_encoding, name, state, download=download)
         if encoding is None:
             return None
     body = codec.build_body(request, stream=False)
@@ -172,16 +194,22 @@ async def count_locally(request: Request, state: dict[str, Any], model: str | No
     def encode(text: str) -> int:  # text as text: "<|endoftext|>" typed by a user is no marker
         return len(encoding.encode_ordinary(text))
 
-    count, exact = count_wire(body["messages"], body.get("tools"), encode, rules_for(model))
+    def count() -> tuple[int, bool]:
+        return count_wire(body["messages"], body.get("tools"), encode, rules_for(model))
+
+    size = sum(len(m.text()) for m in request.messages)
+    # ~27 MB/s: a prompt over 64 kB would hold the event loop for milliseconds
+    tokens, exact = await asyncio.to_thread(count) if size > 65_536 else count()
     if request.response_format is not None:
         exact = False  # a response schema is sent to the model in an undocumented form
-    return TokenCount(count, exact=exact, source="local")
+    return TokenCount(tokens, exact=exact, source="local")
 
 
 class OpenAITokenCounter:
     """Mixed into an OpenAI-family plugin class; the plugin exports
-    ``count_tokens = plugin.count_tokens``. ``token_model`` names the model whose
-    tokenizer counts (Azure: the base model a deployment runs)."""
+    ``count_tokens = plugin.count_tokens`` and ``token_counter = "local"``.
+    ``token_model`` names the model whose tokenizer counts (Azure: the base model a
+    deployment runs). The provider option ``count_locally = false`` turns it off."""
 
     def token_model(self, ctx: ProviderContext, model: str) -> str:
         return model
@@ -189,5 +217,7 @@ class OpenAITokenCounter:
     @hookimpl
     async def count_tokens(self, request: Request, provider: ProviderContext,
                            ) -> TokenCount | None:
+        if provider.option("count_locally") is False:
+            return None
         return await count_locally(request, provider.state,
                                    self.token_model(provider, request.model))

@@ -18,15 +18,12 @@ import importlib.util
 import struct
 from pathlib import Path
 
+from plugbay.openai_compat.tokens import tiktoken_url
+
 __all__ = ["ENCODINGS", "seed_tiktoken_cache", "tiktoken_url"]
 
 # tiktoken's name -> the name of quicktok's vocab file
 ENCODINGS = {"o200k_base": "o200k", "cl100k_base": "cl100k"}
-
-
-def tiktoken_url(name: str) -> str:
-    """Where tiktoken fetches ``name`` from (its cache key is this URL's SHA-1)."""
-    return f"https://openaipublic.blob.core.windows.net/encodings/{name}.tiktoken"
 
 
 def _vocab_dir() -> Path | None:

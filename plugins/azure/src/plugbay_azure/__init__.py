@@ -350,3 +350,4 @@ complete, stream, list_models, price, health = plugin.hookimpls()
 batch_submit, batch_poll, batch_results, batch_cancel = plugin.batch_hookimpls()
 embed = plugin.embed
 count_tokens = plugin.count_tokens  # local, with tiktoken
+token_counter = "local"  # cheap: budgets and the context-window check use it per call
