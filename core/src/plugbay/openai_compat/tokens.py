@@ -153,14 +153,11 @@ def on_disk(name: str) -> bool:
     return bool(folder) and os.path.isfile(os.path.join(folder, key))
 
 
-def load_encoding(name: str, state: dict[str, Any], *, download: bool = True) -> Any:
+def load_encoding(name: str, state: dict[str, Any]) -> Any:
     """tiktoken's ``Encoding`` through its own loader (cache dir, hash check, download),
-    remembered in the provider's ``state``; None, remembered too, when it cannot load.
-    With ``download=False`` a file not yet on disk is not fetched (and not given up on)."""
+    remembered in the provider's ``state``; None, remembered too, when it cannot load."""
     key = f"tiktoken:{name}"
     if key not in state:
-        if not download and not on_disk(name):
-            return None
         import tiktoken
 
         try:
@@ -177,25 +174,31 @@ async def count_locally(request: Request, state: dict[str, Any], model: str | No
     from plugbay.openai_compat import codec
 
     model = model or request.model
-    try:
-        name = encoding_name(model)
-    except ImportError:  # tiktoken is not installed
-        return None
+    known = state.get(f"tiktoken-model:{model}")  # (encoding, rules): once per model
+    if known is None:
+        try:
+            known = state[f"tiktoken-model:{model}"] = (encoding_name(model), rules_for(model))
+        except ImportError:  # tiktoken is not installed
+            return None
+    name, rules = known
     if name is None:
         return None
-    encoding = state.get(f"tiktoken:{name}")
+    key = f"tiktoken:{name}"
+    if key in state:
+        encoding = state[key]
+    elif ON_CALL_PATH.get() and not on_disk(name):
+        return None  # a user's call never waits on a download (nor gives up on one)
+    else:
+        encoding = await asyncio.to_thread(load_encoding, name, state)
     if encoding is None:
-        download = not ON_CALL_PATH.get()  # a user's call never waits on a download
-        encoding = await asyncio.to_thread(load_encoding, name, state, download=download)
-        if encoding is None:
-            return None
+        return None
     body = codec.build_body(request, stream=False)
 
     def encode(text: str) -> int:  # text as text: "<|endoftext|>" typed by a user is no marker
         return len(encoding.encode_ordinary(text))
 
     def count() -> tuple[int, bool]:
-        return count_wire(body["messages"], body.get("tools"), encode, rules_for(model))
+        return count_wire(body["messages"], body.get("tools"), encode, rules)
 
     size = sum(len(m.text()) for m in request.messages)
     # ~27 MB/s: a prompt over 64 kB would hold the event loop for milliseconds
