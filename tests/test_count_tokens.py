@@ -1,6 +1,7 @@
 """``client.count_tokens``: the provider's own counter where its plugin has one
 (Anthropic ``/v1/messages/count_tokens``, Gemini ``countTokens``), against real servers
-on 127.0.0.1 speaking their wire format; an estimate, flagged, everywhere else."""
+on 127.0.0.1 speaking their wire format; an estimate, flagged, where there is neither
+that nor a local tokenizer (OpenAI's: tests/test_count_tokens_tiktoken.py)."""
 
 from __future__ import annotations
 
@@ -72,10 +73,10 @@ async def test_a_wrong_shaped_answer_is_malformed(fake_server: FakeServer) -> No
 
 
 def test_without_the_hook_it_estimates_and_says_so(fake_server: FakeServer) -> None:
-    pytest.importorskip("plugbay_openai")
-    with client(fake_server, "openai", api_key="sk-test-0123456789") as c:
-        short = c.count_tokens("openai/gpt-4o-mini", "hi")
-        longer = c.count_tokens("openai/gpt-4o-mini", "hi " * 300, tools=[TOOL])
+    pytest.importorskip("plugbay_groq")  # no counter of its own, no local tokenizer
+    with client(fake_server, "groq", api_key="gsk-test-0123456789") as c:
+        short = c.count_tokens("groq/llama-3.3-70b-versatile", "hi")
+        longer = c.count_tokens("groq/llama-3.3-70b-versatile", "hi " * 300, tools=[TOOL])
     assert short.exact is False and short.source == "estimate"
     assert 0 < short.count < longer.count
     assert fake_server.requests == []  # nothing was sent

@@ -225,7 +225,7 @@ if TYPE_CHECKING:
 
 @hookspec
 def count_tokens(request: Request, provider: ProviderContext,
-                 ) -> TokenCount | Awaitable[TokenCount]:
+                 ) -> TokenCount | Awaitable[TokenCount | None] | None:
     """Count the input tokens ``request`` would be, with the provider's own counter.
 
     Result rule: called only on the plugin that owns ``provider``; its return value
@@ -234,7 +234,9 @@ def count_tokens(request: Request, provider: ProviderContext,
     :param request: As for :func:`complete` (tools and the system prompt count too).
     :param provider: The provider instance: options, credentials and HTTP client.
     :returns: A :class:`~plugbay.tokens.TokenCount` with ``exact=True`` and
-        ``source="provider"``.
+        ``source="provider"``; or one with ``source="local"`` from a local tokenizer
+        (``exact`` only where the overhead is documented); or ``None`` when this request
+        cannot be counted here (the core then estimates).
     :async: May be ``async def`` (preferred) or a plain function.
     :never: Never generate an answer or spend output tokens; never estimate here (the
         core estimates for a plugin without this hook); never raise anything but a

@@ -29,7 +29,7 @@ class Target:
     """A resolved provider instance: its plugin, its context and its price lookups."""
 
     __slots__ = ("_overrides", "complete", "complete_async", "ctx", "limits", "name", "plugin",
-                 "prices")
+                 "prices", "windows")
 
     def __init__(self, plugin: LoadedPlugin, ctx: ProviderContext,
                  overrides: Mapping[str, Any]) -> None:
@@ -40,6 +40,7 @@ class Target:
         self.complete_async = plugin.is_async.get("complete", False)
         self.limits = limits_of(plugin.obj)  # checked before each call (plugbay.params)
         self.prices: dict[str, Price | None] = {}
+        self.windows: dict[str, int | None] = {}  # context windows (plugbay.token_checks)
         self._overrides = overrides
 
     def price(self, model: str) -> Price | None:

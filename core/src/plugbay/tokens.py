@@ -2,13 +2,16 @@
 
 A provider whose plugin implements the optional ``count_tokens`` hook answers with its
 own count (Anthropic's ``/v1/messages/count_tokens``, Gemini's ``countTokens``), marked
-exact; any other gets plugbay's estimate (about 3 characters a token, plus a few per
-message and the tools' schemas: the one the budgets reserve with), marked not exact.
+exact, or counts locally (OpenAI and Azure with tiktoken, ``source="local"``); any other,
+or a plugin that returns ``None`` for a request it cannot count, gets plugbay's estimate
+(about 3 characters a token, plus a few per message and the tools' schemas: the one the
+budgets reserve with), marked not exact.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable
+from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
 
 from plugbay import errors
@@ -17,12 +20,18 @@ if TYPE_CHECKING:
     from plugbay.targets import Target
     from plugbay.types import Request
 
-__all__ = ["TokenCount", "count_tokens", "provider_count"]
+__all__ = ["ON_CALL_PATH", "TokenCount", "count_tokens", "provider_count"]
+
+# True while a count is taken on the call path (budgets, the context-window check,
+# plugbay.token_checks): a local counter must then not reach the network either, e.g.
+# to download a tokenizer file; it returns None instead and the caller estimates.
+ON_CALL_PATH: ContextVar[bool] = ContextVar("plugbay_tokens_on_call_path", default=False)
 
 
 class TokenCount:
-    """``count`` input tokens; ``exact`` when the provider counted them itself;
-    ``source``: ``"provider"`` or ``"estimate"``."""
+    """``count`` input tokens; ``exact`` when counted by a documented rule (the provider's
+    own counter, or a local tokenizer on shapes whose overhead is documented);
+    ``source``: ``"provider"``, ``"local"`` or ``"estimate"``."""
 
     __slots__ = ("count", "exact", "model", "provider", "source")
 
@@ -57,10 +66,7 @@ async def count_tokens(target: Target, request: Request) -> TokenCount:
     """Ask ``target``'s plugin, or estimate when it has no ``count_tokens`` hook."""
     fn = target.plugin.hooks.get("count_tokens")
     if fn is None:
-        from plugbay.cost.budgets import estimate_tokens
-
-        return TokenCount(estimate_tokens(request), exact=False, source="estimate",
-                          provider=target.name, model=request.model)
+        return _estimate(target, request)
     try:
         result: Any = fn(request=request, provider=target.ctx)
         if isinstance(result, Awaitable):
@@ -71,9 +77,18 @@ async def count_tokens(target: Target, request: Request) -> TokenCount:
         raise errors.PluginCallError(
             f"the {target.name} plugin raised {type(exc).__name__}: {exc}",
             provider=target.name) from exc
+    if result is None:  # the plugin cannot count this one (e.g. no tiktoken encoding file)
+        return _estimate(target, request)
     if not isinstance(result, TokenCount):
         raise errors.PluginCallError(
             f"the {target.name} plugin's count_tokens returned {type(result).__name__}, "
             "not a TokenCount", provider=target.name)
     result.provider, result.model = target.name, request.model
     return result
+
+
+def _estimate(target: Target, request: Request) -> TokenCount:
+    from plugbay.cost.budgets import estimate_tokens
+
+    return TokenCount(estimate_tokens(request), exact=False, source="estimate",
+                      provider=target.name, model=request.model)

@@ -1,7 +1,8 @@
 """The admission layer: budgets and rate limits, per attempt.
 
 Before an attempt it reserves the estimated cost against every matching budget and
-takes a rate-limit permit; after it, it settles both with what the attempt really
+takes a rate-limit permit (the prompt counted locally where the provider's plugin can,
+``plugbay.token_checks``, else estimated); after it, it settles both with what the attempt really
 used (the metering layer below leaves the cost on ``call.outcome``). It also gives
 the router two filters, so a route steers around targets that would be refused.
 """
@@ -16,6 +17,7 @@ from plugbay import errors
 from plugbay._aio import close_quietly
 from plugbay.cost.budgets import estimate_cost, estimate_tokens
 from plugbay.pipeline import Layer
+from plugbay.token_checks import cheap_count
 
 if TYPE_CHECKING:
     from plugbay.call import Call
@@ -48,10 +50,14 @@ class Admission(Layer):
         provider = target.name
         reservation = permit = key = None
         budgets, limiter = self.budgets, self.limiter
+        prompt: int | None = None
+        if tokens is None:  # chat: a local count where the plugin has one, else estimated
+            counted = await cheap_count(target, request, call.meta)
+            prompt = counted.count if counted is not None else None
         if budgets is not None:
             price = target.price(request.model)
             if tokens is None:
-                estimate = estimate_cost(request, price, budgets.output_tokens)
+                estimate = estimate_cost(request, price, budgets.output_tokens, prompt)
             else:
                 estimate = tokens * price.input / 1_000_000 if price and price.input else 0.0
             reservation = await budgets.reserve(provider, request.model, call.route,
@@ -61,7 +67,10 @@ class Admission(Layer):
                    else budgets.output_tokens if budgets else 1024)
             key = limiter.key(provider, target.api_key())
             try:
-                need = estimate_tokens(request) + out if tokens is None else tokens
+                if tokens is None:
+                    need = (estimate_tokens(request) if prompt is None else prompt) + out
+                else:
+                    need = tokens
                 permit = await limiter.acquire(provider, key, need)
             except BaseException:
                 if budgets is not None:

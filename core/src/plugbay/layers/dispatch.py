@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from plugbay import errors
 from plugbay._aio import deadline, within
+from plugbay.token_checks import check_window
 
 if TYPE_CHECKING:
     from plugbay.call import Call
@@ -41,6 +42,7 @@ class Dispatch:
         request = call.request
         if target.limits is not None:  # the provider's declared ranges, before any send
             target.limits.check(request, target.name)
+        await check_window(call)  # a request that cannot fit is refused here, unsent
         fn = target.complete or target.plugin.impl("complete")
         limit = call.timeout if call.timeout is not None else self.timeout
         started = _perf()
@@ -134,6 +136,7 @@ async def _events(fn: Any, call: Call, limit: float | None) -> AsyncIterator[Str
     events: AsyncIterator[StreamEvent] | None = None
     if target.limits is not None:  # the provider's declared ranges, before any send
         target.limits.check(call.request, target.name)
+    await check_window(call)
     try:
         events = fn(request=call.request, provider=target.ctx)
         if limit:

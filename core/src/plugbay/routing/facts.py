@@ -12,7 +12,7 @@ if TYPE_CHECKING:
     from plugbay.targets import Targets
     from plugbay.types import ModelInfo
 
-__all__ = ["target_facts"]
+__all__ = ["model_info", "target_facts"]
 
 _FACT_KEYS = ("context_window", "supports_tools", "supports_vision", "supports_json_schema")
 
@@ -21,17 +21,24 @@ def target_facts(targets: Targets, target: RouteTarget) -> ModelInfo:
     """The target's ModelInfo: the plugin's table, overridden by the route's config."""
     from plugbay.types import ModelInfo
 
-    info: ModelInfo | None = None
     try:
-        table = _table_of(targets.get(target.provider).plugin)
-        if table is not None:
-            info = table.info(target.model_id, target.provider)
+        info = model_info(targets.get(target.provider).plugin, target.model_id,
+                          target.provider)
     except errors.PlugbayError:
         info = None
     info = info or ModelInfo(id=target.model_id, provider=target.provider)
     given = {k: getattr(target.settings, k) for k in _FACT_KEYS
              if getattr(target.settings, k) is not None}
     return info.model_copy(update=given) if given else info
+
+
+def model_info(plugin: Any, model: str, provider: str) -> ModelInfo | None:
+    """``model``'s row in the plugin's model table, or None (no table, no row)."""
+    try:
+        table = _table_of(plugin)
+        return table.info(model, provider) if table is not None else None
+    except errors.PlugbayError:
+        return None
 
 
 def _table_of(plugin: Any) -> Any:

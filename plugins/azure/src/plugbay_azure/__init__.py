@@ -27,12 +27,13 @@ from plugbay.openai_compat import ResponsesCapable, probe
 from plugbay.openai_compat import codec as oai
 from plugbay.openai_compat.batch import OpenAIBatchAPI
 from plugbay.openai_compat.embed import OpenAIEmbeddings
+from plugbay.openai_compat.tokens import OpenAITokenCounter
 from plugbay.params import ParamLimits
 from plugbay.types import Completion, Health, ModelInfo, Price, Request, StreamEvent
 from plugbay_azure.auth import SCOPE, EntraToken
 
-__all__ = ["DEFAULT_API_VERSION", "Azure", "complete", "embed", "health", "list_models",
-           "plugin", "price", "stream"]
+__all__ = ["DEFAULT_API_VERSION", "Azure", "complete", "count_tokens", "embed", "health",
+           "list_models", "plugin", "price", "stream"]
 
 plugin_api = 1  # the plugbay plugin API this plugin was built for (docs/hooks.md)
 
@@ -46,7 +47,7 @@ VERSION_ENV = ("AZURE_OPENAI_API_VERSION", "OPENAI_API_VERSION")
 _FILTER_CODES = ("content_filter", "ResponsibleAIPolicyViolation")
 
 
-class Azure(OpenAIEmbeddings, OpenAIBatchAPI, ResponsesCapable):
+class Azure(OpenAITokenCounter, OpenAIEmbeddings, OpenAIBatchAPI, ResponsesCapable):
     name = "azure"
     api_key_env = ("AZURE_OPENAI_API_KEY", "AZURE_API_KEY")
     price_package = __name__
@@ -166,6 +167,9 @@ class Azure(OpenAIEmbeddings, OpenAIBatchAPI, ResponsesCapable):
 
     def wire_model(self, ctx: ProviderContext, model: str) -> str:
         return self.base_model(ctx, model)  # what the deployment runs decides the API
+
+    def token_model(self, ctx: ProviderContext, model: str) -> str:
+        return self.base_model(ctx, model)  # and its tokenizer
 
     # ------------------------------------------------------------ batch jobs
 
@@ -345,3 +349,5 @@ plugin = Azure()
 complete, stream, list_models, price, health = plugin.hookimpls()
 batch_submit, batch_poll, batch_results, batch_cancel = plugin.batch_hookimpls()
 embed = plugin.embed
+count_tokens = plugin.count_tokens  # local, with tiktoken
+token_counter = "local"  # cheap: budgets and the context-window check use it per call

@@ -12,9 +12,18 @@ request, never here. Modules: :mod:`plugbay_bedrock.auth` (credentials and SigV4
 from __future__ import annotations
 
 from plugbay_bedrock.embed_codec import EMBED_LIMITS
-from plugbay_bedrock.provider import complete, embed, health, list_models, price, stream
+from plugbay_bedrock.provider import (
+    complete,
+    count_tokens,
+    embed,
+    health,
+    list_models,
+    price,
+    stream,
+)
 
-__all__ = ["complete", "embed", "embed_limits", "health", "list_models", "price", "stream"]
+__all__ = ["complete", "count_tokens", "embed", "embed_limits", "health", "list_models", "price",
+           "stream"]
 
 embed_limits = EMBED_LIMITS  # Titan one input a request, Cohere 96 (embed_codec)
 

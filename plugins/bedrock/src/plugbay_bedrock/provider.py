@@ -22,20 +22,25 @@ from plugbay.hookspecs import hookimpl
 from plugbay.http.hints import api_error
 from plugbay.http.models import HTTPResponse
 from plugbay.pricing import PriceTable
+from plugbay.tokens import TokenCount, provider_count
 from plugbay.types import Completion, Health, ModelInfo, Price, Request, StreamEvent
 from plugbay_bedrock import codec
 from plugbay_bedrock.auth import AwsAuth, auth_for, region_hint
 from plugbay_bedrock.embed_codec import build_embed_body, parse_embed_response
 from plugbay_bedrock.streaming import aiter_events
 
-__all__ = ["base_model", "complete", "embed", "health", "list_models", "map_error", "price",
-           "stream"]
+__all__ = ["COUNTED", "base_model", "complete", "count_tokens", "embed", "health",
+           "list_models", "map_error", "price", "stream"]
 
 RUNTIME_URL = "https://bedrock-runtime.{region}.amazonaws.com"
 CONTROL_URL = "https://bedrock.{region}.amazonaws.com"
 _GEO = re.compile(r"^(us|eu|apac|ap|global|us-gov|ca|jp|au)\.")
 _ARN = re.compile(r"^arn:aws[\w-]*:bedrock:[\w-]*:\d*:(?:[\w-]+)/(.+)$")
 _MAX_PAGES = 20
+# CountTokens' ConverseTokensRequest: the Converse fields that make the prompt
+COUNTED = ("messages", "system", "toolConfig", "additionalModelRequestFields")
+# its ValidationException for a model without a counter (Nova, some Claude profiles)
+_NO_COUNT = re.compile(r"(doesn.t|does not) support count", re.IGNORECASE)
 _RATES = ("input", "output", "cached_input", "cache_write", "reasoning")
 
 def table() -> PriceTable:
@@ -117,13 +122,20 @@ def _model_path(model: str) -> str:
     return "/model/" + quote(model, safe="-._~")
 
 
-def _encode(request: Request, ctx: ProviderContext) -> bytes:
+def _converse(request: Request, ctx: ProviderContext) -> dict[str, Any]:
     try:
-        body = codec.build_body(request)
+        return codec.build_body(request)
     except errors.APIError as exc:  # a request Converse cannot express (http image URL...)
         exc.provider = ctx.name
         raise
+
+
+def _json(body: dict[str, Any]) -> bytes:
     return json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def _encode(request: Request, ctx: ProviderContext) -> bytes:
+    return _json(_converse(request, ctx))
 
 
 
@@ -172,6 +184,24 @@ async def embed(request: EmbedRequest, provider: ProviderContext) -> Embeddings:
     if request_id:
         result.extra["request_id"] = request_id
     return result
+
+
+@hookimpl
+async def count_tokens(request: Request, provider: ProviderContext) -> TokenCount | None:
+    """``CountTokens``: ``POST /model/{id}/count-tokens`` with ``{"input": {"converse":
+    ...}}`` (the Converse fields that make the prompt) -> ``{"inputTokens"}``. It takes
+    bare model ids, not inference profiles; a model it cannot count gets the estimate."""
+    converse = {k: v for k, v in _converse(request, provider).items() if k in COUNTED}
+    auth = await auth_for(provider)
+    url = runtime_url(provider, auth) + _model_path(base_model(request.model)) + "/count-tokens"
+    response = await _send(provider, "POST", url, _json({"input": {"converse": converse}}),
+                           "application/json")
+    if response.status >= 400:
+        exc = map_error(response.status, response.headers, response.content, provider)
+        if isinstance(exc, errors.InvalidRequestError) and _NO_COUNT.search(exc.message):
+            return None
+        raise exc
+    return provider_count(response.json_object(), "inputTokens", provider.name)
 
 
 @hookimpl

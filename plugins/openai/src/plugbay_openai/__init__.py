@@ -13,10 +13,11 @@ from plugbay.embeddings import EmbedLimits
 from plugbay.openai_compat import ResponsesCapable
 from plugbay.openai_compat.batch import OpenAIBatchAPI
 from plugbay.openai_compat.embed import OpenAIEmbeddings
+from plugbay.openai_compat.tokens import OpenAITokenCounter
 from plugbay.params import ParamLimits
 
 
-class OpenAI(OpenAIEmbeddings, OpenAIBatchAPI, ResponsesCapable):
+class OpenAI(OpenAITokenCounter, OpenAIEmbeddings, OpenAIBatchAPI, ResponsesCapable):
     name = "openai"
     default_base_url = "https://api.openai.com/v1"
     # Reasoning models reject max_tokens; every current model accepts this one.
@@ -48,3 +49,5 @@ plugin = OpenAI()
 complete, stream, list_models, price, health = plugin.hookimpls()
 batch_submit, batch_poll, batch_results, batch_cancel = plugin.batch_hookimpls()
 embed = plugin.embed
+count_tokens = plugin.count_tokens  # local, with tiktoken
+token_counter = "local"  # cheap: budgets and the context-window check use it per call

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 from plugbay_vertex.embed import embed, embed_limits
 from plugbay_vertex.provider import complete, health, list_models, price, stream
+from plugbay_vertex.tokens import count_tokens
 
-__all__ = ["complete", "embed", "embed_limits", "health", "list_models", "price", "stream"]
+__all__ = ["complete", "count_tokens", "embed", "embed_limits", "health", "list_models", "price",
+           "stream"]
 
 plugin_api = 1  # the plugbay plugin API this plugin was built for (docs/hooks.md)

@@ -106,14 +106,17 @@ def estimate_tokens(request: Request) -> int:
     return chars // 3 + 8
 
 
-def estimate_cost(request: Request, price: Price | None, output_tokens: int) -> float:
-    """The estimated cost of ``request``: prompt estimate at the input price plus
-    ``max_tokens`` (else ``output_tokens``) at the dearer of the output/reasoning price."""
+def estimate_cost(request: Request, price: Price | None, output_tokens: int,
+                  prompt_tokens: int | None = None) -> float:
+    """The estimated cost of ``request``: the prompt (``prompt_tokens`` when counted, else
+    the estimate) at the input price plus ``max_tokens`` (else ``output_tokens``) at the
+    dearer of the output/reasoning price."""
     if price is None or price.input is None or price.output is None:
         return 0.0
     out = request.max_tokens if request.max_tokens is not None else output_tokens
     out_rate = max(price.output, price.reasoning or 0.0)
-    return (estimate_tokens(request) * price.input + out * out_rate) / 1_000_000
+    prompt = estimate_tokens(request) if prompt_tokens is None else prompt_tokens
+    return (prompt * price.input + out * out_rate) / 1_000_000
 
 
 class BudgetManager:
