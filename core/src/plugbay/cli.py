@@ -259,6 +259,7 @@ EXTRA_COMMANDS: tuple[tuple[str, str], ...] = (
     ("plugbay.cli_embed", "add_parser"),  # embed (issue 15)
     ("plugbay.cli_batch", "add_parser"),  # batch (issue 16)
     ("plugbay.cli_keys", "add_parser"),  # keys (issue 14)
+    ("plugbay.cli_serve", "add_parser"),  # serve, the gateway (issue 14)
 )
 
 

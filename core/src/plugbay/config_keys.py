@@ -77,6 +77,8 @@ SECTIONS: dict[str, Section | None] = {
                         "prefix", owner="plugbay.cache.settings"),
     "pipeline": Section.of("layers", owner="plugbay.layers.hosted"),
     "http": Section.of("max_body", "max_event", owner="plugbay._config_schema"),
+    "gateway": Section.of("host", "port", "workers", "max_body", "grace", "cors_origins",
+                          "log_prompts", "models_ttl", owner="plugbay.gateway.settings"),
 }
 
 ROOT = Section(keys=SECTIONS)

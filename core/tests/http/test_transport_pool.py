@@ -203,3 +203,19 @@ async def test_bound_to_the_first_event_loop(transport: AsyncioTransport) -> Non
 
         with pytest.raises(RuntimeError, match="bound to the event loop"):
             await asyncio.to_thread(other_loop)
+
+
+def test_connects_on_uvloop() -> None:
+    """The gateway runs on uvloop, whose create_connection has no happy_eyeballs_delay."""
+    uvloop = pytest.importorskip("uvloop")
+
+    async def go() -> bytes:
+        transport = AsyncioTransport()
+        try:
+            async with serve(keepalive(reply(b"ok"))) as server:
+                _, body = await get(transport, server.url())
+            return body
+        finally:
+            await transport.aclose()
+
+    assert uvloop.run(go()) == b"ok"

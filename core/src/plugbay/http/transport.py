@@ -257,11 +257,10 @@ class AsyncioTransport:
         if pool.proxy is None:
             await loop.create_connection(lambda: conn, host, port, ssl=tls,
                                          server_hostname=host if tls else None,
-                                         happy_eyeballs_delay=0.25)
+                                         **_eyeballs(loop))
             return
         proxy_host, proxy_port, auth = pool.proxy
-        await loop.create_connection(lambda: conn, proxy_host, proxy_port,
-                                     happy_eyeballs_delay=0.25)
+        await loop.create_connection(lambda: conn, proxy_host, proxy_port, **_eyeballs(loop))
         if tls is None:
             return  # plain http goes through the proxy as absolute-form requests
         authority = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
@@ -316,3 +315,9 @@ class AsyncioTransport:
                 pool.close()
             except RuntimeError:  # the loop we were bound to is already closed
                 pass
+
+
+def _eyeballs(loop: asyncio.AbstractEventLoop) -> dict[str, float]:
+    """Happy Eyeballs (RFC 8305) where the loop has it: asyncio's does, uvloop's (the
+    gateway's) takes no such argument."""
+    return {"happy_eyeballs_delay": 0.25} if isinstance(loop, asyncio.BaseEventLoop) else {}

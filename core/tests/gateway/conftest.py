@@ -1,0 +1,11 @@
+"""Fixtures for the gateway tests (helpers in ``_gateway_support``)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+# --import-mode=importlib does not put test folders on sys.path; the helpers need it.
+sys.path.insert(0, str(Path(__file__).parent))
+
+from _gateway_support import gateway, upstream  # noqa: E402, F401  (fixtures)
