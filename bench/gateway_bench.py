@@ -210,15 +210,20 @@ def main() -> None:
                    help="write the chart and the section into docs/gateway.md and "
                    "docs/performance.md")
     p.add_argument("--json", type=Path, default=RESULTS / "gateway.json")
+    p.add_argument("--render", action="store_true",
+                   help="measure nothing: render the results in --json (with --docs: the docs)")
     args = p.parse_args()
     if args.quick:
         args.rounds, args.seconds, args.docs = 1, 2.0, False
-    if not LOAD_PYTHON.exists():
+    if args.render:  # the figures of an earlier run, rendered again
+        doc = json.loads(args.json.read_text())
+    elif not LOAD_PYTHON.exists():
         sys.exit("gateway_bench: no bench/.venvs/plugbay for the load client: run "
                  "bench/setup_venvs.sh plugbay gateway litellm-proxy")
-    doc = run(args)
-    RESULTS.mkdir(exist_ok=True)
-    args.json.write_text(json.dumps(doc, indent=2) + "\n")
+    else:
+        doc = run(args)
+        RESULTS.mkdir(exist_ok=True)
+        args.json.write_text(json.dumps(doc, indent=2) + "\n")
     chart = gateway_report.chart(doc, RESULTS / "gateway.png")
     if args.docs:
         if chart:

@@ -197,6 +197,7 @@ def chart(doc: dict[str, Any], path: Path) -> Path | None:
         return None
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt  # type: ignore[import-not-found,unused-ignore]
+    from matplotlib.ticker import NullFormatter  # type: ignore[import-not-found,unused-ignore]
 
     d = summary(doc)
     names = [n for n in doc["servers"] if n in d and d[n]["ready_s"] is not None]
@@ -230,6 +231,7 @@ def chart(doc: dict[str, Any], path: Path) -> Path | None:
             ax.axvline(line, color="#c62828", linestyle="--", linewidth=1)
         if min(vals) > 0 and max(vals) / min(vals) > 8:
             ax.set_xscale("log")
+            ax.xaxis.set_minor_formatter(NullFormatter())  # labels on decades only
         ax.set_title(title, fontsize=10)
         ax.invert_yaxis()
         ax.tick_params(labelsize=8)
