@@ -13,7 +13,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-GATEWAY, PROXY = "plugbay gateway", "LiteLLM proxy"
+from gateway_servers import GATEWAY, GATEWAY_LEDGER, PROXY
+
 MARK_START = "<!-- gateway-bench:start -->"
 MARK_END = "<!-- gateway-bench:end -->"
 CHART = "gateway.png"
@@ -145,7 +146,10 @@ def section(doc: dict[str, Any]) -> str:
     method = [
         "How: each server gets the same config (one model routed to the upstream, key "
         "check by a master key, no spend accounting: the proxy without a database, the "
-        "gateway with its ledger off) and the same worker count. Start to ready is spawn "
+        "gateway with its ledger off) and the same worker count. "
+        f"*{GATEWAY_LEDGER}* is the gateway with its SQLite ledger on (a row per call, the "
+        "virtual-keys layer in the pipeline): what spend accounting costs, shown but not "
+        "judged, since the proxy here keeps no spend. Start to ready is spawn "
         "until the health URL answers 200 (`/health`, `/health/liveliness`). The load is "
         "the harness's own async client (`bench/gateway_load.py`: a `plugbay.Client` with "
         "retries and ledger off, a fresh process per phase), not an external load tool, so "
@@ -219,7 +223,7 @@ def chart(doc: dict[str, Any], path: Path) -> Path | None:
         ("ready_s", 1.0, "start to ready (s)", READY_S),
         ("rss_worker_mb", 1.0, "RSS per worker after load (MB)", RSS_MB),
     ]
-    colours = {GATEWAY: "#2e7d32", PROXY: "#1565c0"}
+    colours = {GATEWAY: "#2e7d32", PROXY: "#1565c0", GATEWAY_LEDGER: "#81c784"}
     fig, axes = plt.subplots(2, 3, figsize=(13, 5))
     for ax, (key, scale, title, line) in zip(axes.flat, panels, strict=True):
         vals = [(d[n][key] or (0.0, 0.0, 0.0))[0] * scale for n in names]

@@ -12,6 +12,8 @@ client uses, and the venv it runs from (`bench/setup_venvs.sh gateway litellm-pr
 
 Neither does spend accounting here (the proxy has no database, the gateway no ledger), so
 both do the same work per call: check the key, route by model name, call the upstream.
+A third, `plugbay gateway + ledger`, is the gateway with its SQLite ledger on (a row per
+call, the virtual-keys layer in the pipeline): what spend accounting adds.
 """
 
 from __future__ import annotations
@@ -27,6 +29,8 @@ HERE = Path(__file__).resolve().parent
 VENVS = HERE / ".venvs"
 # One key for everything: the gateway's master key, the proxy's master key, the upstream key.
 KEY = "sk-bench-0123456789abcdef0123456789abcdef"
+GATEWAY, PROXY = "plugbay gateway", "LiteLLM proxy"
+GATEWAY_LEDGER = "plugbay gateway + ledger"  # shown, not judged: what spend accounting adds
 _TICK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 
 
@@ -42,8 +46,11 @@ class Server:
     model: str  # the load client's model name: "openai/" + the name the server routes
 
 
-def gateway(upstream: str, port: int, work: Path, workers: int) -> Server:
+def gateway(upstream: str, port: int, work: Path, workers: int, *,
+            ledger: bool = False) -> Server:
     config = work / "plugbay.toml"
+    # The ledger on: every call a row in SQLite, and the virtual-keys layer in the pipeline.
+    ledger_toml = f'path = "{work / "ledger.db"}"' if ledger else "enabled = false"
     config.write_text(f"""[plugins]
 enable = ["openai"]
 
@@ -52,15 +59,19 @@ base_url = "{upstream}/v1"
 api_key = "{KEY}"
 
 [ledger]
-enabled = false
+{ledger_toml}
 """)
     plugbay = str(VENVS / "gateway" / "bin" / "plugbay")
     cmd = [plugbay, "serve", "--config", str(config), "--workers", str(workers),
            "--host", "127.0.0.1", "--port", str(port)]
     env = {**os.environ, "PLUGBAY_MASTER_KEY": KEY}
     # The load client names its provider, then the model the gateway routes: openai/...
-    return Server("plugbay gateway", "gateway", cmd, env,
+    return Server(GATEWAY_LEDGER if ledger else GATEWAY, "gateway", cmd, env,
                   f"http://127.0.0.1:{port}/health", "openai/openai/gpt-4o-mini")
+
+
+def gateway_ledger(upstream: str, port: int, work: Path, workers: int) -> Server:
+    return gateway(upstream, port, work, workers, ledger=True)
 
 
 def litellm_proxy(upstream: str, port: int, work: Path, workers: int) -> Server:
@@ -83,11 +94,11 @@ litellm_settings:
     # would retry for seconds and inflate the start time), and no telemetry is sent.
     env = {**os.environ, "LITELLM_LOCAL_MODEL_COST_MAP": "True", "LITELLM_TELEMETRY": "False"}
     env.pop("DATABASE_URL", None)
-    return Server("LiteLLM proxy", "litellm-proxy", cmd, env,
+    return Server(PROXY, "litellm-proxy", cmd, env,
                   f"http://127.0.0.1:{port}/health/liveliness", "openai/gpt-4o-mini")
 
 
-SERVERS = {"plugbay gateway": gateway, "LiteLLM proxy": litellm_proxy}
+SERVERS = {GATEWAY: gateway, PROXY: litellm_proxy, GATEWAY_LEDGER: gateway_ledger}
 
 
 def tree(pid: int) -> list[int]:

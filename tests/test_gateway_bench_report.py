@@ -29,8 +29,8 @@ def _load(name: str) -> ModuleType:
     return module
 
 
+servers = _load("gateway_servers")  # first: gateway_report imports it
 report = _load("gateway_report")
-servers = _load("gateway_servers")
 
 
 def server(p50: float, rps: float, streams: float, cpu: float, ready: float,
