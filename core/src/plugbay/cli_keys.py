@@ -131,9 +131,7 @@ def cmd_update(args: argparse.Namespace, out: TextIO) -> int:
         key = await store.update(_bare(args.id), **fields)
         if key is None:
             raise _missing(args.id)
-        out.write(json.dumps(key.public(), indent=2) + "\n" if args.json
-                  else f"updated {key.prefix}\n")
-        return 0
+        return _changed(args, out, key, "updated")
     return _run(args, out, go)
 
 
@@ -142,9 +140,15 @@ def cmd_revoke(args: argparse.Namespace, out: TextIO) -> int:
         key = await store.revoke(_bare(args.id))
         if key is None:
             raise _missing(args.id)
-        out.write(f"revoked {key.prefix}\n")
-        return 0
+        return _changed(args, out, key, "revoked")
     return _run(args, out, go)
+
+
+def _changed(args: argparse.Namespace, out: TextIO, key: VirtualKey, verb: str) -> int:
+    """The changed key as JSON (``--json``), else one line."""
+    out.write(json.dumps(key.public(), indent=2) + "\n" if args.json
+              else f"{verb} {key.prefix}\n")
+    return 0
 
 
 def _options(p: argparse.ArgumentParser, update: bool) -> None:

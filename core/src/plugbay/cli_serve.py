@@ -17,7 +17,8 @@ def cmd_serve(args: argparse.Namespace, out: TextIO) -> int:
 
 def add_parser(sub: Any) -> None:
     p = sub.add_parser("serve", help="run the OpenAI- and Anthropic-compatible gateway")
-    p.add_argument("--config", "-c", help="plugbay.toml (default: the usual lookup)")
+    p.add_argument("--config", "-c", default=argparse.SUPPRESS,
+                   help="plugbay.toml (default: the usual lookup)")
     p.add_argument("--host", help="address to listen on (default: [gateway] host)")
     p.add_argument("--port", type=int, help="port (default: [gateway] port, 4000)")
     p.add_argument("--workers", type=int, help="worker processes (default: [gateway] workers)")

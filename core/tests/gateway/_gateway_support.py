@@ -48,7 +48,11 @@ def _answer(req: RecordedRequest) -> Reply:
         status = int(model[4:7])
         kind = {401: "auth", 404: "not_found", 429: "rate_limit"}.get(status, "server")
         headers = {"retry-after": "3"} if status == 429 else {}
-        return Reply.json(WIRE.error_body(kind, status), status=status, headers=headers)
+        error = WIRE.error_body(kind, status)
+        if status == 401:  # as OpenAI does, the refused key is quoted back: it must not leak
+            sent = req.headers.get("authorization", "")
+            error["error"]["message"] = f"Incorrect API key provided: {sent[7:]}"
+        return Reply.json(error, status=status, headers=headers)
     if model == "embed":
         data = [{"object": "embedding", "index": i, "embedding": [0.5 + i, -1.0, 0.25]}
                 for i, _ in enumerate(body["input"])]
@@ -118,6 +122,7 @@ class GatewayProcess:
 
     def __init__(self, config: Path, *, workers: int = 1, env: Mapping[str, str] = (),
                  port: int | None = None) -> None:
+        self.config = config
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = config.with_suffix(f".{self.port}.log")
@@ -169,6 +174,17 @@ def gateway(upstream: FakeServer, tmp_path_factory: pytest.TempPathFactory,
     gw = GatewayProcess(config, workers=2)
     yield gw
     gw.stop()
+
+
+def cli(config: Path, *args: str, env: Mapping[str, str] = ()) -> Any:
+    """``plugbay --config CONFIG ARGS... --json``'s parsed output (keys, usage)."""
+    full = {**os.environ, "PLUGBAY_MASTER_KEY": MASTER, **dict(env)}
+    out = subprocess.run([sys.executable, "-m", "plugbay.cli", "--config", str(config),
+                          *args, "--json"], capture_output=True, text=True, env=full,
+                         timeout=60, check=False)
+    if out.returncode != 0:
+        raise RuntimeError(f"plugbay {' '.join(args)} failed: {out.stderr}{out.stdout}")
+    return json.loads(out.stdout)
 
 
 def openai_client(gw: GatewayProcess, key: str = MASTER, **kw: Any) -> Any:

@@ -31,11 +31,10 @@ def test_message(gateway: GatewayProcess, upstream: FakeServer) -> None:
 
 
 async def test_async_stream_text(gateway: GatewayProcess) -> None:
-    async with async_anthropic_client(gateway) as client:
-        async with client.messages.stream(model="openai/gpt-4o-mini", max_tokens=64,
-                                          messages=HI) as stream:
-            texts = [t async for t in stream.text_stream]
-            final = await stream.get_final_message()
+    async with async_anthropic_client(gateway) as client, client.messages.stream(
+            model="openai/gpt-4o-mini", max_tokens=64, messages=HI) as stream:
+        texts = [t async for t in stream.text_stream]
+        final = await stream.get_final_message()
     assert "".join(texts) == "Hello from upstream"
     assert final.content[0].text == "Hello from upstream"
     assert final.usage.output_tokens == 7 and final.stop_reason == "end_turn"
@@ -62,7 +61,7 @@ def test_streamed_tool_use(gateway: GatewayProcess) -> None:
     with anthropic_client(gateway) as client, client.messages.stream(
             model="openai/gpt-4o-mini", max_tokens=64, messages=HI, tools=WEATHER) as stream:
         final = stream.get_final_message()
-    use = [b for b in final.content if b.type == "tool_use"][0]
+    use = next(b for b in final.content if b.type == "tool_use")
     assert use.name == "get_weather" and use.input == {"city": "Paris"}
     assert final.stop_reason == "tool_use"
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from plugbay import __version__
 from plugbay.errors import ResponseTooLargeError
@@ -317,7 +317,7 @@ class AsyncioTransport:
                 pass
 
 
-def _eyeballs(loop: asyncio.AbstractEventLoop) -> dict[str, float]:
+def _eyeballs(loop: asyncio.AbstractEventLoop) -> dict[str, Any]:
     """Happy Eyeballs (RFC 8305) where the loop has it: asyncio's does, uvloop's (the
     gateway's) takes no such argument."""
     return {"happy_eyeballs_delay": 0.25} if isinstance(loop, asyncio.BaseEventLoop) else {}

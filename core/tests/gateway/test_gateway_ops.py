@@ -1,0 +1,160 @@
+"""Operations: health, readiness, metrics and request ids; SIGTERM drains a stream in
+flight; SIGHUP reloads the config without dropping a call; a client that goes away
+cancels its upstream call; a bad config is one line and a non-zero exit."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from _gateway_support import (
+    MASTER,
+    GatewayProcess,
+    cli,
+    free_port,
+    openai_client,
+    write_config,
+)
+
+from plugbay.testing.server import FakeServer
+
+openai = pytest.importorskip("openai")
+pytestmark = pytest.mark.timeout(90)
+
+HI = [{"role": "user", "content": "hi"}]
+
+
+def get(client: Any, gw: GatewayProcess, path: str) -> httpx.Response:
+    """A GET of an ops URL through the SDK's own HTTP client (an absolute URL)."""
+    response: httpx.Response = client.get(gw.url + path, cast_to=httpx.Response)
+    return response
+
+
+def test_health_ready_metrics_and_request_id(gateway: GatewayProcess) -> None:
+    with openai_client(gateway) as client:
+        assert get(client, gateway, "/health").json() == {"status": "ok"}
+        ready = get(client, gateway, "/ready").json()
+        assert ready == {"status": "ok", "checks": {"ledger": "ok"}}
+        raw = client.chat.completions.with_raw_response.create(
+            model="openai/gpt-4o-mini", messages=HI,
+            extra_headers={"x-request-id": "trace-42"})
+        assert raw.headers["x-request-id"] == "trace-42"
+        assert raw.parse().id == "chatcmpl-trace-42"
+        metrics = get(client, gateway, "/metrics").text
+    line = next(m for m in metrics.splitlines() if m.startswith(
+        'plugbay_gateway_requests_total{path="/v1/chat/completions",status="200"}'))
+    assert float(line.split()[-1]) >= 1
+    access = [ln for ln in gateway.logs().splitlines() if '"rid": "trace-42"' in ln]
+    assert access and '"status": 200' in access[0] and "hi" not in access[0].split('"path"')[0]
+
+
+@pytest.fixture
+def own_gateway(upstream: FakeServer, tmp_path: Path) -> Any:
+    made: list[GatewayProcess] = []
+
+    def start(extra: str = "", workers: int = 1) -> GatewayProcess:
+        config = write_config(tmp_path / "plugbay.toml", upstream.url, extra)
+        gw = GatewayProcess(config, workers=workers)
+        made.append(gw)
+        return gw
+
+    yield start
+    for gw in made:
+        gw.stop()
+
+
+def test_sigterm_drains_a_stream_in_flight(own_gateway: Any) -> None:
+    gw = own_gateway("[gateway]\ngrace = 20\n")
+    got: list[str] = []
+    first = threading.Event()
+
+    def read() -> None:
+        with openai_client(gw) as client:
+            for chunk in client.chat.completions.create(model="openai/slow", messages=HI,
+                                                        stream=True):
+                if chunk.choices and chunk.choices[0].delta.content:
+                    got.append(chunk.choices[0].delta.content)
+                    first.set()
+
+    reader = threading.Thread(target=read)
+    reader.start()
+    assert first.wait(20)
+    gw.signal(signal.SIGTERM)  # the upstream stalls 2 s before the rest
+    reader.join(30)
+    assert "".join(got) == "Hello from upstream"  # the whole answer, not cut at SIGTERM
+    assert gw.proc.wait(30) == 0
+
+
+def test_sighup_reloads_without_dropping_a_call(own_gateway: Any) -> None:
+    gw = own_gateway(workers=2)
+    answers: list[str] = []
+
+    def slow() -> None:
+        with openai_client(gw) as client:
+            answers.append(client.chat.completions.create(
+                model="openai/slow", messages=HI).choices[0].message.content)
+
+    calls = [threading.Thread(target=slow) for _ in range(4)]
+    for t in calls:
+        t.start()
+    time.sleep(0.5)  # the calls are in flight, waiting on the upstream
+    text = gw.config.read_text() + '\n[routes.fresh]\ntargets = ["openai/gpt-4o"]\n'
+    gw.config.write_text(text)
+    gw.signal(signal.SIGHUP)
+    for t in calls:
+        t.join(30)
+    assert answers == ["Hello from upstream"] * 4
+    with openai_client(gw) as client:
+        for _ in range(100):  # the new workers serve the new config
+            try:
+                if client.chat.completions.create(model="fresh", messages=HI).choices:
+                    break
+            except openai.NotFoundError:
+                time.sleep(0.1)
+        else:
+            pytest.fail("the reloaded config was not served")
+
+
+def test_a_client_that_goes_away_cancels_the_upstream_call(own_gateway: Any,
+                                                          tmp_path: Path) -> None:
+    gw = own_gateway(f'[ledger]\npath = "{tmp_path / "ledger.db"}"\n')
+    with openai_client(gw, timeout=0.5) as client, pytest.raises(openai.APITimeoutError):
+        client.chat.completions.create(model="openai/slow", messages=HI)
+    with openai_client(gw, timeout=0.5) as client:
+        stream = client.chat.completions.create(model="openai/slow", messages=HI, stream=True)
+        next(iter(stream))
+        stream.close()  # gone after the first chunk, while the upstream stalls
+    statuses: dict[str, int] = {}
+    for _ in range(100):
+        statuses = {r["key"]: r["calls"] for r in cli(gw.config, "usage", "--by", "status")}
+        if statuses.get("cancelled") == 2:
+            break
+        time.sleep(0.05)
+    # Both upstream calls were cancelled (not answered 2 s later) and metered as such.
+    assert statuses == {"cancelled": 2}
+
+
+@pytest.mark.parametrize(("body", "env", "named"), [
+    ("[gateway]\nprot = 1\n", {}, "gateway.prot"),
+    ("[gateway]\nworkers = 0\n", {}, "gateway.workers"),
+    ("", {"PLUGBAY_MASTER_KEY": ""}, "PLUGBAY_MASTER_KEY"),
+])
+def test_bad_config_is_one_line_and_a_failure(tmp_path: Path, body: str,
+                                              env: dict[str, str], named: str) -> None:
+    config = tmp_path / "plugbay.toml"
+    config.write_text(body)
+    full = {**os.environ, "PLUGBAY_MASTER_KEY": MASTER, **env}
+    out = subprocess.run([sys.executable, "-m", "plugbay.cli", "serve", "--config",
+                          str(config), "--port", str(free_port())], capture_output=True,
+                         text=True, env=full, timeout=60, check=False)
+    assert out.returncode != 0
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1 and named in lines[0] and "Traceback" not in out.stderr
