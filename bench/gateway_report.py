@@ -137,6 +137,12 @@ def section(doc: dict[str, Any]) -> str:
         f"{_fmt(d['direct']['p50_us'], 1e-3, 2)} ms.",
         "",
     ]
+    busy = float(doc["load_avg"].split()[0])
+    if busy > 1.0:  # as the performance page says it
+        head += [f"**Noisy run: other processes kept the machine busy (1-minute load average "
+                 f"{busy:.1f} on {doc['cpus']} CPUs when the run began). Wall-clock figures "
+                 "are inflated and spread; ratios within one round and CPU time hold up "
+                 "best.**", ""]
     for name, why in doc.get("errors", {}).items():
         head += [f"- **{name}: not available**: {why}", ""]
     body = [*goals(d), "", *_table(doc, d), "",

@@ -119,6 +119,13 @@ def test_the_section_goes_between_its_markers_and_replaces_the_last_one(tmp_path
     assert perf.rstrip().endswith("yes")
 
 
+def test_a_busy_machine_is_said_so() -> None:
+    assert "Noisy run" not in report.section(doc(ROUNDS))
+    busy = dict(doc(ROUNDS), load_avg="2.75 2.1 1.4")
+    assert "**Noisy run: other processes kept the machine busy (1-minute load average 2.8 on " \
+           "2 CPUs" in report.section(busy)
+
+
 def test_page_lines_read_the_results_file(tmp_path: Path) -> None:
     path = tmp_path / "gateway.json"
     assert report.page_lines(path) == []
