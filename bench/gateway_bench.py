@@ -9,7 +9,8 @@ process, reading the server's CPU time around each phase, then read each worker'
 after the load and stop the server. The upstream and the load client share CPU 0, the
 server (all its workers) gets CPU 1 (`--no-pin`: no pinning).
 
-Results go to `bench/results/gateway.json` and the chart to `bench/results/gateway.png`;
+Results go to `bench/results/gateway.json` (`--quick`: `gateway-quick.json`) and the chart
+to `bench/results/gateway.png`;
 with `--docs` the chart also goes to `docs/gateway.png` and the section between the
 markers in `docs/gateway.md` and `docs/performance.md` is rewritten (`report.py` renders
 the same section into the page on every `bench/run`).
@@ -209,12 +210,16 @@ def main() -> None:
     p.add_argument("--docs", action="store_true",
                    help="write the chart and the section into docs/gateway.md and "
                    "docs/performance.md")
-    p.add_argument("--json", type=Path, default=RESULTS / "gateway.json")
+    p.add_argument("--json", type=Path, default=None,
+                   help="results file (default: bench/results/gateway.json, with --quick "
+                   "gateway-quick.json, so a smoke run never reaches the recorded page)")
     p.add_argument("--render", action="store_true",
                    help="measure nothing: render the results in --json (with --docs: the docs)")
     args = p.parse_args()
     if args.quick:
         args.rounds, args.seconds, args.docs = 1, 2.0, False
+    if args.json is None:
+        args.json = RESULTS / ("gateway-quick.json" if args.quick else "gateway.json")
     if args.render:  # the figures of an earlier run, rendered again
         doc = json.loads(args.json.read_text())
     elif not LOAD_PYTHON.exists():

@@ -213,7 +213,8 @@ def render(doc: dict[str, Any], chart_name: str = "performance.png") -> str:
     lines = _header(doc) + targets_section(doc, d) + _startup(doc, d) + _latency(doc, d, floor)
     lines += _throughput(doc, d)
     lines += [f"![benchmark chart]({chart_name})", ""]
-    lines += gateway_section(HERE / "results" / "gateway.json")  # bench/gateway_bench.py's
+    gateway = "gateway-quick.json" if doc["plan"]["quick"] else "gateway.json"
+    lines += gateway_section(HERE / "results" / gateway)  # bench/gateway_bench.py's figures
     lines += _upstream(doc, d) + method_section(doc)
     return "\n".join(lines) + "\n"
 
