@@ -156,7 +156,7 @@ def section(doc: dict[str, Any]) -> str:
         f"*{GATEWAY_LEDGER}* is the gateway with its SQLite ledger on (a row per call, the "
         "virtual-keys layer in the pipeline): what spend accounting costs, shown but not "
         "judged, since the proxy here keeps no spend. Start to ready is spawn "
-        "until the health URL answers 200 (`/health`, `/health/liveliness`). The load is "
+        "until the health URL first answers 200 (`/health`, `/health/liveliness`). The load is "
         "the harness's own async client (`bench/gateway_load.py`: a `plugbay.Client` with "
         "retries and ledger off, a fresh process per phase), not an external load tool, so "
         "the direct baseline and the calls through each server go through the same client "
