@@ -41,7 +41,7 @@ from pathlib import Path
 from typing import Any
 
 import gateway_report
-from gateway_servers import (
+from gateway_contenders import (
     KEY,
     SERVERS,
     VENVS,

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from gateway_servers import GATEWAY, GATEWAY_LEDGER, PROXY
+from gateway_contenders import GATEWAY, GATEWAY_LEDGER, PROXY
 
 MARK_START = "<!-- gateway-bench:start -->"
 MARK_END = "<!-- gateway-bench:end -->"

@@ -1,7 +1,7 @@
-"""The gateway benchmark's bookkeeping (bench/gateway_report.py, bench/gateway_servers.py):
-figures paired per round, goals judged on the median, the section put between its markers
-on both doc pages, and a server's process tree and CPU time read from /proc. No timing is
-asserted: the inputs are made-up rounds."""
+"""The gateway benchmark's bookkeeping (bench/gateway_report.py and
+bench/gateway_contenders.py): figures paired per round, goals judged on the median, the
+section put between its markers on both doc pages, and a server's process tree and CPU
+time read from /proc. No timing is asserted: the inputs are made-up rounds."""
 
 from __future__ import annotations
 
@@ -29,7 +29,7 @@ def _load(name: str) -> ModuleType:
     return module
 
 
-servers = _load("gateway_servers")  # first: gateway_report imports it
+servers = _load("gateway_contenders")  # first: gateway_report imports it
 report = _load("gateway_report")
 
 

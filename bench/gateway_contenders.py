@@ -1,4 +1,4 @@
-"""The two servers `bench/gateway_bench.py` compares, and how to watch a server process.
+"""The servers `bench/gateway_bench.py` compares, and how to watch a server process.
 
 Each server is built the same way: a config file in a fresh directory pointing at the
 one upstream, the same worker count, its health URL for "ready", the model name the load
