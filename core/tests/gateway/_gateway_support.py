@@ -44,6 +44,8 @@ def _answer(req: RecordedRequest) -> Reply:
     body = req.json()
     model = body["model"]
     stream = bool(body.get("stream"))
+    cap = body.get("max_completion_tokens") or body.get("max_tokens") or USAGE["output"]
+    usage = {**USAGE, "output": min(USAGE["output"], cap)}  # as a provider honours max_tokens
     if model.startswith("err-"):
         status = int(model[4:7])
         kind = {401: "auth", 404: "not_found", 429: "rate_limit"}.get(status, "server")
@@ -66,18 +68,18 @@ def _answer(req: RecordedRequest) -> Reply:
                     "function": {"name": name, "arguments": args}}
             return Reply.json(WIRE.completion(model, {"role": "assistant", "content": None,
                                                       "tool_calls": [call]},
-                                              "tool_calls", USAGE))
+                                              "tool_calls", usage))
         deltas = [{"tool_calls": [{"index": 0, "id": "call_1", "type": "function",
                                    "function": {"name": name, "arguments": ""}}]},
                   {"tool_calls": [{"index": 0, "function": {"arguments": args[:7]}}]},
                   {"tool_calls": [{"index": 0, "function": {"arguments": args[7:]}}]}]
-        return Reply.sse(WIRE.stream_events(model, deltas, "tool_calls", USAGE))
+        return Reply.sse(WIRE.stream_events(model, deltas, "tool_calls", usage))
     text = "Hello from upstream"
     if not stream:
         return Reply.json(WIRE.completion(model, {"role": "assistant", "content": text},
-                                          "stop", USAGE), delay=2.0 if model == "slow" else 0)
+                                          "stop", usage), delay=2.0 if model == "slow" else 0)
     pieces = [{"content": p} for p in ("Hello", " from", " upstream")]
-    events = WIRE.stream_events(model, pieces, "stop", USAGE)
+    events = WIRE.stream_events(model, pieces, "stop", usage)
     if model == "slow":
         return Reply.sse(events, stall_after=2, stall=2.0)
     if model == "cut":

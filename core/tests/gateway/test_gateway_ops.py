@@ -158,3 +158,25 @@ def test_bad_config_is_one_line_and_a_failure(tmp_path: Path, body: str,
     assert out.returncode != 0
     lines = out.stderr.strip().splitlines()
     assert len(lines) == 1 and named in lines[0] and "Traceback" not in out.stderr
+
+
+def test_admin_reload_checks_the_config_first(own_gateway: Any) -> None:
+    gw = own_gateway()
+    good = gw.config.read_text()
+    with openai_client(gw) as client:
+        gw.config.write_text(good + "\n[gateway]\nportt = 1\n")
+        with pytest.raises(openai.BadRequestError) as caught:
+            client.post(gw.url + "/admin/reload", cast_to=httpx.Response, body={})
+        assert "gateway.portt" in caught.value.message
+        assert client.chat.completions.create(model="smart", messages=HI).choices  # still up
+        gw.config.write_text(good + '\n[routes.later]\ntargets = ["openai/gpt-4o"]\n')
+        answer = client.post(gw.url + "/admin/reload", cast_to=httpx.Response, body={})
+        assert answer.status_code == 202
+        for _ in range(100):
+            try:
+                if client.chat.completions.create(model="later", messages=HI).choices:
+                    break
+            except openai.NotFoundError:
+                time.sleep(0.1)
+        else:
+            pytest.fail("the reloaded config was not served")

@@ -5,6 +5,7 @@ lapses after ``[state] hold_ttl`` instead of at the end of the budget's period."
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import os
@@ -157,3 +158,23 @@ def test_a_killed_process_reservation_lapses(srv: FakeServer, redis_url: str) ->
                 assert time.monotonic() < deadline, "the dead process's hold never lapsed"
                 time.sleep(0.25)
     assert done.text == "hello"
+
+
+async def test_many_concurrent_ops_wait_for_a_connection_not_fall_back(
+        redis_url: str, caplog: pytest.LogCaptureFixture) -> None:
+    """More concurrent reservations than pooled connections (a busy gateway worker):
+    each waits for a connection, none falls back to this process's own counters."""
+    from plugbay.cost.shared import SharedState
+
+    shared = SharedState(redis_url, prefix="pbpool")
+    store = shared.budget_store()
+    caplog.set_level(logging.WARNING, logger="plugbay")
+    try:
+        outs = await asyncio.gather(*(store.reserve([("b", 1000.0, 60)], 1.0, f"h{i}")
+                                      for i in range(300)))
+        assert outs == [None] * 300
+        _, held = await store.read("b")
+        assert held == pytest.approx(300.0)  # every hold is in Redis
+    finally:
+        await shared.aclose()
+    assert not [r for r in caplog.records if "fall back" in r.getMessage()]

@@ -27,7 +27,7 @@ from plugbay.gateway.settings import GatewaySettings
 from plugbay.gateway.surfaces import Answer, Request, Streamed, Surfaces
 from plugbay.gateway.wire_errors import Failure, failure
 
-__all__ = ["Gateway", "create_app"]
+__all__ = ["Gateway", "check", "create_app"]
 
 Scope = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
@@ -251,6 +251,8 @@ class Gateway:
                 if principal is None or principal.allows(n)]
 
     async def _admin(self, req: Request) -> Answer:
+        if req.path == "/admin/reload" and req.method == "POST":
+            return await self._reload(req)
         if self.admin is None:
             return Answer(404, {"error": {
                 "message": "virtual keys are off: the admin API needs a ledger database "
@@ -258,6 +260,28 @@ class Gateway:
                 "param": None, "code": None}})
         status, body = await self.admin.handle(req.method, req.path, req.headers, req.body)
         return Answer(status, body)
+
+    async def _reload(self, req: Request) -> Answer:
+        """Check the config file again, then have the supervisor replace every worker
+        (SIGHUP): new workers serve before old ones stop, so no call is dropped."""
+        principal = await self._authenticate(req.headers)
+        if principal.key_id is not None:
+            raise errors.PermissionDeniedError("reloading needs the master key")
+        path = os.environ.get("PLUGBAY_GATEWAY_CONFIG")
+        if os.environ.get("PLUGBAY_GATEWAY_SUPERVISED") != "1":
+            return Answer(409, {"error": {"message": "not run by plugbay serve: nothing to "
+                                          "reload", "type": "invalid_request_error",
+                                          "param": None, "code": None}})
+        try:
+            await asyncio.to_thread(check, path, self.env)
+        except errors.ConfigError as exc:  # the old config keeps serving
+            return Answer(400, {"error": {"message": f"config not reloaded: {exc}",
+                                          "type": "invalid_request_error", "param": None,
+                                          "code": "bad_config"}})
+        import signal
+
+        os.kill(os.getppid(), signal.SIGHUP)
+        return Answer(202, {"status": "reloading"})
 
     def _cors(self, headers: Mapping[str, str]) -> list[tuple[bytes, bytes]]:
         origin = headers.get("origin")
@@ -331,6 +355,17 @@ async def _stream(send: Send, answer: Streamed, extra: list[tuple[bytes, bytes]]
         pass  # the client went away while a chunk was being written
     finally:
         await answer.chunks.aclose()  # type: ignore[attr-defined]
+
+
+def check(config: str | Path | None, env: Mapping[str, str]) -> GatewaySettings:
+    """Load and check everything a worker will build (the file, ``[gateway]``, routes,
+    the ledger and keys); ``ConfigError`` on the first problem."""
+    gateway = Gateway(config, env)
+    try:
+        gateway.client.router.resolve("")  # routes and agents compile now, not per worker
+    finally:
+        asyncio.run(gateway.aclose())
+    return gateway.settings
 
 
 def create_app() -> Gateway:

@@ -15,28 +15,12 @@ import os
 import shutil
 import sys
 import tempfile
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from plugbay.errors import ConfigError
 
-__all__ = ["check", "serve"]
-
-
-def check(config: str | Path | None, env: Mapping[str, str]) -> Any:
-    """Load and check everything a worker will build; ``ConfigError`` on the first
-    problem. Returns the gateway settings."""
-    from plugbay.gateway.app import Gateway
-
-    gateway = Gateway(config, env)
-    try:
-        gateway.client.router.resolve("")  # routes and agents compile now, not per worker
-    finally:
-        import asyncio
-
-        asyncio.run(gateway.aclose())
-    return gateway.settings
+__all__ = ["serve"]
 
 
 def _logging(level: str) -> dict[str, Any]:
@@ -70,9 +54,12 @@ def serve(config: str | Path | None, *, host: str | None = None, port: int | Non
     path = str(Path(config).resolve()) if config is not None else None
     if path is not None and not Path(path).is_file():
         raise ConfigError(f"no config file at {path}", file=path)
+    from plugbay.gateway.app import check
+
     settings = check(path, os.environ)
     if path is not None:
         os.environ["PLUGBAY_GATEWAY_CONFIG"] = path  # the workers read the same file
+    os.environ["PLUGBAY_GATEWAY_SUPERVISED"] = "1"  # POST /admin/reload may signal us
     metrics_dir = tempfile.mkdtemp(prefix="plugbay-metrics-")
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
     logging_config = _logging(log_level)

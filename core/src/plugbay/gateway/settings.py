@@ -66,9 +66,9 @@ class GatewaySettings:
                               key="gateway.log_prompts")
         master = env.get("PLUGBAY_MASTER_KEY", "").strip()
         if len(master) < _MIN_MASTER:
-            what = "is not set" if not master else f"has {len(master)} characters"
+            what = "not set" if not master else f"{len(master)} characters"
             raise ConfigError(
-                f"PLUGBAY_MASTER_KEY {what}: the gateway needs a master key of at least "
+                f"{what}: the gateway needs a master key of at least "
                 f"{_MIN_MASTER} characters in the environment, e.g. "
                 "export PLUGBAY_MASTER_KEY=$(openssl rand -hex 32)", key="PLUGBAY_MASTER_KEY")
         return cls(host=host, port=_int(s, "port", 4000, 0), workers=_int(s, "workers", 1, 1),

@@ -54,6 +54,9 @@ def _redis_asyncio() -> Any:
     return aioredis
 
 
+_POOL = 64  # Redis connections per process and event loop
+
+
 class SharedState:
     """Redis connections (one pool per event loop: asyncio connections belong to a loop)
     and the stores built on them."""
@@ -81,9 +84,13 @@ class SharedState:
         client = self._clients.get(loop)
         if client is None:
             wait = max(self.timeout, 0.05)
-            client = self._clients[loop] = self._aioredis.Redis.from_url(
-                self.url, socket_connect_timeout=wait, socket_timeout=wait,
-                health_check_interval=30)
+            # A blocking pool: under many concurrent calls an op waits (within the
+            # deadline) for a connection, rather than failing at once ("Too many
+            # connections") and falling back to per-process counters.
+            pool = self._aioredis.BlockingConnectionPool.from_url(
+                self.url, max_connections=_POOL, timeout=wait, socket_connect_timeout=wait,
+                socket_timeout=wait, health_check_interval=30)
+            client = self._clients[loop] = self._aioredis.Redis(connection_pool=pool)
         return client
 
     async def run(self, op: Callable[[Any], Awaitable[T]]) -> T:
@@ -155,3 +162,4 @@ class SharedState:
         client = self._clients.pop(loop, None)
         if client is not None:
             await client.aclose()
+            await client.connection_pool.disconnect()
