@@ -194,7 +194,7 @@ def _write_block(page: Path, text: str, heading: str, before: str | None) -> Non
 
 def update_docs(doc: dict[str, Any], docs: Path) -> None:
     text = section(doc)
-    _write_block(docs / "gateway.md", text, "## Performance against the LiteLLM proxy", None)
+    _write_block(docs / "gateway.md", text, "## Performance", "## Limits")
     _write_block(docs / "performance.md", text, "## The gateway against the LiteLLM proxy",
                  "## Is the upstream the bottleneck?")
 

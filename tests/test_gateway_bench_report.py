@@ -114,7 +114,7 @@ def test_the_section_goes_between_its_markers_and_replaces_the_last_one(tmp_path
     for page in (gw, perf):
         assert page.count(report.MARK_START) == 1 and page.count(report.MARK_END) == 1
         assert "2026-12-05 06:00 UTC" in page and "2026-12-04 06:00 UTC" not in page
-    assert gw.startswith("# Gateway\n\nintro\n\n## Performance against the LiteLLM proxy")
+    assert gw.startswith("# Gateway\n\nintro\n\n## Performance\n\n")
     assert perf.index(report.MARK_END) < perf.index("## Is the upstream the bottleneck?")
     assert perf.rstrip().endswith("yes")
 
