@@ -138,6 +138,7 @@ class Relay(Generic[T]):
         self._last = last
         self._queue: queue.SimpleQueue[T | _End] = queue.SimpleQueue()
         self._get = self._queue.get
+        self._empty = queue.Empty
         self._put = 0  # items handed over: written by the pump only
         self._taken = 0  # items taken: written by the caller only
         self._resume = high // 2  # the caller wakes a waiting pump at this many unread
@@ -182,7 +183,15 @@ class Relay(Generic[T]):
         if self.done:
             raise StopIteration
         try:
-            item = self._get()
+            while True:
+                try:
+                    # Timed: a Ctrl-C that lands just before the wait begins (the C
+                    # handler ran, but the wait was not yet there to be interrupted)
+                    # is raised at the next wake-up, not never.
+                    item = self._get(True, 0.25)
+                    break
+                except self._empty:
+                    continue
         except KeyboardInterrupt:
             self.cancel()
             raise

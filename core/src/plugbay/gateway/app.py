@@ -10,15 +10,15 @@ from __future__ import annotations
 
 import asyncio
 import hmac
-import json
 import logging
 import os
 import re
 import time
-import uuid
 from collections.abc import Awaitable, Callable, Mapping, MutableMapping
 from pathlib import Path
 from typing import Any
+
+import orjson
 
 from plugbay import errors
 from plugbay.gateway.keys.record import KeyPrincipal
@@ -113,7 +113,7 @@ class Gateway:
         headers = {k.decode("latin-1").lower(): v.decode("latin-1")
                    for k, v in scope["headers"]}
         given = headers.get("x-request-id", "")
-        rid = given if _RID.match(given) else uuid.uuid4().hex
+        rid = given if given and _RID.match(given) else os.urandom(16).hex()
         extra = [(b"x-request-id", rid.encode()), (b"request-id", rid.encode())]
         extra += self._cors(headers)
         status = 500
@@ -136,8 +136,9 @@ class Gateway:
             self.metrics.observe(path if path in self.metrics.paths else "other", status,
                                  elapsed)
             if access.isEnabledFor(logging.INFO):
-                access.info(json.dumps({"rid": rid, "method": method, "path": path,
-                                        "status": status, "ms": round(elapsed * 1000, 2)}))
+                access.info(orjson.dumps({"rid": rid, "method": method, "path": path,
+                                          "status": status,
+                                          "ms": round(elapsed * 1000, 2)}).decode())
 
     async def _body(self, headers: Mapping[str, str], receive: Receive) -> bytes:
         cap = self.settings.max_body
@@ -317,27 +318,39 @@ async def _send(send: Send, answer: Answer, extra: list[tuple[bytes, bytes]]) ->
 
 
 async def _until_gone(work: Awaitable[Any], receive: Receive) -> Any:
-    """``work``'s result, or ``None`` (and ``work`` cancelled, so the upstream call is
-    too and its budget settled) when the client disconnects first."""
-    task = asyncio.ensure_future(work)
-    watch = asyncio.ensure_future(_disconnected(receive))
+    """``work``'s result, or ``None`` when the client disconnects first: then ``work``
+    is cancelled, and with it the upstream call (whose budget is then settled). ``work``
+    runs in this task; one watcher task cancels it (cheaper than ``asyncio.wait``)."""
+    task = asyncio.current_task()
+    assert task is not None
+    gone = []
+
+    async def watch() -> None:
+        while (await receive())["type"] != "http.disconnect":
+            pass
+        gone.append(True)
+        task.cancel()
+
+    watcher = asyncio.get_running_loop().create_task(watch())
     try:
-        await asyncio.wait((task, watch), return_when=asyncio.FIRST_COMPLETED)
+        result = await work
     except asyncio.CancelledError:
-        task.cancel()
-        raise
-    finally:
-        watch.cancel()
-    if not task.done():
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
+        if not gone:
+            raise
+        _uncancel(task)
         return None
-    return task.result()
+    finally:
+        watcher.cancel()
+    if gone:  # the client left just as the answer was ready: a cancel is pending
+        _uncancel(task)
+        return None
+    return result
 
 
-async def _disconnected(receive: Receive) -> None:
-    while (await receive())["type"] != "http.disconnect":
-        pass
+def _uncancel(task: asyncio.Task[Any]) -> None:
+    uncancel = getattr(task, "uncancel", None)  # 3.11+; 3.10 counts no cancellations
+    if uncancel is not None:
+        uncancel()
 
 
 async def _stream(send: Send, answer: Streamed, extra: list[tuple[bytes, bytes]],

@@ -37,10 +37,19 @@ class Metrics:
                                  registry=self.registry,
                                  buckets=(.0005, .001, .0025, .005, .01, .025, .05, .1, .25,
                                           .5, 1, 2.5, 5, 10, 30, 60))
+        self._counters: dict[tuple[str, int], Any] = {}
+        self._timers: dict[str, Any] = {}
 
     def observe(self, path: str, status: int, seconds: float) -> None:
-        self.requests.labels(path, str(status)).inc()
-        self.latency.labels(path).observe(seconds)
+        # labels() costs ~5 us a call: each (path, status) child is looked up once
+        counter = self._counters.get((path, status))
+        if counter is None:
+            counter = self._counters[(path, status)] = self.requests.labels(path, str(status))
+        timer = self._timers.get(path)
+        if timer is None:
+            timer = self._timers[path] = self.latency.labels(path)
+        counter.inc()
+        timer.observe(seconds)
 
     def render(self) -> tuple[bytes, str]:
         from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest

@@ -11,10 +11,11 @@ error event, never a silently short answer.
 from __future__ import annotations
 
 import base64
-import json
 import struct
 from collections.abc import AsyncIterator, Callable, Mapping
 from typing import TYPE_CHECKING, Any
+
+import orjson
 
 from plugbay.gateway.wire_anthropic import EventWriter, message_json, messages_call
 from plugbay.gateway.wire_errors import WireError, expect, failure
@@ -47,8 +48,7 @@ class Answer:
     def __init__(self, status: int, body: Any, headers: list[tuple[bytes, bytes]] | None = None,
                  ) -> None:
         self.status, self.headers = status, headers or []
-        self.body = body if isinstance(body, bytes) else json.dumps(
-            body, separators=(",", ":")).encode()
+        self.body = body if isinstance(body, bytes) else orjson.dumps(body)
 
 
 class Streamed:
@@ -62,8 +62,8 @@ class Streamed:
 
 def _json(body: bytes) -> Any:
     try:
-        return json.loads(body)
-    except ValueError as exc:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
         raise WireError(f"the body is not JSON: {exc}") from None
 
 

@@ -8,10 +8,11 @@ A field that cannot be read is a ``WireError`` naming it (400, ``param`` set).
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Mapping
 from typing import Any
+
+import orjson
 
 from plugbay.gateway.wire_errors import WireError, expect
 from plugbay.openai_compat.encode import finish_reason_out, usage_json
@@ -199,9 +200,9 @@ def chat_call(body: Any) -> ChatCall:
 
 def sse(data: Mapping[str, Any] | str, event: str | None = None) -> bytes:
     """One server-sent event frame."""
-    text = data if isinstance(data, str) else json.dumps(data, separators=(",", ":"))
-    head = f"event: {event}\n" if event else ""
-    return f"{head}data: {text}\n\n".encode()
+    text = data.encode() if isinstance(data, str) else orjson.dumps(data)
+    head = b"event: " + event.encode() + b"\n" if event else b""
+    return head + b"data: " + text + b"\n\n"
 
 
 class ChunkWriter:
@@ -213,8 +214,15 @@ class ChunkWriter:
         self.include_usage = include_usage
         self.usage: Usage | None = None
         self.started = False
+        # Every chunk is the same JSON around its delta: written once, per chunk only
+        # the delta is encoded.
+        head = orjson.dumps({**self.base, "choices": [{"index": 0, "delta": None}]})
+        self._head = b"data: " + head[:head.rindex(b"null")]
+        self._tail = b',"logprobs":null,"finish_reason":null}]}\n\n'
 
     def _chunk(self, delta: dict[str, Any], finish: str | None = None) -> bytes:
+        if finish is None:
+            return self._head + orjson.dumps(delta) + self._tail
         return sse({**self.base, "choices": [
             {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}]})
 
