@@ -7,7 +7,8 @@ to ready (spawn until its health URL answers 200), run the load client's three p
 (sequential, 64 concurrent requests, 16 concurrent streams), each in a fresh client
 process, reading the server's CPU time around each phase, then read each worker's RSS
 after the load and stop the server. The upstream and the load client share CPU 0, the
-server (all its workers) gets CPU 1 (`--no-pin`: no pinning).
+server (all its workers) gets CPU 1 (`--no-pin`: no pinning); all run at nice -10 where
+permitted, as in `runner.py`.
 
 Results go to `bench/results/gateway.json` (`--quick`: `gateway-quick.json`) and the chart
 to `bench/results/gateway.png`;
@@ -168,10 +169,14 @@ def version(venv: str, dist: str) -> str | None:
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
     names = [n for n in SERVERS if not args.only or n in args.only.split(",")]
+    try:  # inherited by the upstream, the servers and the load client, as in runner.py
+        os.nice(-10)
+    except OSError:
+        pass
     doc: dict[str, Any] = {
         "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "workers": args.workers, "seconds": args.seconds, "rounds": [], "pinned": args.pin,
-        "quick": args.quick, "servers": names, "errors": {},
+        "quick": args.quick, "servers": names, "errors": {}, "nice": os.nice(0),
         "load_avg": " ".join(f"{x:.2f}" for x in os.getloadavg()), "cpus": os.cpu_count(),
         "versions": {"plugbay": version("gateway", "plugbay") or version("plugbay", "plugbay"),
                      "uvicorn": version("gateway", "uvicorn"),

@@ -147,12 +147,14 @@ def section(doc: dict[str, Any]) -> str:
         head += [f"- **{name}: not available**: {why}", ""]
     body = [*goals(d), "", *_table(doc, d), "",
             f"![gateway against the LiteLLM proxy]({CHART})", ""]
-    pinning = ("Upstream and load client share CPU 0, the server has CPU 1." if doc["pinned"]
-               else "Nothing is pinned.")
+    pinning = ("Upstream and load client share CPU 0, the server has CPU 1" if doc["pinned"]
+               else "Nothing is pinned")
+    pinning += f", at nice {doc['nice']}." if doc.get("nice") else "."
     method = [
         "How: each server gets the same config (one model routed to the upstream, key "
         "check by a master key, no spend accounting: the proxy without a database, the "
-        "gateway with its ledger off) and the same worker count. "
+        "gateway with its ledger off), the same worker count and its default logging "
+        "(an access line per request, to a file). "
         f"*{GATEWAY_LEDGER}* is the gateway with its SQLite ledger on (a row per call, the "
         "virtual-keys layer in the pipeline): what spend accounting costs, shown but not "
         "judged, since the proxy here keeps no spend. Start to ready is spawn "
