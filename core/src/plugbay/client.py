@@ -22,6 +22,7 @@ from plugbay._fanout import FanOut, Listing
 from plugbay._sync import LoopThread
 from plugbay.call import Call, build_request, call_tags
 from plugbay.config import Config, load_config
+from plugbay.downgrade import downgrading, may_downgrade
 from plugbay.http.client import HTTPClient
 from plugbay.plugins import PluginHost, PluginStatus
 from plugbay.stack import Stack
@@ -137,7 +138,7 @@ class Client:
         try:
             return await pipe.complete(call)
         except errors.BudgetExceededError as exc:
-            if not self._may_downgrade(exc, model, call.tags, again):
+            if not may_downgrade(exc, model, call.tags, again):
                 raise
             assert again is not None
             return await self.acomplete(exc.downgrade_to or "", messages, timeout=timeout,
@@ -161,7 +162,9 @@ class Client:
             events = pipe.stream(call)
             if ask is None:
                 return events
-            return self._downgrading(events, call, ask, timeout, switched)
+            return downgrading(events, call, ask, switched, lambda alt, messages, tags, params:
+                               self.astream(alt, messages, timeout=timeout, tags=tags,
+                                            **params))
 
         def done(completion: Completion) -> Completion:
             if switched and switched[0].completion is not None:
@@ -200,43 +203,6 @@ class Client:
         from plugbay.batch.runner import sync_iter
 
         return sync_iter(self._runner, self.abatch(requests, **options))
-
-    # ------------------------------------------------------------- budget downgrades
-
-    @staticmethod
-    def _may_downgrade(exc: errors.BudgetExceededError, model: str,
-                       tags: dict[str, str] | None, again: dict[str, Any] | None) -> bool:
-        """One downgrade to the budget's ``downgrade_to``, never a loop."""
-        if (again is None or not exc.downgrade_to or exc.downgrade_to == model
-                or (tags and "downgraded_from" in tags)):
-            return False
-        import logging  # rare: not loaded by `import plugbay`
-
-        logging.getLogger("plugbay").info("budget %s exceeded: %s downgraded to %s",
-                                          exc.budget, model, exc.downgrade_to)
-        return True
-
-    async def _downgrading(self, events: AsyncIterator[StreamEvent], call: Call,
-                           ask: tuple[Any, dict[str, Any]], timeout: float | None,
-                           switched: list[AsyncStream]) -> AsyncIterator[StreamEvent]:
-        """``events``, or the downgraded stream when a budget refuses before the first."""
-        yielded = False
-        try:
-            async for event in events:
-                yielded = True
-                yield event
-            return
-        except errors.BudgetExceededError as exc:
-            messages, params = ask
-            if yielded or not self._may_downgrade(exc, call.model, call.tags, params):
-                raise
-            alt = self.astream(exc.downgrade_to or "", messages, timeout=timeout,
-                               tags={**(call.tags or {}), "downgraded_from": call.model},
-                               **dict(params))
-        switched.append(alt)
-        async with alt:
-            async for event in alt:
-                yield event
 
     # ------------------------------------------------------------- cost control
 

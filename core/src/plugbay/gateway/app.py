@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import hmac
+import itertools
 import logging
 import os
 import re
@@ -80,6 +81,9 @@ class Gateway:
 
             self.admin = AdminAPI(self.store, self.settings.master_key)
         self._route_prices: dict[str, Any] = {}
+        # Request ids: random per process, then a counter (no syscall per request).
+        self._rid_prefix = os.urandom(8).hex()
+        self._rids = itertools.count(1)
         self._listing: tuple[float, list[tuple[str, str]]] | None = None
 
     # ------------------------------------------------------------ ASGI
@@ -113,7 +117,7 @@ class Gateway:
         headers = {k.decode("latin-1").lower(): v.decode("latin-1")
                    for k, v in scope["headers"]}
         given = headers.get("x-request-id", "")
-        rid = given if given and _RID.match(given) else os.urandom(16).hex()
+        rid = given if given and _RID.match(given) else f"{self._rid_prefix}{next(self._rids):x}"
         extra = [(b"x-request-id", rid.encode()), (b"request-id", rid.encode())]
         extra += self._cors(headers)
         status = 500
@@ -210,10 +214,12 @@ class Gateway:
                 f"this key may not call {model!r}", code="model_not_allowed")
 
     @staticmethod
-    def _tags(principal: KeyPrincipal | None, metadata: Any) -> dict[str, str]:
-        # The caller's metadata become ledger tags, but never "key": only the gateway
-        # says which key made a call.
-        tags = {str(k): str(v) for k, v in (metadata or {}).items() if k != "key"}
+    def _tags(principal: KeyPrincipal | None, metadata: Any, rid: str) -> dict[str, str]:
+        # The caller's metadata become ledger tags, but never "key" or "request_id": only
+        # the gateway says which key made a call, and which request (its access-log line).
+        tags = {str(k): str(v) for k, v in (metadata or {}).items()
+                if k not in ("key", "request_id")}
+        tags["request_id"] = rid
         if principal is not None:
             tags.update(principal.tags)
             if principal.key_id is not None:
