@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from figures import AIOHTTP, Fig, Runs, best_floor, derive, medians, micro, show
+from gateway_report import page_lines as gateway_section
 from method import method_section
 from verdicts import issue12_targets, plugbay_targets, table
 
@@ -212,6 +213,8 @@ def render(doc: dict[str, Any], chart_name: str = "performance.png") -> str:
     lines = _header(doc) + targets_section(doc, d) + _startup(doc, d) + _latency(doc, d, floor)
     lines += _throughput(doc, d)
     lines += [f"![benchmark chart]({chart_name})", ""]
+    gateway = "gateway-quick.json" if doc["plan"]["quick"] else "gateway.json"
+    lines += gateway_section(HERE / "results" / gateway)  # bench/gateway_bench.py's figures
     lines += _upstream(doc, d) + method_section(doc)
     return "\n".join(lines) + "\n"
 

@@ -27,8 +27,10 @@ declare -A SPECS=(
   [anyllm]="any-llm-sdk[openai]==1.40.2"
   [litellm]="litellm==$LITELLM_VERSION"
   [plugbay]="local:core+plugins/openai"
+  [gateway]="local:core[gateway]+plugins/openai"
+  [litellm-proxy]="litellm[proxy]==$LITELLM_VERSION"
 )
-ALL=(tools aiohttp httpx httpx2 plugbay openai litellm anyllm)
+ALL=(tools aiohttp httpx httpx2 plugbay openai litellm anyllm gateway litellm-proxy)
 
 mkdir -p "$VENVS" "$RESULTS"
 
@@ -69,16 +71,16 @@ uv_install() {  # uv_install NAME ARGS...
   fi
 }
 
-install_litellm() {
+install_litellm() {  # install_litellm [VENV [EXTRA]]: litellm, or litellm[proxy]
   # Download the wheel alone, inspect it, and refuse it if it ships any .pth file.
-  local tmp whl pths
+  local venv="${1:-litellm}" extra="${2:-}" tmp whl pths
   tmp="$(mktemp -d)"
   if ! python3 -m pip download -q --no-deps --only-binary=:all: \
       "litellm==$LITELLM_VERSION" -d "$tmp" >/dev/null 2>&1; then
-    fail litellm "pip download litellm==$LITELLM_VERSION failed"; rm -rf "$tmp"; return 1
+    fail "$venv" "pip download litellm==$LITELLM_VERSION failed"; rm -rf "$tmp"; return 1
   fi
   whl="$(ls "$tmp"/litellm-*.whl 2>/dev/null | head -n 1)"
-  if [[ -z "$whl" ]]; then fail litellm "no wheel downloaded"; rm -rf "$tmp"; return 1; fi
+  if [[ -z "$whl" ]]; then fail "$venv" "no wheel downloaded"; rm -rf "$tmp"; return 1; fi
   pths="$(python3 - "$whl" <<'EOF'
 import sys, zipfile
 names = zipfile.ZipFile(sys.argv[1]).namelist()
@@ -86,25 +88,33 @@ print(" ".join(n for n in names if n.endswith(".pth")))
 EOF
 )"
   if [[ -n "$pths" ]]; then
-    fail litellm "REFUSED: $(basename "$whl") contains .pth file(s): $pths"
+    fail "$venv" "REFUSED: $(basename "$whl") contains .pth file(s): $pths"
     rm -rf "$tmp"; return 1
   fi
-  log "litellm: $(basename "$whl") has no .pth file; installing it"
+  log "$venv: $(basename "$whl") has no .pth file; installing it"
   # Its certifi floor names a CA-bundle release newer than the registry serves here; the
   # override only relaxes that floor (certifi is data, it changes no code path we time).
   printf 'certifi>=2026.7\n' >"$tmp/overrides.txt"
-  uv_install litellm --override "$tmp/overrides.txt" "$whl"
+  if [[ -n "$extra" ]]; then
+    # The proxy pins its own litellm-proxy-extras (database migrations), which the registry
+    # here may not have yet; the proxy runs without a database, so the newest served will do.
+    printf 'litellm-proxy-extras>=0.4.100\n' >>"$tmp/overrides.txt"
+    uv_install "$venv" --override "$tmp/overrides.txt" "litellm[$extra] @ file://$whl"
+  else
+    uv_install "$venv" --override "$tmp/overrides.txt" "$whl"
+  fi
   local rc=$?
   rm -rf "$tmp"
   return $rc
 }
 
-install_plugbay() {
-  local args=("$ROOT/core")
+install_plugbay() {  # install_plugbay [VENV [CORE-EXTRAS]]: the gateway venv adds [gateway]
+  local venv="${1:-plugbay}"
+  local args=("$ROOT/core${2:-}")
   [[ -f "$ROOT/plugins/openai/pyproject.toml" ]] && args+=("$ROOT/plugins/openai")
-  [[ -d "$VENVS/plugbay" ]] || new_venv plugbay
+  [[ -d "$VENVS/$venv" ]] || new_venv "$venv"
   # Regular (non-editable) install, refreshed every run: what a user gets, current code.
-  uv_install plugbay --no-sources --reinstall-package plugbay --reinstall-package plugbay-openai \
+  uv_install "$venv" --no-sources --reinstall-package plugbay --reinstall-package plugbay-openai \
     "${args[@]}"
 }
 
@@ -113,6 +123,10 @@ setup_one() {
   rm -f "$RESULTS/install-$name.txt"
   if [[ "$name" == plugbay ]]; then
     install_plugbay && check_pth plugbay
+    return
+  fi
+  if [[ "$name" == gateway ]]; then
+    install_plugbay gateway "[gateway]" && check_pth gateway
     return
   fi
   if [[ -f "$stamp" && "$(cat "$stamp")" == "$spec" ]]; then
@@ -124,6 +138,8 @@ setup_one() {
   new_venv "$name" || { fail "$name" "uv venv failed"; return 1; }
   if [[ "$name" == litellm ]]; then
     install_litellm || return 1
+  elif [[ "$name" == litellm-proxy ]]; then
+    install_litellm litellm-proxy proxy || return 1
   else
     # shellcheck disable=SC2086
     uv_install "$name" $spec || return 1
