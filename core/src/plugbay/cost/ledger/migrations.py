@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
+from plugbay.cost.ledger.rollup import json_field, rollup_schema
+
 __all__ = ["LATEST", "MIGRATIONS", "migrate", "version_of"]
 
 Dialect = Literal["sqlite", "postgres"]
@@ -63,6 +65,14 @@ _V2_COLUMNS = {
 _V3_COLUMNS = {"sqlite": ["cache TEXT", "saved REAL", "uid TEXT"],
                "postgres": ["cache TEXT", "saved DOUBLE PRECISION", "uid TEXT"]}
 
+# v4: the dashboard's reads (``rollup.py``, ``report.py``): hourly sums per dimension,
+# and indexes for the recent-calls filters (a key, a model, failed calls only).
+_V4 = {d: [*rollup_schema(d),
+           f"CREATE INDEX IF NOT EXISTS calls_key ON calls ({json_field(d, 'key')}, id)",
+           "CREATE INDEX IF NOT EXISTS calls_model ON calls (model, id)",
+           "CREATE INDEX IF NOT EXISTS calls_failed ON calls (id) WHERE status <> 'ok'"]
+       for d in ("sqlite", "postgres")}
+
 MIGRATIONS: dict[int, dict[str, list[str]]] = {
     1: {"sqlite": [_V1_SQLITE], "postgres": [_V1_POSTGRES]},
     2: {d: [f"ALTER TABLE calls ADD COLUMN {c}" for c in cols]
@@ -71,6 +81,7 @@ MIGRATIONS: dict[int, dict[str, list[str]]] = {
     3: {d: [f"ALTER TABLE calls ADD COLUMN {c}" for c in cols]
         + ["CREATE UNIQUE INDEX IF NOT EXISTS calls_uid ON calls (uid)"]
         for d, cols in _V3_COLUMNS.items()},
+    4: _V4,
 }
 LATEST = max(MIGRATIONS)
 
