@@ -201,7 +201,8 @@ class Report:
               ) -> list[Call]:
         """The newest calls (id below ``before``), filtered; each filter has an index."""
         m = self.mark
-        where, args = [], []
+        where: list[str] = []
+        args: list[Any] = []
         if key:
             where.append(f"{rollup.json_field(self.dialect, 'key')} = {m}")
             args.append(key)
