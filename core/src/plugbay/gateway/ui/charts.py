@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping, Sequence
 
-from plugbay.gateway.ui.html import e
+from plugbay.gateway.ui.html import e, money
 
 __all__ = ["lines"]
 
@@ -43,8 +43,8 @@ def lines(buckets: Sequence[int], series: Mapping[str, Mapping[int, float]], *,
         out.append(f'<line x1="{left}" x2="{left + w}" y1="{y(v):.1f}" y2="{y(v):.1f}" '
                    'stroke="#eef0f4"/>')
         out.append(f'<text x="{left - 6}" y="{y(v) + 4:.1f}" text-anchor="end">'
-                   f'${v:,.4f}</text>')
-    every = max(1, len(buckets) // 8)
+                   f"{money(v)}</text>")
+    every = max(1, -(-len(buckets) // 7))  # at most 7 labels: they must not overlap
     for i, b in enumerate(buckets):
         if i % every == 0:
             out.append(f'<text x="{x(i):.1f}" y="{top + h + 16}" text-anchor="middle">'

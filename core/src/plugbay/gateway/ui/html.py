@@ -41,7 +41,13 @@ def e(value: Any) -> str:
 
 
 def money(value: float | None) -> str:
-    return "unknown" if value is None else f"${value:,.4f}"
+    """USD: cents above a dollar, millionths below (one call often costs less than a
+    cent); ``unknown`` when the price is."""
+    if value is None:
+        return "unknown"
+    if value == 0:
+        return "$0"
+    return f"${value:,.2f}" if abs(value) >= 1 else f"${value:.6f}"
 
 
 def ms(seconds: float | None) -> str:

@@ -104,7 +104,7 @@ async def spend(view: View, query: Mapping[str, str]) -> tuple[str, str | None]:
         rows = await _usage(view.report, dim, since, until, bucket)
     except ValueError:
         return "<p class=bad>a tag name is letters, digits, - and _</p>", None
-    names = await view.key_names() if dim == "tag:key" else {}
+    names = await view.key_names() if dim in ("key", "tag:key") else {}
     label = {r.value: names.get(r.value, r.value) for r in rows}
     if query.get("format") == "csv":
         out = io.StringIO()
