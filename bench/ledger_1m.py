@@ -114,13 +114,13 @@ def pages(url: str, now: float) -> dict[str, Callable[[], Any]]:
 
     def overview() -> None:
         for since in starts.values():
-            report.usage("all", since)
+            report.usage("all", since, latency=False)
         report.latency(now - 3600)
-        report.usage("model", month)
-        report.usage("key", month)
+        report.usage("model", month, latency=False)
+        report.usage("key", month, latency=False)
 
     def spend(dim: str) -> Callable[[], Any]:
-        return lambda: report.usage(dim, now - 30 * 86400, now, "day")
+        return lambda: report.usage(dim, now - 30 * 86400, now, "day", latency=False)
 
     return {
         "overview": overview,
@@ -129,8 +129,10 @@ def pages(url: str, now: float) -> dict[str, Callable[[], Any]]:
         "spend by key, per day, 30 days": spend("key"),
         "spend by agent, per day, 30 days": spend("agent"),
         "spend by tag:team, per day, 30 days": spend("tag:team"),
-        "spend, per hour, 7 days": lambda: report.usage("all", now - 7 * 86400, now, "hour"),
-        "keys (spend per key this month)": lambda: report.usage("tag:key", month),
+        "spend, per hour, 7 days": lambda: report.usage("all", now - 7 * 86400, now, "hour",
+                                                        latency=False),
+        "keys (spend per key this month)": lambda: report.usage("tag:key", month,
+                                                                latency=False),
         "routes (last 500 calls, errors 24 h)": lambda: (report.last_calls(500),
                                                          report.errors(now - 86400)),
         "calls, newest 50": lambda: report.calls(limit=50),

@@ -34,7 +34,8 @@ def periods(now: float) -> dict[str, float]:
 
 async def _usage(report: Report, dim: str, since: float | None, until: float | None = None,
                  bucket: str = "none") -> list[UsageRow]:
-    return await asyncio.to_thread(report.usage, dim, since, until, bucket)
+    return await asyncio.to_thread(lambda: report.usage(dim, since, until, bucket,
+                                                        latency=False))
 
 
 def _bar(fraction: float) -> str:
