@@ -138,3 +138,30 @@ def test_ledger_off_no_dashboard(upstream: FakeServer, tmp_path: Path) -> None:
         assert request(g, "GET", "/ui").status == 404
     finally:
         g.stop()
+
+
+def test_spend_exports_csv_and_logout_clears_the_cookie(gw: GatewayProcess) -> None:
+    import csv
+    import io
+    import time
+
+    from _gateway_support import openai_client
+
+    with openai_client(gw) as client:
+        client.chat.completions.create(model="openai/gpt-4o-mini",
+                                       messages=[{"role": "user", "content": "hi"}])
+    cookie = login(gw)
+    rows: list[dict[str, str]] = []
+    for _ in range(80):  # the ledger is written in the background
+        text = read(gw, "/ui/spend?by=model&format=csv", cookie)
+        rows = list(csv.DictReader(io.StringIO(text)))
+        if any(r["model"] == "openai/gpt-4o-mini" for r in rows):
+            break
+        time.sleep(0.1)
+    row = next(r for r in rows if r["model"] == "openai/gpt-4o-mini")
+    assert int(row["calls"]) >= 1 and float(row["cost"]) > 0
+    token = re.search(r'name=csrf value="([0-9a-f]+)"', read(gw, "/ui", cookie))
+    assert token
+    resp = request(gw, "POST", "/ui/logout", {"csrf": token.group(1)}, {"cookie": cookie})
+    assert resp.status == 303
+    assert "Max-Age=0" in (resp.getheader("set-cookie") or "")

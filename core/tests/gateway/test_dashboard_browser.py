@@ -82,6 +82,15 @@ def until(check: Callable[[], Any], what: str, driver: Any, tries: int = 60) -> 
     raise AssertionError(f"{what}: not seen; page was:\n{driver.page_source[:3000]}")
 
 
+def admin_get(gw: GatewayProcess, path: str) -> Any:
+    import json
+    import urllib.request
+
+    req = urllib.request.Request(gw.url + path, headers={"authorization": f"Bearer {MASTER}"})
+    with urllib.request.urlopen(req, timeout=10) as resp:
+        return json.loads(resp.read())
+
+
 def shot(driver: Any, name: str) -> None:
     driver.save_screenshot(str(SHOTS / f"{name}.png"))
 
@@ -156,7 +165,17 @@ def test_sign_in_see_spend_create_use_and_revoke_a_key(gw: GatewayProcess,
     assert "NotFoundError" in body  # the recent error classes
     shot(browser, "routes")
 
-    browser.get(gw.url + "/ui/keys")
+    browser.get(gw.url + "/ui/keys")  # edit the limits: RPM 7, budget 4 a day
+    row = browser.find_element("id", f"key-{key_id}").find_element("xpath", "./../..")
+    for name, value in (("rpm", "7"), ("budget", "4")):
+        box = row.find_element("css selector", f"input[name={name}]")
+        box.clear()
+        box.send_keys(value)
+    row.find_element("xpath", ".//select[@name='period']/option[text()='daily']").click()
+    row.find_element("xpath", ".//button[text()='Save']").click()
+    assert browser.current_url.endswith("/ui/keys")
+    stored = admin_get(gw, f"/admin/keys/{key_id}")
+    assert (stored["rpm"], stored["budget"], stored["period"]) == (7, 4.0, "daily")
     row = browser.find_element("id", f"key-{key_id}").find_element("xpath", "./../..")
     row.find_element("xpath", ".//form[contains(@action, '/revoke')]//button").click()
     assert cell(browser, key_id, 5) == "revoked"

@@ -44,7 +44,7 @@ def check(url: str) -> None:
     report = Report(url, clock=lambda: NOW)
     rolled = report.refresh(force=True)
     assert rolled == int((NOW - 120) // 3600) * 3600
-    late = rows[500:] + [UsageRecord(NOW - 20 * 3600, "p", "m1", cost=2.0,
+    late = [*rows[500:], UsageRecord(NOW - 20 * 3600, "p", "m1", cost=2.0,
                                      tags={"key": "k1"})]  # into an hour already summed
     for r in late:
         ledger.record(r)
