@@ -88,3 +88,50 @@ def test_unknown_dimension_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ValueError):
         report.usage("tag:x'; DROP TABLE calls; --")
     report.close()
+
+
+def test_a_lost_postgres_connection_is_replaced(postgres_url: str) -> None:
+    import psycopg
+
+    ledger = Ledger(postgres_url)
+    ledger.record(UsageRecord(NOW - 3600 * 5, "p", "m1", cost=1.0))
+    ledger.flush()
+    report = Report(postgres_url, clock=lambda: NOW)
+    assert report.usage("all")[0].calls == 1
+    with psycopg.connect(postgres_url, autocommit=True) as admin:  # as a restart would
+        admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                      "WHERE datname = current_database() AND pid <> pg_backend_pid() "
+                      "AND application_name = ''")
+    assert report.usage("all")[0].calls == 1
+    report.close()
+    ledger.close()
+
+
+def test_two_readers_summing_at_once_count_each_row_once(tmp_path: Path,
+                                                         postgres_url: str) -> None:
+    import threading
+
+    for url in (f"sqlite:///{tmp_path / 'c.db'}", postgres_url):
+        ledger = Ledger(url)
+        for r in records(400, seed=9):
+            ledger.record(r)
+        ledger.flush()
+        readers = [Report(url, clock=lambda: NOW) for _ in range(4)]
+        failures: list[BaseException] = []
+
+        def refresh(report: Report) -> None:
+            try:
+                report.refresh(force=True)
+            except BaseException as exc:  # a thread's exception would be lost
+                failures.append(exc)  # noqa: B023  (joined before the next loop)
+        threads = [threading.Thread(target=refresh, args=(r,)) for r in readers]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert not failures
+        assert readers[0].usage("all")[0].calls == 400
+        assert sum(u.calls for u in readers[1].usage("provider")) == 400
+        for r in readers:
+            r.close()
+        ledger.close()

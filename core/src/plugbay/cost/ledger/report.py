@@ -100,8 +100,20 @@ class Report:
         return psycopg.connect(self.url, autocommit=True, connect_timeout=10)
 
     def _run(self, fn: Callable[[Any], T]) -> T:
+        """``fn(cursor)``; on PostgreSQL once more on a new connection when the server
+        went away (a restart must not leave the dashboard failing until it restarts)."""
         with self._lock:
-            return fn(self._conn.cursor())
+            try:
+                return fn(self._conn.cursor())
+            except Exception as exc:
+                if self.dialect != "postgres" or not _gone(exc, self._conn):
+                    raise
+                try:
+                    self._conn.close()
+                except Exception:
+                    pass
+                self._conn = self._connect()
+                return fn(self._conn.cursor())
 
     def refresh(self, force: bool = False) -> int:
         """Sum the hours that are due (at most every few seconds unless ``force``)."""
@@ -271,6 +283,12 @@ class Report:
     def close(self) -> None:
         with self._lock:
             self._conn.close()
+
+
+def _gone(exc: Exception, conn: Any) -> bool:
+    import psycopg
+
+    return isinstance(exc, psycopg.OperationalError) or bool(conn.closed)
 
 
 def _f(x: Any) -> float | None:
