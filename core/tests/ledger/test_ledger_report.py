@@ -67,10 +67,24 @@ def check(url: str) -> None:
         from plugbay.cost.ledger.report import day_of
 
         assert {day_of(u.bucket): u.calls for u in per_day} == want_days
-    assert [c.key for c in report.calls(key="k1", limit=1000)].count("k1") == sum(
-        1 for r in everything if (r.tags or {}).get("key") == "k1")
-    failed = report.calls(status="failed", limit=1000)
-    assert len(failed) == sum(r.status != "ok" for r in everything)
+    for filters, match in (
+            ({"key": "k1"}, lambda r: (r.tags or {}).get("key") == "k1"),
+            ({"model": "q/m2"}, lambda r: (r.provider, r.model) == ("q", "m2")),
+            ({"model": "m2"}, lambda r: r.model == "m2"),
+            ({"status": "failed"}, lambda r: r.status != "ok"),
+            ({"key": "k2", "status": "error"}, lambda r: r.status == "error" and (
+                r.tags or {}).get("key") == "k2"),
+            ({}, lambda r: True)):
+        want = sorted((r.ts for r in everything if match(r)), reverse=True)
+        got: list[float] = []
+        cursor = None
+        while True:  # page by page, 7 at a time
+            page = report.calls(before=cursor, limit=7, **filters)
+            got += [c.ts for c in page]
+            if len(page) < 7:
+                break
+            cursor = (page[-1].ts, page[-1].id)
+        assert got == pytest.approx(want), filters
     report.close()
     ledger.close()
 

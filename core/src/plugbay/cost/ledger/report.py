@@ -221,40 +221,62 @@ class Report:
         return self._run(go)
 
     def calls(self, *, key: str | None = None, model: str | None = None,
-              status: str | None = None, before: int | None = None, limit: int = 50,
-              ) -> list[Call]:
-        """The newest calls (id below ``before``), filtered; each filter has an index."""
-        m = self.mark
+              status: str | None = None, before: tuple[float, int] | None = None,
+              limit: int = 50) -> list[Call]:
+        """The newest calls, filtered, ``limit`` of them from ``before`` (the ``(ts, id)``
+        of the last call of the previous page). Unfiltered or by status, through the
+        ``ts`` index (failed calls: its partial index); by key or ``provider/model``, the
+        hourly sums say which hours hold it, and only those hours' rows are read."""
+        m, limit = self.mark, int(limit)
         where: list[str] = []
         args: list[Any] = []
         if key:
             where.append(f"{rollup.json_field(self.dialect, 'key')} = {m}")
             args.append(key)
+        provider, _, name = (model or "").rpartition("/")
         if model:
-            provider, _, name = model.rpartition("/")
             where.append(f"model = {m}")
             args.append(name)
             if provider:
                 where.append(f"provider = {m}")
                 args.append(provider)
-        if status == "failed":
-            where.append("status <> 'ok'")
-        elif status:
-            where.append(f"status = {m}")
-            args.append(status)
+        if status:
+            where.append("status <> 'ok'")  # the partial index's own condition
+            if status != "failed":
+                where.append(f"status = {m}")
+                args.append(status)
         if before is not None:
-            where.append(f"id < {m}")
-            args.append(before)
-        sql = ("SELECT id, ts, provider, model, route, "
-               f"{rollup.json_field(self.dialect, 'key')}, status, error, input_tokens, "
-               "output_tokens, cost, latency, cache, request_id, prompt, response FROM calls"
-               + (" WHERE " + " AND ".join(where) if where else "")
-               + f" ORDER BY id DESC LIMIT {int(limit)}")
+            where.append(f"(ts < {m} OR (ts = {m} AND id < {m}))")
+            args += [before[0], before[0], before[1]]
+        select = ("SELECT id, ts, provider, model, route, "
+                  f"{rollup.json_field(self.dialect, 'key')}, status, error, input_tokens, "
+                  "output_tokens, cost, latency, cache, request_id, prompt, response "
+                  "FROM calls WHERE ")
+        order = " ORDER BY ts DESC, id DESC LIMIT "
 
-        def go(cur: Any) -> list[Call]:
-            cur.execute(sql, args)
+        def rows(cur: Any, extra: str, more: list[Any], n: int) -> list[Call]:
+            cur.execute(select + " AND ".join([*where, extra]) + order + str(n),
+                        [*args, *more])
             return [Call(*r) for r in cur.fetchall()]
-        return self._run(go)
+
+        lookup = (("tag:key", key) if key else ("model", model) if provider else None)
+        if lookup is None:
+            return self._run(lambda cur: rows(cur, "1 = 1", [], limit))
+        rolled = self.refresh()
+        top = math.inf if before is None else before[0]
+
+        def walk(cur: Any) -> list[Call]:
+            found = rows(cur, f"ts >= {m}", [rolled], limit)  # the hours not summed yet
+            cur.execute(f"SELECT hour FROM calls_hourly WHERE dim = {m} AND value = {m} "
+                        f"AND hour < {m} AND hour <= {m} ORDER BY hour DESC",
+                        (*lookup, rolled, top if before is not None else rolled))
+            for (hour,) in cur.fetchall():
+                if len(found) >= limit:
+                    break
+                found += rows(cur, f"ts >= {m} AND ts < {m}", [hour, hour + HOUR],
+                              limit - len(found))
+            return found
+        return self._run(walk)
 
     def errors(self, since: float, limit: int = 20) -> list[tuple[str, str, str, int]]:
         """(provider, model, error class, count) of failed calls since ``since``."""

@@ -33,7 +33,7 @@ _LOCK_ID = 7170017  # the ledger's migrations use 7170001, the keys 7170014
 
 
 def json_field(dialect: str, name: str) -> str:
-    """The SQL for tag ``name`` of a row (the same text the ``calls_key`` index has)."""
+    """The SQL for tag ``name`` of a row."""
     if dialect == "sqlite":
         return f"json_extract(tags, '$.{name}')"
     return f"((tags::jsonb) ->> '{name}')"
@@ -47,6 +47,8 @@ def rollup_schema(dialect: str) -> list[str]:
     dim TEXT NOT NULL, hour BIGINT NOT NULL, value TEXT NOT NULL,
     cost {real} NOT NULL DEFAULT 0, saved {real} NOT NULL DEFAULT 0, {ints},
     PRIMARY KEY (dim, hour, value))""",
+            "CREATE INDEX IF NOT EXISTS calls_hourly_value ON calls_hourly "
+            "(dim, value, hour)",  # the hours that hold a key or a model, newest first
             "CREATE TABLE IF NOT EXISTS calls_rollup (rolled BIGINT NOT NULL, "
             "seen BIGINT NOT NULL)"]
 

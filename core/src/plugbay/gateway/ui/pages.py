@@ -199,7 +199,7 @@ def _tone(state: str) -> str:
 async def calls(view: View, query: Mapping[str, str]) -> str:
     key, model, status = (query.get("key", "").strip(), query.get("model", "").strip(),
                           query.get("status", "").strip())
-    before = int(query["before"]) if query.get("before", "").isdigit() else None
+    before = _cursor(query.get("before", ""))
     page = await asyncio.to_thread(view.report.calls, key=key or None, model=model or None,
                                    status=status or None, before=before, limit=50)
     names = await view.key_names()
@@ -225,9 +225,18 @@ async def calls(view: View, query: Mapping[str, str]) -> str:
         from urllib.parse import urlencode
 
         older = urlencode({"key": key, "model": model, "status": status,
-                           "before": page[-1].id})
+                           "before": f"{page[-1].ts!r}:{page[-1].id}"})
         more = f'<p><a href="/ui/calls?{e(older)}" id=older>Older calls</a></p>'
     return form + note + table(head, rows, numeric=(4, 5, 6, 7)) + more
+
+
+def _cursor(text: str) -> tuple[float, int] | None:
+    """``<ts>:<id>`` of the last call on the previous page."""
+    ts, _, row = text.partition(":")
+    try:
+        return float(ts), int(row)
+    except ValueError:
+        return None
 
 
 def by_key(rows: list[Any]) -> dict[str, Any]:
