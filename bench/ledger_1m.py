@@ -6,8 +6,8 @@ page's queries (``cost.ledger.report``, as ``plugbay.gateway.ui`` makes them) an
     python bench/ledger_1m.py --sqlite /tmp/l1m.db
     python bench/ledger_1m.py --postgres postgresql://user:pw@127.0.0.1/db  # drops `calls`
 
-Rows: 30 days (every dashboard range reads all of them), 6 models, 50 keys, 3 agents,
-2% errors, a third each cache hit/miss/none.
+Rows: 30 days (every dashboard range reads all of them), 6 models, 50 keys (and one key
+with 10 calls), 3 agents, 2% errors, a third each cache hit/miss/none.
 """
 
 from __future__ import annotations
@@ -40,7 +40,8 @@ def rows(n: int, now: float) -> Any:
     rnd = random.Random(1)
     for i in range(n):
         provider, model = rnd.choice(MODELS)
-        tags = {"key": rnd.choice(KEYS), "team": rnd.choice("abc")}
+        tags = {"key": "rare" if i % 100_000 == 7 else rnd.choice(KEYS),
+                "team": rnd.choice("abc")}
         agent = rnd.choice(AGENTS)
         if agent:
             tags["agent"] = agent
@@ -137,6 +138,7 @@ def pages(url: str, now: float) -> dict[str, Callable[[], Any]]:
                                                          report.errors(now - 86400)),
         "calls, newest 50": lambda: report.calls(limit=50),
         "calls, one key": lambda: report.calls(key="k007", limit=50),
+        "calls, a key with 10 calls in 30 days": lambda: report.calls(key="rare", limit=50),
         "calls, one model": lambda: report.calls(model="openai/gpt-4o", limit=50),
         "calls, failed only": lambda: report.calls(status="failed", limit=50),
         "_report": lambda: report,
@@ -153,6 +155,38 @@ def usage_cli(url: str, by: str) -> Callable[[], Any]:
     return run
 
 
+def writer_cost(folder: Path) -> None:
+    """CPU per row of the ledger writer's inserts (batches of 500 into 200,000 rows), on
+    schema v3 and on v4: what the dashboard's schema costs every call."""
+    import plugbay.cost.ledger.sqlite as backend
+    from plugbay.cost.ledger.migrations import LATEST
+
+    def batch(k: int, n: int) -> list[tuple[Any, ...]]:  # calls as they end: ts rising
+        start = time.time() + k
+        return [(start + i / n, *row[1:-1], f"w{k}-{i}")
+                for i, row in enumerate(rows(n, time.time()))]
+
+    migrate = backend.migrate
+    for version in (3, LATEST):
+        path = folder / f"writer-v{version}.db"
+        for p in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
+            p.unlink(missing_ok=True)
+        backend.migrate = lambda conn, dialect, v=version: migrate(conn, dialect, v)
+        try:
+            db = backend.SQLiteBackend(path)
+        finally:
+            backend.migrate = migrate
+        for k in range(20):
+            db.write_rows(batch(k, 10_000))
+        batches = [batch(100 + k, 500) for k in range(200)]
+        cpu = time.process_time()
+        for b in batches:
+            db.write_rows(b)
+        per_row = (time.process_time() - cpu) / 100_000 * 1e6
+        print(f"- ledger writer, schema v{version}: {per_row:.2f} us CPU per row")
+        db.close()
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--sqlite", help="a path for the SQLite ledger")
@@ -163,6 +197,8 @@ def main() -> None:
     now = time.time()
     urls = ([f"sqlite:///{Path(args.sqlite).resolve()}"] if args.sqlite else []) + (
         [args.postgres] if args.postgres else [])
+    if args.sqlite:
+        writer_cost(Path(args.sqlite).resolve().parent)
     for url in urls:
         kind = url.partition("://")[0]
         print(f"## {kind}: {args.rows:,} rows")

@@ -149,3 +149,12 @@ def test_two_readers_summing_at_once_count_each_row_once(tmp_path: Path,
         for r in readers:
             r.close()
         ledger.close()
+
+
+def test_a_backlog_is_summed_a_step_at_a_time(tmp_path: Path,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """The first refresh of an old ledger, 37 rows per transaction: the same sums."""
+    from plugbay.cost.ledger import rollup
+
+    monkeypatch.setattr(rollup, "STEP", 37)
+    check(f"sqlite:///{tmp_path / 'steps.db'}")

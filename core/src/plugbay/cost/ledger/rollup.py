@@ -133,7 +133,9 @@ def _sum_hours(cur: Any, dialect: str, mark: str, start: int, end: int) -> None:
 
 def refresh(conn: Any, dialect: str, now: float) -> int:
     """Sum what is due; returns the hour up to which ``calls_hourly`` is complete.
-    ``conn``: an autocommit DB-API connection (its transactions are this one's own)."""
+    ``conn``: an autocommit DB-API connection (its transactions are this one's own).
+    A long backlog (the first refresh of an old ledger) is summed ``STEP`` rows per
+    transaction, so that SQLite's writer never waits on it for more than a moment."""
     mark = "?" if dialect == "sqlite" else "%s"
     target = _floor(now - SETTLE)
     cur = conn.cursor()
@@ -145,6 +147,18 @@ def refresh(conn: Any, dialect: str, now: float) -> int:
                     (seen, max(rolled, target)))
         if cur.fetchone() is None:
             return rolled  # nothing new in the summed hours nor any hour to add
+    while True:
+        rolled, done = _step(cur, dialect, mark, target)
+        if done:
+            return rolled
+
+
+STEP = 50_000  # rows summed per transaction, about a second on SQLite
+
+
+def _step(cur: Any, dialect: str, mark: str, target: int) -> tuple[int, bool]:
+    """One transaction: the late rows' hours, then up to ``STEP`` rows of new hours.
+    Returns the hour summed up to and whether that is ``target``."""
     cur.execute("BEGIN IMMEDIATE" if dialect == "sqlite" else "BEGIN")
     try:
         if dialect == "postgres":
@@ -164,8 +178,14 @@ def refresh(conn: Any, dialect: str, now: float) -> int:
         for (late,) in cur.fetchall():  # rows that came after their hour was summed
             _sum_hours(cur, dialect, mark, int(late), int(late) + HOUR)
         if target > rolled:
-            _sum_hours(cur, dialect, mark, rolled, target)
-            rolled = target
+            cur.execute(f"SELECT ts FROM calls WHERE ts >= {mark} AND ts < {mark} "
+                        f"ORDER BY ts LIMIT 1 OFFSET {STEP}", (rolled, target))
+            far = cur.fetchone()
+            end = target if far is None else min(target, _floor(float(far[0])) + HOUR)
+            _sum_hours(cur, dialect, mark, rolled, end)
+            rolled = end
+        # rows up to ``top`` are summed when their hour is below ``rolled``; those above
+        # are summed by the steps to come
         cur.execute("DELETE FROM calls_rollup")
         cur.execute(f"INSERT INTO calls_rollup (rolled, seen) VALUES ({mark}, {mark})",
                     (rolled, int(top)))
@@ -173,4 +193,4 @@ def refresh(conn: Any, dialect: str, now: float) -> int:
     except BaseException:
         cur.execute("ROLLBACK")
         raise
-    return rolled
+    return rolled, rolled >= target

@@ -44,7 +44,8 @@ class View:
                                                                  latency=False))
 
     async def key_names(self) -> dict[str, str]:
-        return {k.id: k.name or k.prefix for k in await self.store.list(revoked=True)}
+        names = {k.id: k.name or k.prefix for k in await self.store.list(revoked=True)}
+        return {**names, "-": "(no virtual key)"}  # calls made with the master key
 
 
 class Dashboard:

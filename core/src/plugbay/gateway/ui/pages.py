@@ -212,7 +212,7 @@ async def calls(view: View, query: Mapping[str, str]) -> str:
             + "</select> <button>Filter</button></form>")
     head = ["Time", "Key", "Model", "Status", "Input", "Output", "Cost", "Latency", "Cache",
             "Request id"] + (["Prompt", "Response"] if prompts else [])
-    rows = [(when(c.ts), e(names.get(c.key or "", c.key or "-")), e(f"{c.provider}/{c.model}"),
+    rows = [(when(c.ts), e(names.get(c.key or "-", c.key)), e(f"{c.provider}/{c.model}"),
              e(c.status if c.error is None else f"{c.status}: {c.error}"),
              str(c.input_tokens), str(c.output_tokens), money(c.cost), ms(c.latency),
              e(c.cache or ""), e(c.request_id or ""),
