@@ -165,3 +165,34 @@ def test_spend_exports_csv_and_logout_clears_the_cookie(gw: GatewayProcess) -> N
     resp = request(gw, "POST", "/ui/logout", {"csrf": token.group(1)}, {"cookie": cookie})
     assert resp.status == 303
     assert "Max-Age=0" in (resp.getheader("set-cookie") or "")
+
+
+@pytest.mark.parametrize("log_prompts", [False, True])
+def test_prompts_are_shown_only_when_prompt_logging_is_on(
+        upstream: FakeServer, tmp_path: Path, log_prompts: bool) -> None:
+    import time
+
+    from _gateway_support import openai_client
+
+    home = tmp_path
+    g = GatewayProcess(write_config(
+        home / "plugbay.toml", upstream.url,
+        f'[ledger]\npath = "{home / "l.db"}"\nrecord_text = true\n\n'
+        f"[gateway]\nlog_prompts = {'true' if log_prompts else 'false'}\n"))
+    try:
+        with openai_client(g) as client:
+            client.chat.completions.create(
+                model="openai/gpt-4o-mini",
+                messages=[{"role": "user", "content": "the secret plan 4242"}])
+        cookie = login(g)
+        page = ""
+        for _ in range(80):  # the ledger is written in the background
+            page = read(g, "/ui/calls", cookie)
+            if "gpt-4o-mini" in page:
+                break
+            time.sleep(0.1)
+        assert "gpt-4o-mini" in page
+        assert ("the secret plan 4242" in page) is log_prompts
+        assert ("Prompts are hidden" in page) is not log_prompts
+    finally:
+        g.stop()
