@@ -219,6 +219,16 @@ def render(doc: dict[str, Any], chart_name: str = "performance.png") -> str:
     return "\n".join(lines) + "\n"
 
 
+KEPT = "<!-- kept by bench/report.py: figures from other scripts below -->"
+
+
+def _kept(page: Path) -> str:
+    """The part of the page below ``KEPT`` (e.g. bench/ledger_1m.py's figures), kept
+    as it is when the page is written again."""
+    text = page.read_text() if page.is_file() else ""
+    return "\n" + text[text.index(KEPT):] if KEPT in text else ""
+
+
 def main() -> None:
     src = Path(sys.argv[1]) if len(sys.argv) > 1 else HERE / "results" / "latest.json"
     doc = json.loads(src.read_text())
@@ -230,7 +240,7 @@ def main() -> None:
     from chart import chart  # matplotlib is imported only here
 
     chart(doc, medians(derive(doc)), out_dir / f"{stem}.png")
-    (out_dir / f"{stem}.md").write_text(render(doc, f"{stem}.png"))
+    (out_dir / f"{stem}.md").write_text(render(doc, f"{stem}.png") + _kept(DOCS / f"{stem}.md"))
     print("\n".join(targets_section(doc, derive(doc))))
     print(f"wrote {out_dir / stem}.md and .png", file=sys.stderr)
 

@@ -20,8 +20,9 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 if TYPE_CHECKING:
     from plugbay.cost.ledger import Ledger, UsageRecord
+    from plugbay.cost.ledger.report import Report
 
-__all__ = ["aggregate", "cmd_budget", "cmd_usage", "parse_when", "register"]
+__all__ = ["aggregate", "cmd_budget", "cmd_usage", "parse_when", "register", "report_rows"]
 
 _RELATIVE = re.compile(r"^(\d+)([hdw])$")
 FIELDS = ["key", "calls", "errors", "input_tokens", "output_tokens", "cached_tokens",
@@ -154,17 +155,49 @@ def _print_table(rows: list[list[str]], out: TextIO, text_columns: int = 1) -> N
         out.write("  ".join(cells).rstrip() + "\n")
 
 
+def report_rows(report: Report, by: str, since: float | None, until: float | None,
+                ) -> list[dict[str, Any]]:
+    """``aggregate``'s rows, summed by the database (``cost.ledger.report``); the median
+    latency is estimated from the hourly latency histogram."""
+    from plugbay.errors import ConfigError
+
+    key_fn(by)  # the same check and message for an unknown --by
+    dim = "all" if by == "day" else by
+    try:
+        rows = report.usage(dim, since, until, "day" if by == "day" else "none")
+    except ValueError:
+        raise ConfigError(f"cannot group by {by!r} (a tag name is letters, digits, - and _)",
+                          key="--by") from None
+    return [{"key": _day(r.bucket) if by == "day" else r.value, "calls": r.calls,
+             "errors": r.errors, "input_tokens": r.input_tokens,
+             "output_tokens": r.output_tokens, "cached_tokens": r.cached_tokens,
+             "reasoning_tokens": r.reasoning_tokens, "cost": r.cost, "unpriced": r.unpriced,
+             "latency_p50": None if r.latency_p50 is None else round(r.latency_p50, 6),
+             "cache_hits": r.hits, "cache_misses": r.misses, "saved": r.saved}
+            for r in rows]
+
+
 def cmd_usage(args: argparse.Namespace, out: TextIO) -> int:
+    from plugbay.cost.ledger.report import Report
+
     since = parse_when(args.since) if args.since else None
     until = parse_when(args.until) if args.until else None
     if args.chart:
         _check_chart_path(args.chart)
     ledger = _ledger(args)
-    records = ledger.fetch(since, until)
-    rows = aggregate(records, args.by)
-    if args.chart:
-        chart(records, args.by, args.chart)
-        out.write(f"wrote {args.chart}\n")
+    report = Report(ledger.url)
+    try:
+        ledger.flush()
+        rows = report_rows(report, args.by, since, until)
+        if args.chart:
+            per_day = report_rows(report, "day", since, until) if args.by == "day" else None
+            series = _series(report, args.by, since, until) if per_day is None else {
+                "cost": {r["key"]: r["cost"] for r in per_day}}
+            chart_series(series, args.by, args.chart)
+            out.write(f"wrote {args.chart}\n")
+        total = report_rows(report, "status", since, until)
+    finally:
+        report.close()
     if args.json:
         out.write(json.dumps(rows, indent=2) + "\n")
     elif args.csv:
@@ -175,7 +208,6 @@ def cmd_usage(args: argparse.Namespace, out: TextIO) -> int:
         if not rows:
             out.write("no calls in the ledger for this range\n")
             return 0
-        total = aggregate(records, "status")
         cached = any(r["cache_hits"] or r["cache_misses"] for r in total)
         table = [[args.by.upper(), "CALLS", "ERRORS", "INPUT", "OUTPUT", "CACHED", "REASONING",
                   "COST $", "P50 S"] + (["HITS", "MISSES", "SAVED $"] if cached else [])]
@@ -193,6 +225,16 @@ def cmd_usage(args: argparse.Namespace, out: TextIO) -> int:
                      + (_cache_cells(sums) if cached else []))
         _print_table(table, out)
     return 0
+
+
+def _series(report: Report, by: str, since: float | None, until: float | None,
+            ) -> dict[str, dict[str, float]]:
+    """Cost per day per group, summed by the database."""
+    dim = {"key": "tag:key"}.get(by, by)
+    series: dict[str, dict[str, float]] = {}
+    for r in report.usage(dim, since, until, "day"):
+        series.setdefault(r.value, {})[_day(r.bucket)] = r.cost
+    return series
 
 
 def _cache_cells(r: dict[str, Any]) -> list[str]:
@@ -222,11 +264,11 @@ def _has_matplotlib() -> bool:
     return importlib.util.find_spec("matplotlib") is not None
 
 
-def chart(records: list[UsageRecord], by: str, path: str) -> None:
-    """A PNG of cost per day, one line per group (one line in all for ``--by day``)."""
+def chart_series(series: dict[str, dict[str, float]], by: str, path: str) -> None:
+    """A PNG of cost per day, one line per group (``series``: group -> day -> cost)."""
     import matplotlib.pyplot as plt
 
-    fig = draw(records, by)
+    fig = draw_series(series, by)
     try:
         fig.savefig(path, dpi=100)
     except OSError as exc:
@@ -236,6 +278,16 @@ def chart(records: list[UsageRecord], by: str, path: str) -> None:
 
 
 def draw(records: list[UsageRecord], by: str) -> Any:
+    """``draw_series`` of ``records`` (cost per day per group of ``by``)."""
+    key = key_fn(by) if by != "day" else (lambda r: "cost")
+    series: dict[str, dict[str, float]] = {}
+    for r in records:
+        s = series.setdefault(key(r), {})
+        s[_day(r.ts)] = s.get(_day(r.ts), 0.0) + (r.cost or 0.0)
+    return draw_series(series, by)
+
+
+def draw_series(series: dict[str, dict[str, float]], by: str) -> Any:
     """The chart's figure: one point per day, the x-axis spanning exactly those days."""
     import matplotlib
 
@@ -243,12 +295,7 @@ def draw(records: list[UsageRecord], by: str) -> Any:
     import matplotlib.dates as mdates
     import matplotlib.pyplot as plt
 
-    key = key_fn(by) if by != "day" else (lambda r: "cost")
-    days = sorted({_day(r.ts) for r in records})
-    series: dict[str, dict[str, float]] = {}
-    for r in records:
-        s = series.setdefault(key(r), {})
-        s[_day(r.ts)] = s.get(_day(r.ts), 0.0) + (r.cost or 0.0)
+    days = sorted({d for s in series.values() for d in s})
     fig, ax = plt.subplots(figsize=(9, 4.5))
     x = [dt.datetime.fromisoformat(d) for d in days]
     for name in sorted(series):

@@ -70,6 +70,8 @@ def postgres_url() -> Iterator[str]:
     with psycopg.connect(url, autocommit=True) as conn:  # a clean ledger per test
         conn.execute("DROP TABLE IF EXISTS calls")
         conn.execute("DROP TABLE IF EXISTS plugbay_schema")
+        conn.execute("DROP TABLE IF EXISTS calls_hourly")  # the report's hourly sums
+        conn.execute("DROP TABLE IF EXISTS calls_rollup")
     yield url
 
 

@@ -80,6 +80,7 @@ class Gateway:
             from plugbay.gateway.keys import AdminAPI
 
             self.admin = AdminAPI(self.store, self.settings.master_key)
+        self.dashboard: Any = None  # built on the first /ui request
         self._route_prices: dict[str, Any] = {}
         # Request ids: random per process, then a counter (no syscall per request).
         self._rid_prefix = os.urandom(8).hex()
@@ -107,6 +108,8 @@ class Gateway:
 
     async def aclose(self) -> None:
         await self.client.aclose()
+        if self.dashboard is not None:
+            self.dashboard.close()
         if self.store is not None:
             await self.key_layer.aclose()
             await self.store.aclose()
@@ -127,6 +130,9 @@ class Gateway:
                 await _send(send, Answer(204, b""), extra)
                 return
             body = await self._body(headers, receive)
+            if path == "/ui" or path.startswith("/ui/"):
+                status = await self._ui(scope, headers, body, send, extra)
+                return
             req = Request(method, path, headers, body, rid)
             status = await self._dispatch(req, receive, send, extra)
         except _TooLarge:
@@ -289,6 +295,27 @@ class Gateway:
 
         os.kill(os.getppid(), signal.SIGHUP)
         return Answer(202, {"status": "reloading"})
+
+    async def _ui(self, scope: Scope, headers: Mapping[str, str], body: bytes, send: Send,
+                  extra: list[tuple[bytes, bytes]]) -> int:
+        """The dashboard (``plugbay.gateway.ui``), on the key store's ledger database."""
+        if self.store is None:
+            f = Failure(404, "not_found_error", "not_found_error", "the dashboard needs "
+                        "the ledger database ([ledger] path or url)")
+            await _send(send, Answer(404, f.openai()), extra)
+            return 404
+        if self.dashboard is None:
+            from plugbay.gateway.ui.app import Dashboard
+
+            self.dashboard = Dashboard(self.client, self.store, self.settings.master_key,
+                                       log_prompts=self.settings.log_prompts)
+
+        async def with_extra(message: MutableMapping[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message["headers"], *extra]
+            await send(message)
+        status: int = await self.dashboard.handle(scope, headers, body, with_extra)
+        return status
 
     def _cors(self, headers: Mapping[str, str]) -> list[tuple[bytes, bytes]]:
         origin = headers.get("origin")
