@@ -57,12 +57,7 @@ def test_health_ready_metrics_and_request_id(gateway: GatewayProcess) -> None:
     access = [ln for ln in lines if ln["rid"] == "trace-42"]
     assert access == [{"rid": "trace-42", "method": "POST", "path": "/v1/chat/completions",
                        "status": 200, "ms": access[0]["ms"]}]  # and no prompt
-    for _ in range(100):  # the ledger row carries the request id too
-        rows = {r["key"] for r in cli(gateway.config, "usage", "--by", "tag:request_id")}
-        if "trace-42" in rows:
-            break
-        time.sleep(0.05)
-    assert "trace-42" in rows
+
 
 
 @pytest.fixture

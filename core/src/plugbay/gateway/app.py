@@ -15,13 +15,14 @@ import logging
 import os
 import re
 import time
-from collections.abc import Awaitable, Callable, Mapping, MutableMapping
+from collections.abc import Mapping, MutableMapping
 from pathlib import Path
 from typing import Any
 
 import orjson
 
 from plugbay import errors
+from plugbay.gateway.asgi_io import Receive, Scope, Send, send_answer, stream_answer, until_gone
 from plugbay.gateway.keys.record import KeyPrincipal
 from plugbay.gateway.ops import Metrics, Ops
 from plugbay.gateway.settings import GatewaySettings
@@ -30,17 +31,10 @@ from plugbay.gateway.wire_errors import Failure, failure
 
 __all__ = ["Gateway", "check", "create_app"]
 
-Scope = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
-Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
-
 access = logging.getLogger("plugbay.gateway.access")
 log = logging.getLogger("plugbay.gateway")
 
 _RID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
-_JSON = [(b"content-type", b"application/json")]
-_SSE = [(b"content-type", b"text/event-stream"), (b"cache-control", b"no-cache"),
-        (b"x-accel-buffering", b"no")]
 _MASTER = KeyPrincipal(None, {}, None)
 
 
@@ -127,7 +121,7 @@ class Gateway:
         try:
             if method == "OPTIONS" and self.settings.cors_origins:
                 status = 204
-                await _send(send, Answer(204, b""), extra)
+                await send_answer(send, Answer(204, b""), extra)
                 return
             body = await self._body(headers, receive)
             if path == "/ui" or path.startswith("/ui/"):
@@ -140,7 +134,7 @@ class Gateway:
             f = Failure(413, "invalid_request_error", "request_too_large",
                         f"request body over {self.settings.max_body} bytes "
                         "([gateway] max_body)")
-            await _send(send, Answer(413, _render(f, path)), extra)
+            await send_answer(send, Answer(413, _render(f, path)), extra)
         finally:
             elapsed = time.perf_counter() - started
             self.metrics.observe(path if path in self.metrics.paths else "other", status,
@@ -174,7 +168,7 @@ class Gateway:
             answer: Answer | Streamed | None
             if handler is not None:
                 req.principal = await self._authenticate(req.headers)
-                answer = await _until_gone(handler(req), receive)
+                answer = await until_gone(handler(req), receive)
             elif req.path.startswith("/admin/"):
                 answer = await self._admin(req)
             else:
@@ -190,9 +184,9 @@ class Gateway:
         if answer is None:  # the client went away
             return 499
         if isinstance(answer, Streamed):
-            await _stream(send, answer, extra, receive)
+            await stream_answer(send, answer, extra, receive)
             return 200
-        await _send(send, answer, extra)
+        await send_answer(send, answer, extra)
         return answer.status
 
     # ------------------------------------------------------------ keys
@@ -220,12 +214,11 @@ class Gateway:
                 f"this key may not call {model!r}", code="model_not_allowed")
 
     @staticmethod
-    def _tags(principal: KeyPrincipal | None, metadata: Any, rid: str) -> dict[str, str]:
-        # The caller's metadata become ledger tags, but never "key" or "request_id": only
-        # the gateway says which key made a call, and which request (its access-log line).
-        tags = {str(k): str(v) for k, v in (metadata or {}).items()
-                if k not in ("key", "request_id")}
-        tags["request_id"] = rid
+    def _tags(principal: KeyPrincipal | None, metadata: Any) -> dict[str, str]:
+        # The caller's metadata become ledger tags, but never "key": only the gateway says
+        # which key made a call. (Not the request id either: the ledger's hourly sums
+        # keep a row per tag value, and a value per call would defeat them.)
+        tags = {str(k): str(v) for k, v in (metadata or {}).items() if k != "key"}
         if principal is not None:
             tags.update(principal.tags)
             if principal.key_id is not None:
@@ -302,7 +295,7 @@ class Gateway:
         if self.store is None:
             f = Failure(404, "not_found_error", "not_found_error", "the dashboard needs "
                         "the ledger database ([ledger] path or url)")
-            await _send(send, Answer(404, f.openai()), extra)
+            await send_answer(send, Answer(404, f.openai()), extra)
             return 404
         if self.dashboard is None:
             from plugbay.gateway.ui.app import Dashboard
@@ -342,65 +335,6 @@ def _digest(secret: str) -> bytes:
 
 def _render(f: Failure, path: str) -> dict[str, Any]:
     return f.anthropic() if path.startswith("/v1/messages") else f.openai()
-
-
-async def _send(send: Send, answer: Answer, extra: list[tuple[bytes, bytes]]) -> None:
-    head = [*(_JSON if answer.body else []), *answer.headers, *extra]
-    await send({"type": "http.response.start", "status": answer.status, "headers": head})
-    await send({"type": "http.response.body", "body": answer.body})
-
-
-async def _until_gone(work: Awaitable[Any], receive: Receive) -> Any:
-    """``work``'s result, or ``None`` when the client disconnects first: then ``work``
-    is cancelled, and with it the upstream call (whose budget is then settled). ``work``
-    runs in this task; one watcher task cancels it (cheaper than ``asyncio.wait``)."""
-    task = asyncio.current_task()
-    assert task is not None
-    gone = []
-
-    async def watch() -> None:
-        while (await receive())["type"] != "http.disconnect":
-            pass
-        gone.append(True)
-        task.cancel()
-
-    watcher = asyncio.get_running_loop().create_task(watch())
-    try:
-        result = await work
-    except asyncio.CancelledError:
-        if not gone:
-            raise
-        _uncancel(task)
-        return None
-    finally:
-        watcher.cancel()
-    if gone:  # the client left just as the answer was ready: a cancel is pending
-        _uncancel(task)
-        return None
-    return result
-
-
-def _uncancel(task: asyncio.Task[Any]) -> None:
-    uncancel = getattr(task, "uncancel", None)  # 3.11+; 3.10 counts no cancellations
-    if uncancel is not None:
-        uncancel()
-
-
-async def _stream(send: Send, answer: Streamed, extra: list[tuple[bytes, bytes]],
-                  receive: Receive) -> None:
-    await send({"type": "http.response.start", "status": 200, "headers": [*_SSE, *extra]})
-
-    async def pump() -> None:
-        async for chunk in answer.chunks:
-            await send({"type": "http.response.body", "body": chunk, "more_body": True})
-        await send({"type": "http.response.body", "body": b""})
-
-    try:
-        await _until_gone(pump(), receive)
-    except OSError:
-        pass  # the client went away while a chunk was being written
-    finally:
-        await answer.chunks.aclose()  # type: ignore[attr-defined]
 
 
 def check(config: str | Path | None, env: Mapping[str, str]) -> GatewaySettings:

@@ -69,9 +69,9 @@ def _json(body: bytes) -> Any:
 
 class Surfaces:
     """The endpoints over one client. ``allowed(principal, model)`` raises when a key may
-    not use ``model``; ``tags(principal, metadata, request_id)`` the call's ledger tags."""
+    not use ``model``; ``tags(principal, metadata)`` the call's ledger tags."""
 
-    def __init__(self, client: Client, *, tags: Callable[[Any, Any, str], dict[str, str]],
+    def __init__(self, client: Client, *, tags: Callable[[Any, Any], dict[str, str]],
                  allowed: Callable[[Any, str], None],
                  models: Callable[[Any], Any]) -> None:
         self.client = client
@@ -82,7 +82,7 @@ class Surfaces:
     def _prepare(self, req: Request, call: ChatCall) -> dict[str, Any]:
         self.allowed(req.principal, call.model)
         params = call.params
-        params["tags"] = self.tags(req.principal, params.pop("metadata", None), req.rid)
+        params["tags"] = self.tags(req.principal, params.pop("metadata", None))
         return params
 
     async def chat(self, req: Request) -> Answer | Streamed:
@@ -130,7 +130,7 @@ class Surfaces:
             raise WireError("encoding_format must be 'float' or 'base64'",
                             param="encoding_format")
         self.allowed(req.principal, model)
-        options: dict[str, Any] = {"tags": self.tags(req.principal, None, req.rid)}
+        options: dict[str, Any] = {"tags": self.tags(req.principal, None)}
         if b.get("dimensions") is not None:
             options["dimensions"] = expect(b["dimensions"], int, "dimensions")
         if isinstance(b.get("input_type"), str):
