@@ -10,13 +10,13 @@ import time
 from collections.abc import Iterator
 
 import pytest
-from _gateway_support import GatewayProcess, openai_client, write_config
+from _gateway_support import GatewayProcess, openai_client, service, write_config
 from test_dashboard_auth import login, read
 
 from plugbay.testing.server import FakeServer
 
 pytestmark = pytest.mark.timeout(120)
-PG = os.environ.get("PLUGBAY_TEST_POSTGRES_URL")
+PG = service("PLUGBAY_TEST_POSTGRES_URL")
 
 
 @pytest.fixture(scope="module")
