@@ -65,6 +65,9 @@ def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
         options.add_argument(flag)
     driver = webdriver.Chrome(service=Service(executable_path=DRIVER), options=options)
     driver.set_page_load_timeout(30)
+    # A click that submits a form returns before the next page has loaded: lookups wait
+    # for their element (up to 10 s) instead of failing on the old page (a flaky CI run).
+    driver.implicitly_wait(10)
     SHOTS.mkdir(parents=True, exist_ok=True)
     yield driver
     driver.quit()
@@ -80,6 +83,21 @@ def until(check: Callable[[], Any], what: str, driver: Any, tries: int = 60) -> 
         time.sleep(0.25)
         driver.refresh()
     raise AssertionError(f"{what}: not seen; page was:\n{driver.page_source[:3000]}")
+
+
+def settled(check: Callable[[], bool], seconds: float = 10.0) -> bool:
+    """Whether ``check()`` comes true within ``seconds``, without reloading: a click that
+    submits a form returns before the server has answered."""
+    end = time.monotonic() + seconds
+    while True:
+        try:
+            if check():
+                return True
+        except Exception:  # the old page went away under the lookup
+            pass
+        if time.monotonic() > end:
+            return False
+        time.sleep(0.1)
 
 
 def admin_get(gw: GatewayProcess, path: str) -> Any:
@@ -174,11 +192,13 @@ def test_sign_in_see_spend_create_use_and_revoke_a_key(gw: GatewayProcess,
     row.find_element("xpath", ".//select[@name='period']/option[text()='daily']").click()
     row.find_element("xpath", ".//button[text()='Save']").click()
     assert browser.current_url.endswith("/ui/keys")
-    stored = admin_get(gw, f"/admin/keys/{key_id}")
-    assert (stored["rpm"], stored["budget"], stored["period"]) == (7, 4.0, "daily")
+    def limits() -> tuple[Any, ...]:
+        stored = admin_get(gw, f"/admin/keys/{key_id}")
+        return stored["rpm"], stored["budget"], stored["period"]
+    assert settled(lambda: limits() == (7, 4.0, "daily")), limits()  # the POST may still run
     row = browser.find_element("id", f"key-{key_id}").find_element("xpath", "./../..")
     row.find_element("xpath", ".//form[contains(@action, '/revoke')]//button").click()
-    assert cell(browser, key_id, 5) == "revoked"
+    assert settled(lambda: cell(browser, key_id, 5) == "revoked")
     with openai_client(gw, key=secret) as client, pytest.raises(openai.AuthenticationError):
         client.chat.completions.create(model="openai/gpt-4o-mini", messages=HI)
 
