@@ -9,7 +9,6 @@ in docs/gateway.md). uvicorn serves it (``plugbay.gateway.serve``).
 from __future__ import annotations
 
 import asyncio
-import hmac
 import itertools
 import logging
 import os
@@ -24,6 +23,7 @@ import orjson
 from plugbay import errors
 from plugbay.gateway.asgi_io import Receive, Scope, Send, send_answer, stream_answer, until_gone
 from plugbay.gateway.keys.record import KeyPrincipal
+from plugbay.gateway.keys.secret import MasterKey
 from plugbay.gateway.ops import Metrics, Ops
 from plugbay.gateway.settings import GatewaySettings
 from plugbay.gateway.surfaces import Answer, Request, Streamed, Surfaces
@@ -63,7 +63,7 @@ class Gateway:
             self.key_layer = KeyLayer(self.store, price_of=self._price_of)
             layers.append(self.key_layer)
         self.client = Client(loaded, env=self.env, layers=layers)
-        self._master = _digest(self.settings.master_key)
+        self._master = MasterKey(self.settings.master_key)
         self.surfaces = Surfaces(self.client, tags=self._tags, allowed=self._allowed,
                                  models=self._models)
         self.routes = self.surfaces.endpoints()
@@ -111,7 +111,8 @@ class Gateway:
     async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
         started = time.perf_counter()
         method, path = scope["method"], scope["path"]
-        headers = {k.decode("latin-1").lower(): v.decode("latin-1")
+        # ASGI gives header names lower-cased already
+        headers = {k.decode("latin-1"): v.decode("latin-1")
                    for k, v in scope["headers"]}
         given = headers.get("x-request-id", "")
         rid = given if given and _RID.match(given) else f"{self._rid_prefix}{next(self._rids):x}"
@@ -203,7 +204,7 @@ class Gateway:
         if self.store is not None:
             principal: KeyPrincipal = await self.store.authenticate(secret)
             return principal
-        if hmac.compare_digest(_digest(secret), self._master):
+        if self._master.matches(secret):
             return _MASTER
         raise errors.AuthenticationError("invalid API key", code="invalid_api_key")
 
@@ -325,12 +326,6 @@ def _ledger_on(sections: Mapping[str, Any]) -> bool:
     ledger = sections.get("ledger")
     return isinstance(ledger, Mapping) and ledger.get("enabled", True) is not False and bool(
         ledger.get("path") or ledger.get("url"))
-
-
-def _digest(secret: str) -> bytes:
-    import hashlib
-
-    return hashlib.sha256(secret.encode()).digest()
 
 
 def _render(f: Failure, path: str) -> dict[str, Any]:

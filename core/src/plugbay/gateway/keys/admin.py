@@ -18,14 +18,13 @@ the create. Errors are ``{"error": {"message", "type", "param"}}``.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
 
 from plugbay import errors
+from plugbay.gateway.keys.secret import MasterKey
 
 if TYPE_CHECKING:
     from plugbay.gateway.keys.store import KeyStore
@@ -54,7 +53,7 @@ class AdminAPI:
             raise errors.ConfigError("the admin API needs the master key: set "
                                      "PLUGBAY_MASTER_KEY", key="PLUGBAY_MASTER_KEY")
         self.store = store
-        self._master = hashlib.sha256(master_key.encode()).digest()
+        self._master = MasterKey(master_key)
 
     async def handle(self, method: str, path: str, headers: Mapping[str, str],
                      body: bytes) -> Answer:
@@ -106,7 +105,7 @@ class AdminAPI:
         if not secret:
             return _error(401, "the admin API needs the master key (Authorization: Bearer "
                           "<PLUGBAY_MASTER_KEY>)", "authentication_error")
-        if hmac.compare_digest(hashlib.sha256(secret.encode()).digest(), self._master):
+        if self._master.matches(secret):
             return None
         try:
             await self.store.authenticate(secret)

@@ -18,7 +18,7 @@ from collections.abc import Mapping
 
 from plugbay.errors import ConfigError
 
-__all__ = ["KeyHasher", "master_key", "new_id", "new_secret", "split"]
+__all__ = ["KeyHasher", "MasterKey", "master_key", "new_id", "new_secret", "split"]
 
 _ID_LEN = 10
 _ALPHABET = "abcdefghijkmnpqrstuvwxyz23456789"  # no 0/o/1/l: read aloud, typed by hand
@@ -45,6 +45,19 @@ def split(secret: str) -> str | None:
 def master_key(env: Mapping[str, str]) -> str | None:
     value = env.get("PLUGBAY_MASTER_KEY", "").strip()
     return value or None
+
+
+class MasterKey:
+    """The master key, kept as its SHA-256; ``matches`` compares digests in constant
+    time, so not even the key's length leaks (the gateway, the admin API, the UI)."""
+
+    __slots__ = ("_digest",)
+
+    def __init__(self, key: str) -> None:
+        self._digest = hashlib.sha256(key.encode()).digest()
+
+    def matches(self, secret: str) -> bool:
+        return hmac.compare_digest(hashlib.sha256(secret.encode()).digest(), self._digest)
 
 
 class KeyHasher:

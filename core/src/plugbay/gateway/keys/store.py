@@ -13,8 +13,6 @@ worker of every instance within ~0.5 s. Expiry is checked on every call.
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import hmac
 import logging
 import time
 from collections.abc import Callable, Mapping
@@ -22,7 +20,14 @@ from typing import TYPE_CHECKING, Any
 
 from plugbay import errors
 from plugbay.gateway.keys.record import KeyPrincipal, VirtualKey, check_fields
-from plugbay.gateway.keys.secret import KeyHasher, master_key, new_id, new_secret, split
+from plugbay.gateway.keys.secret import (
+    KeyHasher,
+    MasterKey,
+    master_key,
+    new_id,
+    new_secret,
+    split,
+)
 
 if TYPE_CHECKING:
     from plugbay.cost.ledger import Ledger
@@ -38,12 +43,6 @@ DB_EVERY = 0.5  # ... at the database version, without Redis
 DB_SAFETY_EVERY = 5.0  # ... at the database version, with Redis (a change made without it)
 _MAX_CACHED = 10_000  # unknown ids are cached too; a flood of them must not grow memory
 _DUMMY = "0" * 64  # compared against when the id is unknown, so both paths do one HMAC
-
-
-def _digest(secret: str) -> bytes:
-    """Compared instead of the secrets themselves: equal lengths, so the comparison
-    does not even leak the master key's length."""
-    return hashlib.sha256(secret.encode()).digest()
 
 
 def _refused(message: str = "invalid API key") -> errors.AuthenticationError:
@@ -63,7 +62,7 @@ class KeyStore:
         self.shared = shared
         self.ledger_url = ledger_url or db.url
         self.clock = clock
-        self._master = _digest(master) if master else None
+        self._master = MasterKey(master) if master else None
         self._monotonic = monotonic
         self._cache: dict[str, VirtualKey | None] = {}
         self._seen: dict[str, Any] = {}  # "redis"/"db" -> the version last seen
@@ -124,7 +123,7 @@ class KeyStore:
         """The caller ``secret`` belongs to, or ``AuthenticationError`` (401) for a key
         that is malformed, unknown, forged, expired or revoked."""
         await self._fresh()
-        if self._master is not None and hmac.compare_digest(_digest(secret), self._master):
+        if self._master is not None and self._master.matches(secret):
             return KeyPrincipal(None, {}, None)
         key_id = split(secret)
         if key_id is None:

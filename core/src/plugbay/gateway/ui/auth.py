@@ -16,6 +16,8 @@ import secrets
 import time
 from collections.abc import Callable, Mapping
 
+from plugbay.gateway.keys.secret import MasterKey
+
 __all__ = ["LOGIN", "SESSION", "Guard", "cookie"]
 
 SESSION = "plugbay_session"
@@ -35,7 +37,7 @@ def cookie(name: str, value: str, *, secure: bool, max_age: int | None = None) -
 class Guard:
     def __init__(self, master_key: str, *, ttl: int = _TTL,
                  clock: Callable[[], float] = time.time) -> None:
-        self._master = hashlib.sha256(master_key.encode()).digest()
+        self._master = MasterKey(master_key)
         self._key = hashlib.sha256(b"plugbay-ui\0" + master_key.encode()).digest()
         self.ttl, self.clock = ttl, clock
 
@@ -43,7 +45,7 @@ class Guard:
         return hmac.new(self._key, what.encode(), hashlib.sha256).hexdigest()
 
     def is_master(self, secret: str) -> bool:
-        return hmac.compare_digest(hashlib.sha256(secret.encode()).digest(), self._master)
+        return self._master.matches(secret)
 
     def bearer(self, headers: Mapping[str, str]) -> bool:
         auth = headers.get("authorization", "")
