@@ -16,13 +16,13 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from plugbay.cost.ledger import rollup
+from plugbay.cost.ledger.reconnect import Reconnecting
 from plugbay.cost.ledger.rollup import EDGES, HOUR, quantile, sums, value_of
 
 __all__ = ["Call", "Report", "UsageRow"]
@@ -81,8 +81,7 @@ class Report:
         self.clock = clock
         self.dialect = "sqlite" if url.partition("://")[0].lower() == "sqlite" else "postgres"
         self.mark = "?" if self.dialect == "sqlite" else "%s"
-        self._lock = threading.Lock()
-        self._conn = self._connect()
+        self._db = Reconnecting(self._connect, self.dialect)
         self._rolled: int | None = None
         self._checked = -math.inf
 
@@ -100,27 +99,15 @@ class Report:
         return psycopg.connect(self.url, autocommit=True, connect_timeout=10)
 
     def _run(self, fn: Callable[[Any], T]) -> T:
-        """``fn(cursor)``; on PostgreSQL once more on a new connection when the server
-        went away (a restart must not leave the dashboard failing until it restarts)."""
-        with self._lock:
-            try:
-                return fn(self._conn.cursor())
-            except Exception as exc:
-                if self.dialect != "postgres" or not _gone(exc, self._conn):
-                    raise
-                try:
-                    self._conn.close()
-                except Exception:
-                    pass
-                self._conn = self._connect()
-                return fn(self._conn.cursor())
+        """``fn(cursor)``, once more on a new connection when a PostgreSQL connection was
+        lost (a restart must not leave the dashboard failing until it restarts)."""
+        return self._db.run(lambda conn: fn(conn.cursor()))
 
     def refresh(self, force: bool = False) -> int:
         """Sum the hours that are due (at most every few seconds unless ``force``)."""
         now = self.clock()
         if force or self._rolled is None or now - self._checked >= _REFRESH_EVERY:
-            self._rolled = self._run(lambda cur: rollup.refresh(self._conn, self.dialect,
-                                                                now))
+            self._rolled = self._db.run(lambda conn: rollup.refresh(conn, self.dialect, now))
             self._checked = now
         return self._rolled
 
@@ -303,14 +290,7 @@ class Report:
         return self._run(go)
 
     def close(self) -> None:
-        with self._lock:
-            self._conn.close()
-
-
-def _gone(exc: Exception, conn: Any) -> bool:
-    import psycopg
-
-    return isinstance(exc, psycopg.OperationalError) or bool(conn.closed)
+        self._db.close()
 
 
 def _f(x: Any) -> float | None:

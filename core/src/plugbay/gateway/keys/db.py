@@ -13,10 +13,10 @@ ledger's own migrations.
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
+from plugbay.cost.ledger.reconnect import Reconnecting
 from plugbay.errors import ConfigError
 from plugbay.gateway.keys.record import VirtualKey
 
@@ -82,64 +82,40 @@ class KeyDB:
     def __init__(self, connect: Callable[[], Any], dialect: str, url: str) -> None:
         self.url = url
         self.dialect = dialect
-        self._connect = connect
         self._mark = "?" if dialect == "sqlite" else "%s"
-        self._lock = threading.Lock()
-        self._conn = connect()
-        self._migrate()
+        self._db = Reconnecting(connect, dialect)
+        self._db.run(self._migrate)
 
-    def _migrate(self) -> None:
-        with self._lock:
-            cur = self._conn.cursor()
+    def _migrate(self, conn: Any) -> None:
+        cur = conn.cursor()
+        if self.dialect == "postgres":
+            cur.execute("SELECT pg_advisory_lock(%s)", (_LOCK_ID,))
+        try:
+            cur.execute("CREATE TABLE IF NOT EXISTS plugbay_keys_schema "
+                        "(version INTEGER NOT NULL)")
+            cur.execute("SELECT version FROM plugbay_keys_schema")
+            row = cur.fetchone()
+            current = int(row[0]) if row else 0
+            if current > _LATEST:
+                raise ConfigError(f"the keys tables have schema v{current}, newer than "
+                                  f"this plugbay (v{_LATEST}); upgrade plugbay",
+                                  key="ledger")
+            for version in range(current + 1, _LATEST + 1):
+                for statement in _MIGRATIONS[version][self.dialect]:
+                    cur.execute(statement)
+                cur.execute("DELETE FROM plugbay_keys_schema")
+                cur.execute(f"INSERT INTO plugbay_keys_schema (version) VALUES "
+                            f"({self._mark})", (version,))
+            conn.commit()
+        finally:
             if self.dialect == "postgres":
-                cur.execute("SELECT pg_advisory_lock(%s)", (_LOCK_ID,))
-            try:
-                cur.execute("CREATE TABLE IF NOT EXISTS plugbay_keys_schema "
-                            "(version INTEGER NOT NULL)")
-                cur.execute("SELECT version FROM plugbay_keys_schema")
-                row = cur.fetchone()
-                current = int(row[0]) if row else 0
-                if current > _LATEST:
-                    raise ConfigError(f"the keys tables have schema v{current}, newer than "
-                                      f"this plugbay (v{_LATEST}); upgrade plugbay",
-                                      key="ledger")
-                for version in range(current + 1, _LATEST + 1):
-                    for statement in _MIGRATIONS[version][self.dialect]:
-                        cur.execute(statement)
-                    cur.execute("DELETE FROM plugbay_keys_schema")
-                    cur.execute(f"INSERT INTO plugbay_keys_schema (version) VALUES "
-                                f"({self._mark})", (version,))
-                self._conn.commit()
-            finally:
-                if self.dialect == "postgres":
-                    cur.execute("SELECT pg_advisory_unlock(%s)", (_LOCK_ID,))
-                    self._conn.commit()
+                cur.execute("SELECT pg_advisory_unlock(%s)", (_LOCK_ID,))
+                conn.commit()
 
     def _run(self, fn: Callable[[Any], T]) -> T:
-        """``fn(cursor)`` in one transaction; PostgreSQL retries once on a new
-        connection when the server went away."""
-        with self._lock:
-            try:
-                return self._tx(fn)
-            except Exception as exc:
-                if self.dialect != "postgres" or not _is_disconnect(exc):
-                    raise
-                try:
-                    self._conn.close()
-                except Exception:
-                    pass
-                self._conn = self._connect()
-                return self._tx(fn)
-
-    def _tx(self, fn: Callable[[Any], T]) -> T:
-        cur = self._conn.cursor()
-        try:
-            out = fn(cur)
-            self._conn.commit()
-            return out
-        except BaseException:
-            self._conn.rollback()
-            raise
+        """``fn(cursor)`` in one transaction, once more on a new connection when a
+        PostgreSQL connection was lost."""
+        return self._db.run(lambda conn: _transaction(conn, fn))
 
     def _bump(self, cur: Any) -> None:
         cur.execute("UPDATE plugbay_keys_version SET version = version + 1")
@@ -205,12 +181,18 @@ class KeyDB:
         return self._run(go)
 
     def close(self) -> None:
-        with self._lock:
-            self._conn.close()
+        self._db.close()
 
 
-def _is_disconnect(exc: BaseException) -> bool:
-    return type(exc).__name__ in ("OperationalError", "InterfaceError")
+def _transaction(conn: Any, fn: Callable[[Any], T]) -> T:
+    cur = conn.cursor()
+    try:
+        out = fn(cur)
+        conn.commit()
+        return out
+    except BaseException:
+        conn.rollback()
+        raise
 
 
 def open_db(url: str) -> KeyDB:
