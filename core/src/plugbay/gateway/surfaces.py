@@ -13,7 +13,8 @@ from __future__ import annotations
 import base64
 import struct
 from collections.abc import AsyncIterator, Callable, Mapping
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
 
 import orjson
 
@@ -26,6 +27,7 @@ if TYPE_CHECKING:
     from plugbay.client import Client
     from plugbay.gateway.keys.record import KeyPrincipal
     from plugbay.streaming import AsyncStream
+    from plugbay.types import Completion
 
 __all__ = ["ENDPOINTS", "Answer", "Request", "Streamed"]
 
@@ -67,6 +69,29 @@ def _json(body: bytes) -> Any:
         raise WireError(f"the body is not JSON: {exc}") from None
 
 
+class _AnswerJson(Protocol):
+    def __call__(self, completion: Completion, *, id: str, model: str) -> dict[str, Any]: ...
+
+
+@dataclass(frozen=True)
+class _Wire:
+    """What the two chat surfaces do differently; the rest is ``Surfaces._converse``."""
+
+    read: Callable[[Any], ChatCall]  # the request body as a call
+    prefix: str  # of the answer's id
+    answer: _AnswerJson  # a whole answer's body
+    writer: Callable[[str, ChatCall], ChunkWriter | EventWriter]  # (id, call): SSE frames
+    error: Callable[[BaseException], bytes]  # an in-stream error event
+
+
+_OPENAI = _Wire(chat_call, "chatcmpl-", chat_completion_json,
+                lambda rid, call: ChunkWriter(rid, call.model, call.include_usage),
+                lambda exc: sse(failure(exc).openai()))
+_ANTHROPIC = _Wire(messages_call, "msg_", message_json,
+                   lambda rid, call: EventWriter(rid, call.model),
+                   lambda exc: sse(failure(exc, openai=False).anthropic(), "error"))
+
+
 class Surfaces:
     """The endpoints over one client. ``allowed(principal, model)`` raises when a key may
     not use ``model``; ``tags(principal, metadata)`` the call's ledger tags."""
@@ -86,26 +111,20 @@ class Surfaces:
         return params
 
     async def chat(self, req: Request) -> Answer | Streamed:
-        call = chat_call(_json(req.body))
-        params = self._prepare(req, call)
-        rid = f"chatcmpl-{req.rid}"
-        if call.stream:
-            stream = self.client.astream(call.model, call.messages, **params)
-            return await _streamed(stream, ChunkWriter(rid, call.model, call.include_usage),
-                                   lambda f: sse(f.openai()))
-        completion = await self.client.acomplete(call.model, call.messages, **params)
-        return Answer(200, chat_completion_json(completion, id=rid, model=call.model))
+        return await self._converse(req, _OPENAI)
 
     async def messages(self, req: Request) -> Answer | Streamed:
-        call = messages_call(_json(req.body))
+        return await self._converse(req, _ANTHROPIC)
+
+    async def _converse(self, req: Request, wire: _Wire) -> Answer | Streamed:
+        call = wire.read(_json(req.body))
         params = self._prepare(req, call)
-        rid = f"msg_{req.rid}"
+        rid = wire.prefix + req.rid
         if call.stream:
             stream = self.client.astream(call.model, call.messages, **params)
-            return await _streamed(stream, EventWriter(rid, call.model),
-                                   lambda f: sse(f.anthropic(), "error"), openai=False)
+            return await _streamed(stream, wire.writer(rid, call), wire.error)
         completion = await self.client.acomplete(call.model, call.messages, **params)
-        return Answer(200, message_json(completion, id=rid, model=call.model))
+        return Answer(200, wire.answer(completion, id=rid, model=call.model))
 
     async def count_tokens(self, req: Request) -> Answer:
         call = messages_call(_json(req.body), counting=True)
@@ -164,7 +183,7 @@ ENDPOINTS = ("/v1/chat/completions", "/v1/messages", "/v1/messages/count_tokens"
 
 
 async def _streamed(stream: AsyncStream, writer: ChunkWriter | EventWriter,
-                    in_stream: Callable[[Any], bytes], *, openai: bool = True) -> Streamed:
+                    error: Callable[[BaseException], bytes]) -> Streamed:
     events = stream.__aiter__()
     try:
         first = await events.__anext__()
@@ -187,7 +206,7 @@ async def _streamed(stream: AsyncStream, writer: ChunkWriter | EventWriter,
                         yield out
             yield writer.end(stream.completion)
         except Exception as exc:  # after output began: the surface's in-stream error
-            yield in_stream(failure(exc, openai=openai))
+            yield error(exc)
         finally:
             await stream.aclose()
 
