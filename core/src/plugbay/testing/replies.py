@@ -3,43 +3,32 @@
 A ``Reply`` is plain immutable data; ``plugbay.testing.server`` puts it on the wire.
 Bodies are encoded when the reply is built, so serving one is cheap and every request
 that gets the same reply sees the same bytes. Streamed replies are a sequence of parts
-(each sent as its own HTTP chunk), ``Pause`` s and at most one cut.
+(each sent as its own HTTP chunk), ``Pause`` s and at most one cut: ``stream_parts.py``,
+whose ``Pause`` and ``Cut`` are importable from here too.
 """
 
 from __future__ import annotations
 
-import json as _json
 import zlib
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any, Literal, TypeAlias
 
+from plugbay.testing.stream_parts import (
+    Cut,
+    Part,
+    Pause,
+    compose,
+    dumps,
+    ndjson_line,
+    sse_event,
+)
+
 __all__ = ["Cut", "HeadersArg", "Pause", "Reply"]
 
 HeadersArg: TypeAlias = Mapping[str, str] | Sequence[tuple[str, str]] | None
 Kind: TypeAlias = Literal["body", "stream", "stall", "drop", "reset", "truncated"]
-
-
-@dataclass(frozen=True, slots=True)
-class Pause:
-    """In a streamed reply: send nothing for ``seconds`` (after flushing what came before)."""
-
-    seconds: float
-
-
-@dataclass(frozen=True, slots=True)
-class Cut:
-    """In a streamed reply: close the connection here, without the terminating chunk."""
-
-
-CUT = Cut()
-Part: TypeAlias = bytes | Pause | Cut
-
-
-def _dumps(obj: Any) -> str:
-    # Compact like most providers; a compact dump never holds a raw newline.
-    return _json.dumps(obj, separators=(",", ":"), ensure_ascii=False)
 
 
 def _gzip(data: bytes) -> bytes:
@@ -80,65 +69,6 @@ def _check(status: int, delay: float) -> None:
         raise ValueError(f"status must be a 3-digit HTTP status, got {status}")
     if delay < 0:
         raise ValueError("delay must be >= 0")
-
-
-def _compose(
-    items: Sequence[bytes | Pause],
-    chunk_delay: float,
-    stall_after: int | None,
-    stall: float,
-    cut_after: int | None,
-) -> tuple[Part, ...]:
-    """Interleave data items with pauses and faults; the counts are of data items only."""
-    total = sum(1 for it in items if isinstance(it, bytes))
-    for name, n in (("stall_after", stall_after), ("cut_after", cut_after)):
-        if n is not None and not 0 <= n <= total:
-            raise ValueError(f"{name} must be between 0 and {total}, got {n}")
-    parts: list[Part] = []
-    sent = 0
-
-    def after_data() -> bool:
-        if sent == stall_after:
-            parts.append(Pause(stall))
-        if sent == cut_after:
-            parts.append(CUT)
-            return True
-        return False
-
-    if after_data():
-        return tuple(parts)
-    for item in items:
-        if isinstance(item, Pause):
-            parts.append(item)
-            continue
-        if sent and chunk_delay:
-            parts.append(Pause(chunk_delay))
-        parts.append(item)
-        sent += 1
-        if after_data():
-            break
-    return tuple(parts)
-
-
-def _sse_event(item: Any, crlf: bool) -> bytes:
-    if isinstance(item, bytes):
-        return item
-    if isinstance(item, str):
-        return item.encode()
-    if isinstance(item, (dict, list)):
-        event = f"data: {_dumps(item)}\n\n"
-        return (event.replace("\n", "\r\n") if crlf else event).encode()
-    raise TypeError(f"an SSE event is a dict, str or bytes, not {type(item).__name__}")
-
-
-def _ndjson_line(item: Any) -> bytes:
-    if isinstance(item, bytes):
-        return item
-    if isinstance(item, str):
-        return (item if item.endswith("\n") else item + "\n").encode()
-    if isinstance(item, (dict, list)):
-        return (_dumps(item) + "\n").encode()
-    raise TypeError(f"an NDJSON line is a dict, str or bytes, not {type(item).__name__}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -197,7 +127,7 @@ class Reply:
     ) -> Reply:
         """A JSON body (compact), ``application/json``."""
         return Reply.raw(
-            _dumps(obj).encode(),
+            dumps(obj).encode(),
             content_type="application/json",
             status=status,
             headers=headers,
@@ -285,7 +215,7 @@ class Reply:
         ``stall`` seconds, then carries on; after ``cut_after`` events the connection is
         closed without the terminating chunk.
         """
-        items = [_sse_event(e, crlf) for e in events]
+        items = [sse_event(e, crlf) for e in events]
         return Reply._stream(
             items, content_type, chunk_delay, status, headers, delay, gzip,
             stall_after, stall, cut_after,
@@ -306,7 +236,7 @@ class Reply:
         cut_after: int | None = None,
     ) -> Reply:
         """Newline-delimited JSON: each dict (compact JSON) or str is one line, one chunk."""
-        items = [_ndjson_line(line) for line in lines]
+        items = [ndjson_line(line) for line in lines]
         return Reply._stream(
             items, content_type, chunk_delay, status, headers, delay, gzip,
             stall_after, stall, cut_after,
@@ -351,7 +281,7 @@ class Reply:
         defaults = [("Content-Type", content_type)]
         if gzip:
             defaults.append(("Content-Encoding", "gzip"))
-        parts = _compose(items, chunk_delay, stall_after, stall, cut_after)
+        parts = compose(items, chunk_delay, stall_after, stall, cut_after)
         hdrs = _merge(defaults, headers)
         return Reply("stream", status, hdrs, parts=parts, delay=delay, gzip=gzip)
 

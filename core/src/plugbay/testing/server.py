@@ -28,7 +28,8 @@ from urllib.parse import parse_qs, unquote
 
 from plugbay.http.models import Headers
 from plugbay.testing.recorded import RecordedRequest, ReplySource, Route
-from plugbay.testing.replies import Cut, Pause, Reply
+from plugbay.testing.replies import Reply
+from plugbay.testing.stream_parts import Cut, Pause
 
 __all__ = ["FakeServer", "Pause", "RecordedRequest", "Reply", "Route"]
 
