@@ -113,7 +113,7 @@ def receiver() -> Iterator[Receiver]:
     r.server.shutdown()
 
 
-def _instrumented(config: Path, receiver: Receiver) -> GatewayProcess:
+def _instrumented(config: Path, receiver: Receiver, delay_ms: int = 50) -> GatewayProcess:
     """`opentelemetry-instrument -- plugbay serve` with two workers, exporting to
     ``receiver`` (the `--` keeps its option parser off `--config`)."""
     launcher = Path(sys.executable).parent / "opentelemetry-instrument"
@@ -123,19 +123,32 @@ def _instrumented(config: Path, receiver: Receiver) -> GatewayProcess:
            "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf",
            "OTEL_EXPORTER_OTLP_ENDPOINT": receiver.url,
            "OTEL_METRICS_EXPORTER": "none", "OTEL_LOGS_EXPORTER": "none",
-           "OTEL_BSP_SCHEDULE_DELAY": "50",  # ms: exports soon after a span ends
+           "OTEL_BSP_SCHEDULE_DELAY": str(delay_ms),  # 50: exports soon after a span ends
            # captured, the key must still be redacted (plugbay.gateway.tracing.SANITIZED)
            "OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_SERVER_REQUEST":
                "authorization,x-api-key,traceparent"}
     return GatewayProcess(config, workers=2, env=env, launcher=[str(launcher), "--"])
 
 
-def _call(gw: GatewayProcess, trace_id: str, parent: str) -> None:
+def _call(gw: GatewayProcess, trace_id: str, parent: str, stream: bool = False) -> None:
     client = openai_client(gw)
     answer = client.chat.completions.create(
         model="openai/gpt-4o-mini", messages=[{"role": "user", "content": PROMPT}],
-        extra_headers={"traceparent": f"00-{trace_id}-{parent}-01"})
-    assert answer.choices[0].message.content == "Hello from upstream"
+        extra_headers={"traceparent": f"00-{trace_id}-{parent}-01"}, stream=stream)
+    text = ("".join(c.choices[0].delta.content or "" for c in answer if c.choices)
+            if stream else answer.choices[0].message.content)
+    assert text == "Hello from upstream"
+
+
+def _pair(spans: list[Span], trace_id: str) -> tuple[Span, Span]:
+    """The trace's one SERVER span and one CLIENT span."""
+    [server] = [s for s in spans if s.kind == SERVER and s.trace_id == trace_id]
+    [chat] = [s for s in spans if s.kind == CLIENT and s.trace_id == trace_id]
+    return server, chat
+
+
+def _both(trace_id: str) -> Callable[[list[Span]], bool]:
+    return lambda got: {SERVER, CLIENT} <= {s.kind for s in got if s.trace_id == trace_id}
 
 
 def test_a_call_is_a_server_span_with_the_client_span_under_it(
@@ -147,16 +160,14 @@ def test_a_call_is_a_server_span_with_the_client_span_under_it(
     try:
         trace_id, parent = secrets.token_hex(16), secrets.token_hex(8)
         _call(gw, trace_id, parent)
-        spans = receiver.wait(lambda got: {SERVER, CLIENT} <= {
-            s.kind for s in got if s.trace_id == trace_id})
+        spans = receiver.wait(_both(trace_id))
 
-        [server] = [s for s in spans if s.kind == SERVER and s.trace_id == trace_id]
+        server, chat = _pair(spans, trace_id)
         assert server.name == "POST /v1/chat/completions"
         assert server.parent == parent  # continues the caller's trace
         status = server.attrs.get("http.response.status_code",
                                   server.attrs.get("http.status_code"))
         assert status == 200
-        [chat] = [s for s in spans if s.kind == CLIENT and s.trace_id == trace_id]
         assert chat.name == "chat gpt-4o-mini"
         assert chat.parent == server.span_id
         assert chat.attrs["gen_ai.operation.name"] == "chat"
@@ -169,31 +180,42 @@ def test_a_call_is_a_server_span_with_the_client_span_under_it(
         [sent] = [r for r in upstream.requests if PROMPT.encode() in r.body]
         assert sent.headers.get("traceparent") == f"00-{trace_id}-{chat.span_id}-01"
 
+        # a stream's chat span is the request's child too
+        streamed = secrets.token_hex(16)
+        _call(gw, streamed, secrets.token_hex(8), stream=True)
+        spans = receiver.wait(_both(streamed))
+        server, chat = _pair(spans, streamed)
+        assert chat.parent == server.span_id and chat.name == "chat gpt-4o-mini"
+
         # the wait gave /health (polled at start-up) time to export: it is excluded
         assert not [s for s in spans if "/health" in s.name]
         exported = b"".join(receiver.raw)
         for secret in (MASTER, UPSTREAM_KEY, PROMPT):
             assert secret.encode() not in exported
-
-        # Stopping flushes what a worker still holds: the control for the test below,
-        # which sees nothing after a stop.
-        late = secrets.token_hex(16)
-        _call(gw, late, secrets.token_hex(8))
     finally:
         assert gw.stop() == 0
-    assert {s.kind for s in receiver.spans if s.trace_id == late} == {SERVER, CLIENT}
 
 
+@pytest.mark.parametrize("otel", [True, False], ids=["otel-control", "no-otel"])
 def test_without_otel_the_gateway_exports_nothing(
-        upstream: FakeServer, receiver: Receiver, tmp_path: Path) -> None:
+        upstream: FakeServer, receiver: Receiver, tmp_path: Path, otel: bool) -> None:
+    """An SDK is set up either way; spans leave only when a worker stops (the batch delay
+    is a minute), so after a stop what was made is out: with [otel], the pair (the
+    control), without it nothing."""
     config = write_config(tmp_path / "plugbay.toml", upstream.url,
-                          f'[ledger]\npath = "{tmp_path / "ledger.db"}"\n')
-    gw = _instrumented(config, receiver)  # an SDK is set up, but [otel] is off
+                          f'[ledger]\npath = "{tmp_path / "ledger.db"}"\n'
+                          + ("[otel]\nenabled = true\n" if otel else ""))
+    gw = _instrumented(config, receiver, delay_ms=60_000)
+    trace_id = secrets.token_hex(16)
     try:
-        _call(gw, secrets.token_hex(16), secrets.token_hex(8))
+        _call(gw, trace_id, secrets.token_hex(8))
+        assert receiver.spans == []  # nothing before the stop: the delay holds
     finally:
-        assert gw.stop() == 0  # flushes, as the test above shows
-    assert receiver.spans == []
+        assert gw.stop() == 0
+    kinds = sorted(s.kind for s in receiver.spans if s.trace_id == trace_id)
+    assert kinds == ([SERVER, CLIENT] if otel else [])
+    if not otel:
+        assert receiver.spans == []
 
 
 def _run(code: str, config: Path) -> subprocess.CompletedProcess[str]:

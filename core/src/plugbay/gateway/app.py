@@ -102,6 +102,10 @@ class Gateway:
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
                 await self.aclose()
+                if self.traced:  # calls have ended: their spans go out before the exit
+                    from plugbay.gateway import tracing
+
+                    await asyncio.to_thread(tracing.flush)
                 await send({"type": "lifespan.shutdown.complete"})
                 return
 

@@ -16,7 +16,7 @@ from typing import Any
 
 from plugbay import errors
 
-__all__ = ["EXCLUDED", "SANITIZED", "check", "wrap"]
+__all__ = ["EXCLUDED", "SANITIZED", "check", "flush", "wrap"]
 
 # Probes and scrapes are not traced: a load balancer's /health every second would bury
 # the calls. OTEL_PYTHON_ASGI_EXCLUDED_URLS (or OTEL_PYTHON_EXCLUDED_URLS) replaces this.
@@ -54,3 +54,16 @@ def wrap(app: Any, env: Mapping[str, str]) -> Any:
     return middleware(app, excluded_urls=excluded,
                       http_capture_headers_sanitize_fields=[*SANITIZED, *sanitize],
                       exclude_spans=["receive", "send"])
+
+
+def flush(timeout_ms: int = 5000) -> None:
+    """Export what the SDK still holds, at a worker's lifespan shutdown. Needed: after a
+    graceful stop uvicorn re-raises SIGTERM with its default action, so the SDK's atexit
+    flush never runs and the last batch (up to OTEL_BSP_SCHEDULE_DELAY of spans) would be
+    lost at every stop and reload. Blocking (it exports): call it in a thread."""
+    from opentelemetry import metrics, trace
+
+    for provider in (trace.get_tracer_provider(), metrics.get_meter_provider()):
+        force_flush = getattr(provider, "force_flush", None)  # the SDK's; the API's no-op has none
+        if force_flush is not None:
+            force_flush(timeout_ms)
