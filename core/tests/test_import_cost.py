@@ -6,7 +6,7 @@ import sys
 
 HEAVY = ("pydantic", "pluggy", "plugbay_", "boto3", "botocore", "google", "azure", "httpx",
          "aiohttp", "openai", "anthropic", "asyncio", "ssl", "plugbay.gateway", "uvicorn",
-         "prometheus_client")
+         "prometheus_client", "opentelemetry")
 # What `from plugbay import Client` and `Client()` with no config file must not load
 # (issue 12): pydantic and the config schema come with the first table read, the types
 # with the first call, plugin discovery with the first provider used; dataclasses (and

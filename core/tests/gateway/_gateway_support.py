@@ -20,7 +20,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -133,10 +133,11 @@ targets = ["openai/gpt-4o-mini", "openai/gpt-4o"]
 
 
 class GatewayProcess:
-    """`plugbay serve` in a child process; stderr (access and error logs) in ``log``."""
+    """`plugbay serve` in a child process; stderr (access and error logs) in ``log``.
+    ``launcher``: a command that runs it (``opentelemetry-instrument --``)."""
 
     def __init__(self, config: Path, *, workers: int = 1, env: Mapping[str, str] = (),
-                 port: int | None = None) -> None:
+                 port: int | None = None, launcher: Sequence[str] = ()) -> None:
         self.config = config
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -144,7 +145,7 @@ class GatewayProcess:
         full = {**os.environ, "PLUGBAY_MASTER_KEY": MASTER, **dict(env)}
         full.pop("PROMETHEUS_MULTIPROC_DIR", None)
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "plugbay.cli", "serve", "--config", str(config),
+            [*launcher, sys.executable, "-m", "plugbay.cli", "serve", "--config", str(config),
              "--port", str(self.port), "--workers", str(workers)],
             stdout=subprocess.DEVNULL, stderr=self.log.open("wb"), env=full,
             start_new_session=True)

@@ -55,6 +55,11 @@ class Gateway:
         loaded = load_config(config, self.env)
         self.settings = GatewaySettings.read(loaded.model_extra.get("gateway"), self.env)
         self.store: Any = None
+        self.traced = bool((loaded.model_extra.get("otel") or {}).get("enabled"))
+        if self.traced:  # a missing package fails here, in `plugbay serve`'s check
+            from plugbay.gateway import tracing
+
+            tracing.check()
         layers: list[Any] = []
         if _ledger_on(loaded.model_extra):
             from plugbay.gateway.keys import KeyLayer, open_store
@@ -97,6 +102,10 @@ class Gateway:
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
                 await self.aclose()
+                if self.traced:  # calls have ended: their spans go out before the exit
+                    from plugbay.gateway import tracing
+
+                    await asyncio.to_thread(tracing.flush)
                 await send({"type": "lifespan.shutdown.complete"})
                 return
 
@@ -343,6 +352,12 @@ def check(config: str | Path | None, env: Mapping[str, str]) -> GatewaySettings:
     return gateway.settings
 
 
-def create_app() -> Gateway:
-    """The app for ``uvicorn --factory``: the config named by ``PLUGBAY_GATEWAY_CONFIG``."""
-    return Gateway(os.environ.get("PLUGBAY_GATEWAY_CONFIG") or None)
+def create_app() -> Any:
+    """The app for ``uvicorn --factory``: the config named by ``PLUGBAY_GATEWAY_CONFIG``;
+    with ``[otel] enabled``, inside OpenTelemetry's ASGI middleware (server spans)."""
+    gateway = Gateway(os.environ.get("PLUGBAY_GATEWAY_CONFIG") or None)
+    if not gateway.traced:
+        return gateway
+    from plugbay.gateway import tracing
+
+    return tracing.wrap(gateway, gateway.env)
