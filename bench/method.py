@@ -32,7 +32,10 @@ def method_section(doc: dict[str, Any]) -> list[str]:
         f"({phases}): sequential requests (after {p['seq_warmup']} warm-up), streams of "
         f"{p['chunks']} chunks, and requests over {p['conc']} concurrent tasks (after "
         f"{p['conc_warmup']} warm-up). A phase runs until its time is up, so every client is "
-        "timed for as long, however fast it is.",
+        "timed for as long, however fast it is. Over the run each client is timed for "
+        f"{rounds * p['load_s']:g} s, in {rounds} separate processes spread over the whole "
+        "run rather than one block: a ratio pairs a client with the floor in the same "
+        "round, and the [min, max] over rounds shows how far the machine's noise moved it.",
         "- In-process (once per round, in the plugbay venv, `bench/clients/plugbay_micro.py`, "
         f"{p['micro_s']:g} s each; the provider is an in-process plugin that answers at "
         "once): *pipeline overhead*, `acomplete` through a one-target route with the "
