@@ -269,6 +269,8 @@ def test_dockerfile_compose_nginx_and_config_agree() -> None:
     assert kinds["USER"] not in ("root", "0")
     for name in args["PLUGINS"].split():
         assert (ROOT / "plugins" / name / "pyproject.toml").is_file(), name
+    # the shipped config needs the gateway, a PostgreSQL ledger and Redis state
+    assert {"gateway", "postgres", "redis"} <= set(args["EXTRAS"].split(","))
 
     compose = yaml.safe_load((DEPLOY / "compose.yaml").read_text())
     services = compose["services"]
