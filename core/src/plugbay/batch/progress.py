@@ -8,14 +8,15 @@ when a bar is shown, never by ``import plugbay``.
 from __future__ import annotations
 
 import sys
-import time
 from typing import Any, TextIO
 
 __all__ = ["Progress", "make_progress"]
 
 
 class Progress:
-    """A tqdm bar; ``update`` per finished item, the postfix redrawn at most 5x a second."""
+    """A tqdm bar; ``update`` per finished item. The postfix (failures, cost, in flight)
+    is set before the count moves, so a frame never shows the previous item's figures;
+    tqdm redraws at most 5x a second."""
 
     def __init__(self, total: int | None, initial: int, out: TextIO) -> None:
         import importlib
@@ -24,17 +25,13 @@ class Progress:
         self._bar: Any = tqdm(total=total, initial=initial, file=out, unit="req",
                               dynamic_ncols=True, mininterval=0.2, smoothing=0.1,
                               desc="batch")
-        self._next = 0.0
 
     def update(self, done: int, failed: int, cost: float, unpriced: int,
                window: int) -> None:
+        money = f"${cost:.4f}" + (f" (+{unpriced} unpriced)" if unpriced else "")
+        self._bar.set_postfix_str(f"failed {failed}, {money}, in flight {window}",
+                                  refresh=False)  # a plain assignment: drawn by update
         self._bar.update(1)
-        now = time.monotonic()
-        if now >= self._next:
-            self._next = now + 0.2
-            money = f"${cost:.4f}" + (f" (+{unpriced} unpriced)" if unpriced else "")
-            self._bar.set_postfix_str(f"failed {failed}, {money}, in flight {window}",
-                                      refresh=False)
 
     def close(self) -> None:
         self._bar.close()
