@@ -65,28 +65,49 @@ def start_until(cmd: list[str], home: Path, out: Path, lines: int) -> subprocess
     return proc
 
 
-def ledger_rows(tmp: Path) -> Counter[str]:
-    """custom_id -> ok ledger rows (the next open replays a dead process's journal)."""
-    rows = Ledger(f"sqlite:///{tmp / 'ledger.db'}").fetch()
-    return Counter((r.tags or {})["custom_id"] for r in rows if r.status == "ok")
+def ledger_rows(tmp: Path) -> tuple[Counter[str], dict[str, float]]:
+    """custom_id -> ok ledger rows, and -> their summed cost (opening the ledger replays
+    a dead process's journal: what the next run would find)."""
+    ledger = Ledger(f"sqlite:///{tmp / 'ledger.db'}")
+    try:
+        rows = [r for r in ledger.fetch() if r.status == "ok"]
+    finally:
+        ledger.close()
+    cost: dict[str, float] = {}
+    for r in rows:
+        cid = (r.tags or {})["custom_id"]
+        cost[cid] = cost.get(cid, 0.0) + (r.cost or 0.0)
+    return Counter((r.tags or {})["custom_id"] for r in rows), cost
 
 
 def test_sigkill_part_way_then_rerun_writes_and_pays_each_id_once(srv: FakeServer,
                                                                   tmp_path: Path) -> None:
+    """The acceptance: every id exactly once in the output, no id already written sent
+    again, the ledger agreeing with the output. The rerun talks to an upstream of its
+    own, so what it sent is told apart from what the killed run sent."""
     up = Upstream(srv, delay=0.001)
     cfg, req, out = write_config(srv, tmp_path), tmp_path / "req.jsonl", tmp_path / "out.jsonl"
     ids = write_requests(req, 2000)
-    cmd = batch_cmd(cfg, req, out, "--concurrency", "32")
-    proc = start_until(cmd, tmp_path, out, 600)
+    proc = start_until(batch_cmd(cfg, req, out, "--concurrency", "32"), tmp_path, out, 600)
     proc.send_signal(signal.SIGKILL)
     assert proc.wait(30) == -signal.SIGKILL
     proc.stdout.close()  # type: ignore[union-attr]
     proc.stderr.close()  # type: ignore[union-attr]
-    first = {line["custom_id"] for line in whole_lines(out)}
-    assert 600 <= len(first) < 2000
+    written = whole_lines(out)  # what the killed run wrote (a torn last line is not)
+    first = {line["custom_id"] for line in written}
+    assert 600 <= len(first) < 2000 and len(first) == len(written)
+    paid_first, _ = ledger_rows(tmp_path)
+    assert max(Counter(up.ids()).values()) == 1  # (no retries: each id sent once a run)
 
-    done = run(cmd, tmp_path)
+    with FakeServer() as srv2:  # the rerun's upstream: it records only the rerun's calls
+        up2 = Upstream(srv2, delay=0.001)
+        cfg = write_config(srv2, tmp_path)  # the same ledger and output
+        done = run(batch_cmd(cfg, req, out, "--concurrency", "32"), tmp_path)
     assert done.returncode == 0, done.stderr[-2000:]
+    resent = Counter(up2.ids())
+    assert not set(resent) & first  # no id already written was sent again
+    assert set(resent) == set(ids) - first and max(resent.values()) == 1  # the rest, once
+    assert f"{len(first)} already done" in done.stderr
     lines = read_output(out)  # every line whole: the torn tail (if any) was cut
     assert sorted(line["custom_id"] for line in lines) == ids  # each id exactly once
     for line in lines:
@@ -94,20 +115,20 @@ def test_sigkill_part_way_then_rerun_writes_and_pays_each_id_once(srv: FakeServe
         body = line["response"]["body"]
         assert body["choices"][0]["message"]["content"] == f"answer to {line['custom_id']}"
         assert line["plugbay"]["cost"] == pytest.approx(COST)
-    sent = Counter(up.ids())
-    assert all(sent[cid] == 1 for cid in first)  # nothing written was sent again
-    assert f"{len(first)} already done" in done.stderr
 
-    paid = ledger_rows(tmp_path)
-    assert set(paid) == set(ids)  # every line has its ledger row, and no other id does
-    twice = {cid for cid, n in paid.items() if n > 1}
-    # A call paid but not yet written when the kill came is run again: only the one
-    # being handed over (no await between its ledger row and its line), never a written id.
-    assert not twice & first
-    assert len(twice) <= 1
-    assert all(paid[cid] <= sent[cid] for cid in paid)
-    cost = sum(r.cost or 0 for r in Ledger(f"sqlite:///{tmp_path / 'ledger.db'}").fetch())
-    assert cost == pytest.approx(COST * (2000 + len(twice)))
+    # The ledger agrees with the output: each id the killed run wrote has the one row
+    # of its one call; each id the rerun wrote has the rerun's row, plus (at most) one
+    # of the killed run's, for a call answered and metered but not yet written at the
+    # kill; nothing else is in it, and its cost is the rows' cost.
+    paid, cost = ledger_rows(tmp_path)
+    assert set(paid) == set(ids)
+    assert all(paid[cid] == paid_first[cid] == 1 for cid in first)
+    assert paid - paid_first == resent  # the rerun: one row per id it sent and wrote
+    in_flight = set(paid_first) - first  # paid by the killed run, not written by it
+    assert in_flight <= set(up.answered) - first
+    assert all(cost[cid] == pytest.approx(COST * paid[cid]) for cid in ids)
+    for line in written:
+        assert cost[line["custom_id"]] == pytest.approx(line["plugbay"]["cost"])
 
 
 def test_ctrl_c_finishes_the_calls_in_flight_and_loses_nothing(srv: FakeServer,
