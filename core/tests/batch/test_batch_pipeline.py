@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+import plugbay
 from plugbay.cost.ledger import Ledger
 from plugbay.testing.cli import toml_text
 from plugbay.testing.server import FakeServer, RecordedRequest, Reply
@@ -111,3 +112,35 @@ def test_a_routed_cached_batch_fails_over_per_item_and_pays_each_prompt_once(
     assert (smart["cache_hits"], smart["cache_misses"]) == (ITEMS - PROMPTS, 2 * PROMPTS)
     assert smart["cost"] == pytest.approx(PROMPTS * COST)
     assert smart["saved"] == pytest.approx((ITEMS - PROMPTS) * COST)
+
+
+async def test_abatch_with_a_memory_cache_joins_repeats_in_flight(srv: FakeServer,
+                                                                  tmp_path: Path) -> None:
+    """In-process: the repeats of a prompt sit side by side in the input, so they are in
+    the window together and join the first call (single flight) instead of reading a
+    stored entry; the route still fails over once per prompt."""
+    down = Prompts(srv, "/down/v1/chat/completions", status=500)
+    up = Prompts(srv, "/openai/v1/chat/completions")
+    cfg = config(srv, tmp_path,
+                 routes={"smart": {"strategy": "priority",
+                                   "targets": ["down/gpt-4o-mini", "openai/gpt-4o-mini"]}},
+                 cache={"backend": "memory"}, routing={"breaker": {"threshold": 10_000}})
+    cfg["providers"]["down"] = {"plugin": "openai", "api_key": KEY,
+                                "base_url": f"{srv.url}/down/v1"}
+    prompt_of = {f"req-{i:05d}": f"prompt-{i // 5:02d}" for i in range(ITEMS)}
+    items = [{"custom_id": cid, "model": "smart", "max_tokens": 50,
+              "messages": [{"role": "user", "content": prompt}]}
+             for cid, prompt in prompt_of.items()]
+    async with plugbay.Client(cfg, env={"HOME": str(tmp_path)}) as c:
+        results = [r async for r in c.abatch(items, concurrency=10)]
+        rows = c.ledger.fetch()  # type: ignore[union-attr]
+    assert sorted(r.custom_id for r in results) == sorted(prompt_of)
+    assert all(r.ok and r.completion is not None
+               and r.completion.text == f"answer to {prompt_of[r.custom_id]}" for r in results)
+    assert down.seen == up.seen == Counter({f"prompt-{p:02d}": 1 for p in range(PROMPTS)})
+    hits = {r.custom_id for r in results if r.cached}
+    assert len(hits) == ITEMS - PROMPTS
+    ok = {(r.tags or {})["custom_id"]: r for r in rows if r.status == "ok"}
+    assert set(ok) == set(prompt_of)
+    assert {cid for cid, r in ok.items() if r.cache == "hit"} == hits
+    assert sum(r.cost or 0 for r in rows) == pytest.approx(PROMPTS * COST)
