@@ -83,6 +83,20 @@ def test_a_terminal_gets_done_total_failed_and_cost() -> None:
 
 
 @pytest.mark.skipif(not hasattr(os, "openpty"), reason="needs a pseudo-terminal")
+def test_items_between_redraws_are_drawn_when_the_bar_closes() -> None:
+    master, slave = pty()
+    with os.fdopen(slave, "w") as tty:
+        bar = make_progress(True, 3, out=tty)
+        assert bar is not None
+        for done in (1, 2, 3):  # within one redraw interval: only the first is drawn now
+            bar.update(done, 0, done / 10, 0, 1)
+        bar.close()
+        tty.flush()
+    last = frames(read_all(master))[-1]
+    assert (last[0], last[1], last[5], last[6]) == ("3", "3", "0", "0.3000")
+
+
+@pytest.mark.skipif(not hasattr(os, "openpty"), reason="needs a pseudo-terminal")
 def test_the_cli_on_a_terminal_shows_the_total_rate_and_eta(srv: FakeServer,
                                                            tmp_path: Path) -> None:
     Upstream(srv, delay=0.05)
