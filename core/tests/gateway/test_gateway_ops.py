@@ -146,13 +146,18 @@ def test_a_client_that_goes_away_cancels_the_upstream_call(own_gateway: Any,
     assert statuses == {"cancelled": 2}
 
 
-@pytest.mark.parametrize(("body", "env", "named"), [
-    ("[gateway]\nprot = 1\n", {}, "gateway.prot"),
-    ("[gateway]\nworkers = 0\n", {}, "gateway.workers"),
-    ("", {"PLUGBAY_MASTER_KEY": ""}, "PLUGBAY_MASTER_KEY"),
+@pytest.mark.parametrize(("body", "env", "named", "fix"), [
+    ("[gateway]\nprot = 1\n", {}, "gateway.prot", "did you mean 'port'"),
+    ("[gateway]\nworkers = 0\n", {}, "gateway.workers", "e.g. workers = 1"),
+    ("[gateway]\nport = 70000\n", {}, "gateway.port", "e.g. port = 4000"),
+    ("[gateway]\nport = \"4000\"\n", {}, "gateway.port", "e.g. port = 4000"),
+    ("[gateway]\ngrace = -1\n", {}, "gateway.grace", "e.g. grace = 30"),
+    ("", {"PLUGBAY_MASTER_KEY": ""}, "PLUGBAY_MASTER_KEY", "openssl rand -hex 32"),
+    ("", {"PLUGBAY_MASTER_KEY": "short"}, "PLUGBAY_MASTER_KEY", "openssl rand -hex 32"),
 ])
-def test_bad_config_is_one_line_and_a_failure(tmp_path: Path, body: str,
-                                              env: dict[str, str], named: str) -> None:
+def test_bad_config_is_one_line_and_a_failure(tmp_path: Path, body: str, env: dict[str, str],
+                                              named: str, fix: str) -> None:
+    """One line on stderr naming the config file, the key and a fix; a non-zero exit."""
     config = tmp_path / "plugbay.toml"
     config.write_text(body)
     full = {**os.environ, "PLUGBAY_MASTER_KEY": MASTER, **env}
@@ -161,7 +166,8 @@ def test_bad_config_is_one_line_and_a_failure(tmp_path: Path, body: str,
                          text=True, env=full, timeout=60, check=False)
     assert out.returncode != 0
     lines = out.stderr.strip().splitlines()
-    assert len(lines) == 1 and named in lines[0] and "Traceback" not in out.stderr
+    assert len(lines) == 1 and "Traceback" not in out.stderr, out.stderr
+    assert str(config) in lines[0] and named in lines[0] and fix in lines[0], lines[0]
 
 
 def test_admin_reload_checks_the_config_first(own_gateway: Any) -> None:

@@ -53,7 +53,8 @@ class Gateway:
 
         self.env = dict(os.environ if env is None else env)
         loaded = load_config(config, self.env)
-        self.settings = GatewaySettings.read(loaded.model_extra.get("gateway"), self.env)
+        self.settings = GatewaySettings.read(loaded.model_extra.get("gateway"), self.env,
+                                             file=loaded.source)
         self.store: Any = None
         self.traced = bool((loaded.model_extra.get("otel") or {}).get("enabled"))
         if self.traced:  # a missing package fails here, in `plugbay serve`'s check
