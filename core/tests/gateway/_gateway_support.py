@@ -192,6 +192,23 @@ def gateway(upstream: FakeServer, tmp_path_factory: pytest.TempPathFactory,
     gw.stop()
 
 
+@pytest.fixture
+def own_gateway(upstream: FakeServer, tmp_path: Path) -> Iterator[Any]:
+    """``start(extra, workers)``: a gateway of this test's own, ``extra`` added to its
+    config; stopped after the test."""
+    made: list[GatewayProcess] = []
+
+    def start(extra: str = "", workers: int = 1) -> GatewayProcess:
+        config = write_config(tmp_path / "plugbay.toml", upstream.url, extra)
+        gw = GatewayProcess(config, workers=workers)
+        made.append(gw)
+        return gw
+
+    yield start
+    for gw in made:
+        gw.stop()
+
+
 def cli(config: Path, *args: str, env: Mapping[str, str] = ()) -> Any:
     """``plugbay --config CONFIG ARGS... --json``'s parsed output (keys, usage)."""
     full = {**os.environ, "PLUGBAY_MASTER_KEY": MASTER, **dict(env)}

@@ -22,10 +22,7 @@ from _gateway_support import (
     cli,
     free_port,
     openai_client,
-    write_config,
 )
-
-from plugbay.testing.server import FakeServer
 
 openai = pytest.importorskip("openai")
 pytestmark = pytest.mark.timeout(90)
@@ -58,21 +55,6 @@ def test_health_ready_metrics_and_request_id(gateway: GatewayProcess) -> None:
     assert access == [{"rid": "trace-42", "method": "POST", "path": "/v1/chat/completions",
                        "status": 200, "ms": access[0]["ms"]}]  # and no prompt
 
-
-
-@pytest.fixture
-def own_gateway(upstream: FakeServer, tmp_path: Path) -> Any:
-    made: list[GatewayProcess] = []
-
-    def start(extra: str = "", workers: int = 1) -> GatewayProcess:
-        config = write_config(tmp_path / "plugbay.toml", upstream.url, extra)
-        gw = GatewayProcess(config, workers=workers)
-        made.append(gw)
-        return gw
-
-    yield start
-    for gw in made:
-        gw.stop()
 
 
 def test_sigterm_drains_a_stream_in_flight(own_gateway: Any) -> None:
