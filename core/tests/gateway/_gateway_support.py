@@ -5,6 +5,7 @@ OpenAI server on 127.0.0.1 (plugbay.testing's), answering by what each request a
 * tools in the request -> a call of the first tool (``{"city": "Paris"}``);
 * model ``err-<status>`` -> that status with OpenAI's error body (429 with Retry-After);
 * model ``slow`` -> answers after 2 s (streams: one chunk, then 2 s, then the rest);
+* model ``stall`` -> answers after 8 s (streams: one chunk, then 15 s, then the rest);
 * model ``cut`` -> a stream cut after two chunks (a failure after output began).
 
 Clients are the official ``openai`` and ``anthropic`` SDKs only.
@@ -77,11 +78,14 @@ def _answer(req: RecordedRequest) -> Reply:
     text = "Hello from upstream"
     if not stream:
         return Reply.json(WIRE.completion(model, {"role": "assistant", "content": text},
-                                          "stop", usage), delay=2.0 if model == "slow" else 0)
+                                          "stop", usage),
+                          delay={"slow": 2.0, "stall": 8.0}.get(model, 0))
     pieces = [{"content": p} for p in ("Hello", " from", " upstream")]
     events = WIRE.stream_events(model, pieces, "stop", usage)
     if model == "slow":
         return Reply.sse(events, stall_after=2, stall=2.0)
+    if model == "stall":
+        return Reply.sse(events, stall_after=2, stall=15.0)
     if model == "cut":
         return Reply.sse(events, cut_after=3)
     return Reply.sse(events)
