@@ -6,7 +6,9 @@ OpenAI server on 127.0.0.1 (plugbay.testing's), answering by what each request a
 * model ``err-<status>`` -> that status with OpenAI's error body (429 with Retry-After);
 * model ``slow`` -> answers after 2 s (streams: one chunk, then 2 s, then the rest);
 * model ``stall`` -> answers after 8 s (streams: one chunk, then 15 s, then the rest);
-* model ``cut`` -> a stream cut after two chunks (a failure after output began).
+* model ``cut`` -> a stream cut after two chunks (a failure after output began);
+* model ``reasoning`` -> ``reasoning_content`` ("Thinking.") before the text, as
+  DeepSeek-style providers send it.
 
 Clients are the official ``openai`` and ``anthropic`` SDKs only.
 """
@@ -76,6 +78,14 @@ def _answer(req: RecordedRequest) -> Reply:
                   {"tool_calls": [{"index": 0, "function": {"arguments": args[7:]}}]}]
         return Reply.sse(WIRE.stream_events(model, deltas, "tool_calls", usage))
     text = "Hello from upstream"
+    if model == "reasoning":
+        if not stream:
+            return Reply.json(WIRE.completion(model, {
+                "role": "assistant", "content": text, "reasoning_content": "Thinking."},
+                "stop", usage))
+        deltas = [{"reasoning_content": "Think"}, {"reasoning_content": "ing."},
+                  {"content": text}]
+        return Reply.sse(WIRE.stream_events(model, deltas, "stop", usage))
     if not stream:
         return Reply.json(WIRE.completion(model, {"role": "assistant", "content": text},
                                           "stop", usage),
@@ -190,7 +200,8 @@ def gateway(upstream: FakeServer, tmp_path_factory: pytest.TempPathFactory,
             ) -> Iterator[GatewayProcess]:
     home = tmp_path_factory.mktemp("gw")
     config = write_config(home / "plugbay.toml", upstream.url,
-                          f'[ledger]\npath = "{home / "ledger.db"}"\n')
+                          f'[ledger]\npath = "{home / "ledger.db"}"\n'
+                          '[agents]\nhelper = "smart"\n')
     gw = GatewayProcess(config, workers=2)
     yield gw
     gw.stop()
