@@ -174,6 +174,8 @@ def test_embeddings(gateway: GatewayProcess, fmt: str | None) -> None:
     ("openai/err-429", openai.RateLimitError, 429),
     ("openai/err-500", openai.InternalServerError, 502),
     ("openai/err-401", openai.InternalServerError, 502),  # the gateway's key, not the caller's
+    ("openai/err-529", openai.InternalServerError, 503),  # overloaded: OpenAI's own 503
+    ("openai/err-503", openai.InternalServerError, 503),
 ])
 def test_error_classes(gateway: GatewayProcess, model: str, kind: type, status: int) -> None:
     with openai_client(gateway) as client, pytest.raises(kind) as caught:
