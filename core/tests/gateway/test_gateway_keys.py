@@ -5,6 +5,8 @@ models, and their spend shown by `plugbay usage --by key`."""
 from __future__ import annotations
 
 import time
+from pathlib import Path
+from typing import Any
 
 import pytest
 from _gateway_support import GatewayProcess, anthropic_client, cli, openai_client
@@ -89,8 +91,11 @@ def test_a_budget_runs_out_with_429(gateway: GatewayProcess) -> None:
 
 
 def test_a_spent_daily_budget_is_429_with_retry_after_on_both_surfaces(
-        gateway: GatewayProcess) -> None:
+        own_gateway: Any, tmp_path: Path) -> None:
+    """One worker: without ``[state] backend = "redis"`` each worker keeps its own budget
+    counter, and the two SDKs' connections could reach different workers."""
     anthropic = pytest.importorskip("anthropic")
+    gateway = own_gateway(f'[ledger]\npath = "{tmp_path / "ledger.db"}"\n', workers=1)
     _, secret = new_key(gateway, "--budget", "0.00002", "--period", "daily")
     with openai_client(gateway, key=secret) as client:
         for _ in range(10):
