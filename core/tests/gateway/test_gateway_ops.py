@@ -192,6 +192,7 @@ def test_a_client_that_goes_away_cancels_the_upstream_call(own_gateway: Any,
     ("[gateway]\nport = 70000\n", {}, "gateway.port", "e.g. port = 4000"),
     ("[gateway]\nport = \"4000\"\n", {}, "gateway.port", "e.g. port = 4000"),
     ("[gateway]\ngrace = -1\n", {}, "gateway.grace", "e.g. grace = 30"),
+    ('[ledger]\npath = "off"\n', {}, "ledger", "set [ledger] path or url"),
     ("", {"PLUGBAY_MASTER_KEY": ""}, "PLUGBAY_MASTER_KEY", "openssl rand -hex 32"),
     ("", {"PLUGBAY_MASTER_KEY": "short"}, "PLUGBAY_MASTER_KEY", "openssl rand -hex 32"),
 ])

@@ -344,12 +344,17 @@ def _render(f: Failure, path: str) -> dict[str, Any]:
 
 def check(config: str | Path | None, env: Mapping[str, str]) -> GatewaySettings:
     """Load and check everything a worker will build (the file, ``[gateway]``, routes,
-    the ledger and keys); ``ConfigError`` on the first problem."""
-    gateway = Gateway(config, env)
+    the ledger and keys); ``ConfigError`` on the first problem, naming the file."""
     try:
-        gateway.client.router.resolve("")  # routes and agents compile now, not per worker
-    finally:
-        asyncio.run(gateway.aclose())
+        gateway = Gateway(config, env)
+        try:
+            gateway.client.router.resolve("")  # routes and agents compile now, not per worker
+        finally:
+            asyncio.run(gateway.aclose())
+    except errors.ConfigError as exc:
+        if exc.file is not None or config is None:
+            raise
+        raise errors.ConfigError(exc.reason, file=str(config), key=exc.key) from None
     return gateway.settings
 
 
