@@ -5,7 +5,10 @@ OpenAI server on 127.0.0.1 (plugbay.testing's), answering by what each request a
 * tools in the request -> a call of the first tool (``{"city": "Paris"}``);
 * model ``err-<status>`` -> that status with OpenAI's error body (429 with Retry-After);
 * model ``slow`` -> answers after 2 s (streams: one chunk, then 2 s, then the rest);
-* model ``cut`` -> a stream cut after two chunks (a failure after output began).
+* model ``stall`` -> answers after 8 s (streams: one chunk, then 15 s, then the rest);
+* model ``cut`` -> a stream cut after two chunks (a failure after output began);
+* model ``reasoning`` -> ``reasoning_content`` ("Thinking.") before the text, as
+  DeepSeek-style providers send it.
 
 Clients are the official ``openai`` and ``anthropic`` SDKs only.
 """
@@ -75,13 +78,24 @@ def _answer(req: RecordedRequest) -> Reply:
                   {"tool_calls": [{"index": 0, "function": {"arguments": args[7:]}}]}]
         return Reply.sse(WIRE.stream_events(model, deltas, "tool_calls", usage))
     text = "Hello from upstream"
+    if model == "reasoning":
+        if not stream:
+            return Reply.json(WIRE.completion(model, {
+                "role": "assistant", "content": text, "reasoning_content": "Thinking."},
+                "stop", usage))
+        deltas = [{"reasoning_content": "Think"}, {"reasoning_content": "ing."},
+                  {"content": text}]
+        return Reply.sse(WIRE.stream_events(model, deltas, "stop", usage))
     if not stream:
         return Reply.json(WIRE.completion(model, {"role": "assistant", "content": text},
-                                          "stop", usage), delay=2.0 if model == "slow" else 0)
+                                          "stop", usage),
+                          delay={"slow": 2.0, "stall": 8.0}.get(model, 0))
     pieces = [{"content": p} for p in ("Hello", " from", " upstream")]
     events = WIRE.stream_events(model, pieces, "stop", usage)
     if model == "slow":
         return Reply.sse(events, stall_after=2, stall=2.0)
+    if model == "stall":
+        return Reply.sse(events, stall_after=2, stall=15.0)
     if model == "cut":
         return Reply.sse(events, cut_after=3)
     return Reply.sse(events)
@@ -186,10 +200,28 @@ def gateway(upstream: FakeServer, tmp_path_factory: pytest.TempPathFactory,
             ) -> Iterator[GatewayProcess]:
     home = tmp_path_factory.mktemp("gw")
     config = write_config(home / "plugbay.toml", upstream.url,
-                          f'[ledger]\npath = "{home / "ledger.db"}"\n')
+                          f'[ledger]\npath = "{home / "ledger.db"}"\n'
+                          '[agents]\nhelper = "smart"\n')
     gw = GatewayProcess(config, workers=2)
     yield gw
     gw.stop()
+
+
+@pytest.fixture
+def own_gateway(upstream: FakeServer, tmp_path: Path) -> Iterator[Any]:
+    """``start(extra, workers)``: a gateway of this test's own, ``extra`` added to its
+    config; stopped after the test."""
+    made: list[GatewayProcess] = []
+
+    def start(extra: str = "", workers: int = 1) -> GatewayProcess:
+        config = write_config(tmp_path / "plugbay.toml", upstream.url, extra)
+        gw = GatewayProcess(config, workers=workers)
+        made.append(gw)
+        return gw
+
+    yield start
+    for gw in made:
+        gw.stop()
 
 
 def cli(config: Path, *args: str, env: Mapping[str, str] = ()) -> Any:

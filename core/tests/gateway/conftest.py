@@ -8,4 +8,4 @@ from pathlib import Path
 # --import-mode=importlib does not put test folders on sys.path; the helpers need it.
 sys.path.insert(0, str(Path(__file__).parent))
 
-from _gateway_support import gateway, upstream  # noqa: F401  (fixtures)
+from _gateway_support import gateway, own_gateway, upstream  # noqa: F401  (fixtures)

@@ -80,11 +80,15 @@ def test_count_tokens(gateway: GatewayProcess) -> None:
     ("openai/err-429", anthropic.RateLimitError, 429),
     ("openai/err-500", anthropic.InternalServerError, 502),
     ("openai/err-400", anthropic.BadRequestError, 400),
+    # overloaded: Anthropic's own 529 (the SDK's OverloadedError, an InternalServerError)
+    ("openai/err-529", anthropic.OverloadedError, 529),
+    ("openai/err-503", anthropic.OverloadedError, 529),
 ])
 def test_error_classes(gateway: GatewayProcess, model: str, kind: type, status: int) -> None:
     with anthropic_client(gateway) as client, pytest.raises(kind) as caught:
         client.messages.create(model=model, max_tokens=10, messages=HI)
     assert caught.value.status_code == status
+    assert isinstance(caught.value, anthropic.InternalServerError) is (status >= 500)
     assert caught.value.body["type"] == "error"
 
 

@@ -5,6 +5,8 @@ models, and their spend shown by `plugbay usage --by key`."""
 from __future__ import annotations
 
 import time
+from pathlib import Path
+from typing import Any
 
 import pytest
 from _gateway_support import GatewayProcess, anthropic_client, cli, openai_client
@@ -86,6 +88,32 @@ def test_a_budget_runs_out_with_429(gateway: GatewayProcess) -> None:
                 break
     assert refused is not None and "budget" in refused.message
     assert 1 <= done <= 5  # 20 micro-USD allows four calls, and at most one estimate more
+
+
+def test_a_spent_daily_budget_is_429_with_retry_after_on_both_surfaces(
+        own_gateway: Any, tmp_path: Path) -> None:
+    """One worker: without ``[state] backend = "redis"`` each worker keeps its own budget
+    counter, and the two SDKs' connections could reach different workers."""
+    anthropic = pytest.importorskip("anthropic")
+    gateway = own_gateway(f'[ledger]\npath = "{tmp_path / "ledger.db"}"\n', workers=1)
+    _, secret = new_key(gateway, "--budget", "0.00002", "--period", "daily")
+    with openai_client(gateway, key=secret) as client:
+        for _ in range(10):
+            try:
+                client.chat.completions.create(model="openai/gpt-4o-mini", messages=HI,
+                                               max_tokens=5)
+            except openai.RateLimitError as exc:
+                refused = exc
+                break
+        else:
+            pytest.fail("the daily budget never ran out")
+    with anthropic_client(gateway, key=secret) as client, \
+            pytest.raises(anthropic.RateLimitError) as caught:
+        client.messages.create(model="openai/gpt-4o-mini", max_tokens=5, messages=HI)
+    until_midnight = 86400 - time.time() % 86400  # the day turns at 00:00 UTC
+    for answer in (refused.response, caught.value.response):
+        assert answer.status_code == 429 and "budget" in answer.text
+        assert abs(int(answer.headers["retry-after"]) - until_midnight) < 30
 
 
 def test_callers_cannot_set_the_key_tag(gateway: GatewayProcess) -> None:

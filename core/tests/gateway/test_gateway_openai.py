@@ -115,10 +115,43 @@ def test_response_format_and_image(gateway: GatewayProcess, upstream: FakeServer
     assert parts[1]["image_url"]["url"] == image
 
 
-def test_models_lists_providers_routes(gateway: GatewayProcess) -> None:
+def test_models_lists_providers_routes_and_agents(gateway: GatewayProcess) -> None:
     with openai_client(gateway) as client:
-        ids = {m.id for m in client.models.list()}
-    assert {"openai/gpt-4o-mini", "openai/gpt-4o", "smart"} <= ids
+        models = {m.id: m.owned_by for m in client.models.list()}
+        assert client.chat.completions.create(model="agent:helper", messages=HI).choices
+    assert {"openai/gpt-4o-mini", "openai/gpt-4o", "smart", "agent:helper"} <= set(models)
+    assert models["agent:helper"] == "plugbay-agent"
+
+
+def test_reasoning_effort_reaches_the_upstream(gateway: GatewayProcess,
+                                              upstream: FakeServer) -> None:
+    with openai_client(gateway) as client:
+        client.chat.completions.create(model="openai/gpt-4o-mini", messages=HI,
+                                       reasoning_effort="high")
+    assert upstream.last.json()["reasoning_effort"] == "high"
+
+
+def test_reasoning_content_in_the_answer_and_the_stream(gateway: GatewayProcess) -> None:
+    with openai_client(gateway) as client:
+        answer = client.chat.completions.create(model="openai/reasoning", messages=HI)
+        chunks = [c for c in client.chat.completions.create(
+            model="openai/reasoning", messages=HI, stream=True) if c.choices]
+    message = answer.choices[0].message
+    assert message.content == "Hello from upstream"
+    assert message.model_extra["reasoning_content"] == "Thinking."  # not in the SDK's types
+    thought = "".join((c.choices[0].delta.model_extra or {}).get("reasoning_content") or ""
+                      for c in chunks)
+    text = "".join(c.choices[0].delta.content or "" for c in chunks)
+    assert thought == "Thinking." and text == "Hello from upstream"
+
+
+def test_n_above_one_is_refused_and_n_one_accepted(gateway: GatewayProcess) -> None:
+    with openai_client(gateway) as client:
+        with pytest.raises(openai.BadRequestError) as caught:
+            client.chat.completions.create(model="openai/gpt-4o-mini", messages=HI, n=2)
+        assert caught.value.param == "n"
+        answer = client.chat.completions.create(model="openai/gpt-4o-mini", messages=HI, n=1)
+    assert len(answer.choices) == 1
 
 
 @pytest.mark.parametrize("fmt", [None, "float", "base64"])
@@ -141,6 +174,8 @@ def test_embeddings(gateway: GatewayProcess, fmt: str | None) -> None:
     ("openai/err-429", openai.RateLimitError, 429),
     ("openai/err-500", openai.InternalServerError, 502),
     ("openai/err-401", openai.InternalServerError, 502),  # the gateway's key, not the caller's
+    ("openai/err-529", openai.InternalServerError, 503),  # overloaded: OpenAI's own 503
+    ("openai/err-503", openai.InternalServerError, 503),
 ])
 def test_error_classes(gateway: GatewayProcess, model: str, kind: type, status: int) -> None:
     with openai_client(gateway) as client, pytest.raises(kind) as caught:

@@ -22,10 +22,7 @@ from _gateway_support import (
     cli,
     free_port,
     openai_client,
-    write_config,
 )
-
-from plugbay.testing.server import FakeServer
 
 openai = pytest.importorskip("openai")
 pytestmark = pytest.mark.timeout(90)
@@ -59,42 +56,85 @@ def test_health_ready_metrics_and_request_id(gateway: GatewayProcess) -> None:
                        "status": 200, "ms": access[0]["ms"]}]  # and no prompt
 
 
+class StreamReader(threading.Thread):
+    """Reads a streamed answer in the background: its text in ``got``, ``first`` set at
+    the first chunk, a failure (a cut connection, in whatever class) in ``failed``."""
 
-@pytest.fixture
-def own_gateway(upstream: FakeServer, tmp_path: Path) -> Any:
-    made: list[GatewayProcess] = []
+    def __init__(self, gw: GatewayProcess, model: str) -> None:
+        super().__init__(daemon=True)
+        self.gw, self.model = gw, model
+        self.got: list[str] = []
+        self.failed: list[BaseException] = []
+        self.first = threading.Event()
+        self.start()
+        assert self.first.wait(20)
 
-    def start(extra: str = "", workers: int = 1) -> GatewayProcess:
-        config = write_config(tmp_path / "plugbay.toml", upstream.url, extra)
-        gw = GatewayProcess(config, workers=workers)
-        made.append(gw)
-        return gw
+    def run(self) -> None:
+        try:
+            with openai_client(self.gw, timeout=60) as client:
+                for chunk in client.chat.completions.create(model=self.model, messages=HI,
+                                                            stream=True):
+                    if chunk.choices and chunk.choices[0].delta.content:
+                        self.got.append(chunk.choices[0].delta.content)
+                        self.first.set()
+        except Exception as exc:
+            self.failed.append(exc)
 
-    yield start
-    for gw in made:
-        gw.stop()
+    @property
+    def text(self) -> str:
+        return "".join(self.got)
 
 
 def test_sigterm_drains_a_stream_in_flight(own_gateway: Any) -> None:
     gw = own_gateway("[gateway]\ngrace = 20\n")
-    got: list[str] = []
-    first = threading.Event()
-
-    def read() -> None:
-        with openai_client(gw) as client:
-            for chunk in client.chat.completions.create(model="openai/slow", messages=HI,
-                                                        stream=True):
-                if chunk.choices and chunk.choices[0].delta.content:
-                    got.append(chunk.choices[0].delta.content)
-                    first.set()
-
-    reader = threading.Thread(target=read)
-    reader.start()
-    assert first.wait(20)
+    reader = StreamReader(gw, "openai/slow")
     gw.signal(signal.SIGTERM)  # the upstream stalls 2 s before the rest
     reader.join(30)
-    assert "".join(got) == "Hello from upstream"  # the whole answer, not cut at SIGTERM
+    assert reader.text == "Hello from upstream"  # the whole answer, not cut at SIGTERM
     assert gw.proc.wait(30) == 0
+
+
+def test_sigterm_after_grace_ends_a_stalled_stream(own_gateway: Any) -> None:
+    """With ``grace = 1`` and a stream stalled for 15 s, SIGTERM ends the process within
+    the grace and a few seconds; the caller gets an error or a cut stream, not a hang."""
+    gw = own_gateway("[gateway]\ngrace = 1\n")
+    reader = StreamReader(gw, "openai/stall")
+    sent = time.monotonic()
+    gw.signal(signal.SIGTERM)
+    gw.proc.wait(10)
+    exited = time.monotonic() - sent
+    reader.join(10)
+    assert exited < 1 + 5, exited
+    assert not reader.is_alive()  # the caller is not left hanging
+    assert reader.failed or reader.text != "Hello from upstream"
+
+
+def test_sighup_keeps_a_stream_in_flight_whole(own_gateway: Any) -> None:
+    gw = own_gateway(workers=2)
+    reader = StreamReader(gw, "openai/slow")
+    gw.signal(signal.SIGHUP)  # the upstream stalls 2 s before the rest
+    reader.join(30)
+    assert reader.text == "Hello from upstream" and not reader.failed
+    assert gw.proc.poll() is None
+
+
+def test_admin_reload_keeps_a_call_in_flight(own_gateway: Any) -> None:
+    gw = own_gateway(workers=2)
+    answers: list[str] = []
+
+    def stalled() -> None:
+        with openai_client(gw) as client:
+            answers.append(client.chat.completions.create(
+                model="openai/stall", messages=HI).choices[0].message.content)
+
+    call = threading.Thread(target=stalled)
+    call.start()
+    time.sleep(0.5)  # the call is in flight, waiting 8 s on the upstream: past the reload
+    with openai_client(gw) as client:
+        answer = client.post(gw.url + "/admin/reload", cast_to=httpx.Response, body={})
+    assert answer.status_code == 202
+    call.join(30)
+    assert answers == ["Hello from upstream"]
 
 
 def test_sighup_reloads_without_dropping_a_call(own_gateway: Any) -> None:
@@ -146,13 +186,19 @@ def test_a_client_that_goes_away_cancels_the_upstream_call(own_gateway: Any,
     assert statuses == {"cancelled": 2}
 
 
-@pytest.mark.parametrize(("body", "env", "named"), [
-    ("[gateway]\nprot = 1\n", {}, "gateway.prot"),
-    ("[gateway]\nworkers = 0\n", {}, "gateway.workers"),
-    ("", {"PLUGBAY_MASTER_KEY": ""}, "PLUGBAY_MASTER_KEY"),
+@pytest.mark.parametrize(("body", "env", "named", "fix"), [
+    ("[gateway]\nprot = 1\n", {}, "gateway.prot", "did you mean 'port'"),
+    ("[gateway]\nworkers = 0\n", {}, "gateway.workers", "e.g. workers = 1"),
+    ("[gateway]\nport = 70000\n", {}, "gateway.port", "e.g. port = 4000"),
+    ("[gateway]\nport = \"4000\"\n", {}, "gateway.port", "e.g. port = 4000"),
+    ("[gateway]\ngrace = -1\n", {}, "gateway.grace", "e.g. grace = 30"),
+    ('[ledger]\npath = "off"\n', {}, "ledger", "set [ledger] path or url"),
+    ("", {"PLUGBAY_MASTER_KEY": ""}, "PLUGBAY_MASTER_KEY", "openssl rand -hex 32"),
+    ("", {"PLUGBAY_MASTER_KEY": "short"}, "PLUGBAY_MASTER_KEY", "openssl rand -hex 32"),
 ])
-def test_bad_config_is_one_line_and_a_failure(tmp_path: Path, body: str,
-                                              env: dict[str, str], named: str) -> None:
+def test_bad_config_is_one_line_and_a_failure(tmp_path: Path, body: str, env: dict[str, str],
+                                              named: str, fix: str) -> None:
+    """One line on stderr naming the config file, the key and a fix; a non-zero exit."""
     config = tmp_path / "plugbay.toml"
     config.write_text(body)
     full = {**os.environ, "PLUGBAY_MASTER_KEY": MASTER, **env}
@@ -161,7 +207,8 @@ def test_bad_config_is_one_line_and_a_failure(tmp_path: Path, body: str,
                          text=True, env=full, timeout=60, check=False)
     assert out.returncode != 0
     lines = out.stderr.strip().splitlines()
-    assert len(lines) == 1 and named in lines[0] and "Traceback" not in out.stderr
+    assert len(lines) == 1 and "Traceback" not in out.stderr, out.stderr
+    assert str(config) in lines[0] and named in lines[0] and fix in lines[0], lines[0]
 
 
 def test_admin_reload_checks_the_config_first(own_gateway: Any) -> None:

@@ -53,7 +53,8 @@ class Gateway:
 
         self.env = dict(os.environ if env is None else env)
         loaded = load_config(config, self.env)
-        self.settings = GatewaySettings.read(loaded.model_extra.get("gateway"), self.env)
+        self.settings = GatewaySettings.read(loaded.model_extra.get("gateway"), self.env,
+                                             file=loaded.source)
         self.store: Any = None
         self.traced = bool((loaded.model_extra.get("otel") or {}).get("enabled"))
         if self.traced:  # a missing package fails here, in `plugbay serve`'s check
@@ -343,12 +344,17 @@ def _render(f: Failure, path: str) -> dict[str, Any]:
 
 def check(config: str | Path | None, env: Mapping[str, str]) -> GatewaySettings:
     """Load and check everything a worker will build (the file, ``[gateway]``, routes,
-    the ledger and keys); ``ConfigError`` on the first problem."""
-    gateway = Gateway(config, env)
+    the ledger and keys); ``ConfigError`` on the first problem, naming the file."""
     try:
-        gateway.client.router.resolve("")  # routes and agents compile now, not per worker
-    finally:
-        asyncio.run(gateway.aclose())
+        gateway = Gateway(config, env)
+        try:
+            gateway.client.router.resolve("")  # routes and agents compile now, not per worker
+        finally:
+            asyncio.run(gateway.aclose())
+    except errors.ConfigError as exc:
+        if exc.file is not None or config is None:
+            raise
+        raise errors.ConfigError(exc.reason, file=str(config), key=exc.key) from None
     return gateway.settings
 
 

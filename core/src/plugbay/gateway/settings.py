@@ -28,11 +28,14 @@ __all__ = ["GatewaySettings"]
 _MIN_MASTER = 16
 
 
-def _int(section: Mapping[str, Any], name: str, default: int, low: int) -> int:
+def _int(section: Mapping[str, Any], name: str, default: int, low: int, file: str | None,
+         high: int | None = None) -> int:
     value = section.get(name, default)
-    if isinstance(value, bool) or not isinstance(value, int) or value < low:
-        raise ConfigError(f"gateway.{name} must be an integer >= {low} (got {value!r})",
-                          key=f"gateway.{name}")
+    if isinstance(value, bool) or not isinstance(value, int) or value < low or (
+            high is not None and value > high):
+        span = f"from {low} to {high}" if high is not None else f">= {low}"
+        raise ConfigError(f"must be an integer {span} (got {value!r}); fix: set e.g. "
+                          f"{name} = {default} in [gateway]", file=file, key=f"gateway.{name}")
     return value
 
 
@@ -49,30 +52,35 @@ class GatewaySettings:
     master_key: str = field(default="", repr=False)
 
     @classmethod
-    def read(cls, section: Any, env: Mapping[str, str]) -> GatewaySettings:
-        """``[gateway]`` and the environment, checked; ``ConfigError`` names the key."""
+    def read(cls, section: Any, env: Mapping[str, str],
+             file: str | None = None) -> GatewaySettings:
+        """``[gateway]`` and the environment, checked; ``ConfigError`` names the config
+        ``file`` and the key."""
         s: Mapping[str, Any] = section if isinstance(section, Mapping) else {}
         origins = s.get("cors_origins", [])
         if not isinstance(origins, list) or not all(isinstance(o, str) for o in origins):
-            raise ConfigError('gateway.cors_origins must be a list of origins, e.g. '
-                              '["https://app.example.com"]', key="gateway.cors_origins")
+            raise ConfigError('must be a list of origins; fix: set e.g. cors_origins = '
+                              '["https://app.example.com"] in [gateway]', file=file,
+                              key="gateway.cors_origins")
         host = s.get("host", "127.0.0.1")
         if not isinstance(host, str) or not host:
-            raise ConfigError("gateway.host must be a host name or address",
-                              key="gateway.host")
+            raise ConfigError('must be a host name or address; fix: set e.g. '
+                              'host = "127.0.0.1" in [gateway]', file=file, key="gateway.host")
         log_prompts = s.get("log_prompts", False)
         if not isinstance(log_prompts, bool):
-            raise ConfigError("gateway.log_prompts must be true or false",
-                              key="gateway.log_prompts")
+            raise ConfigError("must be true or false; fix: set e.g. log_prompts = false "
+                              "in [gateway]", file=file, key="gateway.log_prompts")
         master = env.get("PLUGBAY_MASTER_KEY", "").strip()
         if len(master) < _MIN_MASTER:
             what = "not set" if not master else f"{len(master)} characters"
             raise ConfigError(
                 f"{what}: the gateway needs a master key of at least "
                 f"{_MIN_MASTER} characters in the environment, e.g. "
-                "export PLUGBAY_MASTER_KEY=$(openssl rand -hex 32)", key="PLUGBAY_MASTER_KEY")
-        return cls(host=host, port=_int(s, "port", 4000, 0), workers=_int(s, "workers", 1, 1),
-                   max_body=_int(s, "max_body", 4 * 1024 * 1024, 1024),
-                   grace=_int(s, "grace", 30, 0), cors_origins=tuple(origins),
-                   log_prompts=log_prompts, models_ttl=_int(s, "models_ttl", 60, 0),
+                "export PLUGBAY_MASTER_KEY=$(openssl rand -hex 32)", file=file,
+                key="PLUGBAY_MASTER_KEY")
+        return cls(host=host, port=_int(s, "port", 4000, 0, file, high=65535),
+                   workers=_int(s, "workers", 1, 1, file),
+                   max_body=_int(s, "max_body", 4 * 1024 * 1024, 1024, file),
+                   grace=_int(s, "grace", 30, 0, file), cors_origins=tuple(origins),
+                   log_prompts=log_prompts, models_ttl=_int(s, "models_ttl", 60, 0, file),
                    master_key=master)
