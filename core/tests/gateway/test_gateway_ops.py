@@ -118,17 +118,22 @@ def test_sighup_keeps_a_stream_in_flight_whole(own_gateway: Any) -> None:
     assert gw.proc.poll() is None
 
 
+def _in_flight(gw: Any, model: str, answers: list[str]) -> threading.Thread:
+    """A started thread making one call to ``model``; its answer goes to ``answers``."""
+    def call() -> None:
+        with openai_client(gw) as client:
+            answers.append(client.chat.completions.create(
+                model=model, messages=HI).choices[0].message.content)
+
+    thread = threading.Thread(target=call)
+    thread.start()
+    return thread
+
+
 def test_admin_reload_keeps_a_call_in_flight(own_gateway: Any) -> None:
     gw = own_gateway(workers=2)
     answers: list[str] = []
-
-    def stalled() -> None:
-        with openai_client(gw) as client:
-            answers.append(client.chat.completions.create(
-                model="openai/stall", messages=HI).choices[0].message.content)
-
-    call = threading.Thread(target=stalled)
-    call.start()
+    call = _in_flight(gw, "openai/stall", answers)
     time.sleep(0.5)  # the call is in flight, waiting 8 s on the upstream: past the reload
     with openai_client(gw) as client:
         answer = client.post(gw.url + "/admin/reload", cast_to=httpx.Response, body={})
@@ -140,15 +145,7 @@ def test_admin_reload_keeps_a_call_in_flight(own_gateway: Any) -> None:
 def test_sighup_reloads_without_dropping_a_call(own_gateway: Any) -> None:
     gw = own_gateway(workers=2)
     answers: list[str] = []
-
-    def slow() -> None:
-        with openai_client(gw) as client:
-            answers.append(client.chat.completions.create(
-                model="openai/slow", messages=HI).choices[0].message.content)
-
-    calls = [threading.Thread(target=slow) for _ in range(4)]
-    for t in calls:
-        t.start()
+    calls = [_in_flight(gw, "openai/slow", answers) for _ in range(4)]
     time.sleep(0.5)  # the calls are in flight, waiting on the upstream
     text = gw.config.read_text() + '\n[routes.fresh]\ntargets = ["openai/gpt-4o"]\n'
     gw.config.write_text(text)
