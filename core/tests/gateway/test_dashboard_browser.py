@@ -85,19 +85,19 @@ def until(check: Callable[[], Any], what: str, driver: Any, tries: int = 60) -> 
     raise AssertionError(f"{what}: not seen; page was:\n{driver.page_source[:3000]}")
 
 
-def settled(check: Callable[[], bool], seconds: float = 10.0) -> bool:
-    """Whether ``check()`` comes true within ``seconds``, without reloading: a click that
-    submits a form returns before the server has answered."""
-    end = time.monotonic() + seconds
-    while True:
-        try:
-            if check():
-                return True
-        except Exception:  # the old page went away under the lookup
-            pass
-        if time.monotonic() > end:
-            return False
-        time.sleep(0.1)
+def submit(driver: Any, button: Any, seconds: float = 30.0) -> None:
+    """Click a button that submits a form, and return once the answer's page has
+    replaced this one. ``click()`` returns before the browser has even sent the POST, so
+    reading ``current_url`` straight after it may still see the old page (the 3.13 CI
+    failure); the old ``<html>`` element going stale is the sign the new page is in."""
+    from selenium.webdriver.support import expected_conditions
+    from selenium.webdriver.support.wait import WebDriverWait
+
+    old = driver.find_element("tag name", "html")
+    button.click()
+    WebDriverWait(driver, seconds).until(expected_conditions.staleness_of(old))
+    WebDriverWait(driver, seconds).until(
+        lambda d: d.execute_script("return document.readyState") == "complete")
 
 
 def admin_get(gw: GatewayProcess, path: str) -> Any:
@@ -134,8 +134,8 @@ def test_sign_in_see_spend_create_use_and_revoke_a_key(gw: GatewayProcess,
     assert browser.current_url.endswith("/ui/login")  # refused until signed in
     shot(browser, "login")
     browser.find_element("name", "key").send_keys(MASTER)
-    browser.find_element("css selector", "#login button").click()
-    assert browser.current_url.endswith("/ui")
+    submit(browser, browser.find_element("css selector", "#login button"))
+    assert browser.current_url.endswith("/ui"), browser.page_source[:2000]
 
     def spent_today() -> bool:
         cards = browser.find_elements("class name", "card")
@@ -149,7 +149,7 @@ def test_sign_in_see_spend_create_use_and_revoke_a_key(gw: GatewayProcess,
     browser.get(gw.url + "/ui/keys")
     browser.find_element("css selector", "#create input[name=name]").send_keys("browser-key")
     browser.find_element("css selector", "#create input[name=budget]").send_keys("2.5")
-    browser.find_element("css selector", "#create button").click()
+    submit(browser, browser.find_element("css selector", "#create button"))
     secret = browser.find_element("id", "secret").text
     assert secret.startswith("pb-")
     shot(browser, "keys-created")
@@ -190,15 +190,16 @@ def test_sign_in_see_spend_create_use_and_revoke_a_key(gw: GatewayProcess,
         box.clear()
         box.send_keys(value)
     row.find_element("xpath", ".//select[@name='period']/option[text()='daily']").click()
-    row.find_element("xpath", ".//button[text()='Save']").click()
+    submit(browser, row.find_element("xpath", ".//button[text()='Save']"))
     assert browser.current_url.endswith("/ui/keys")
     def limits() -> tuple[Any, ...]:
         stored = admin_get(gw, f"/admin/keys/{key_id}")
         return stored["rpm"], stored["budget"], stored["period"]
-    assert settled(lambda: limits() == (7, 4.0, "daily")), limits()  # the POST may still run
+    assert limits() == (7, 4.0, "daily")  # stored before the answer's page came
     row = browser.find_element("id", f"key-{key_id}").find_element("xpath", "./../..")
-    row.find_element("xpath", ".//form[contains(@action, '/revoke')]//button").click()
-    assert settled(lambda: cell(browser, key_id, 5) == "revoked")
+    submit(browser, row.find_element("xpath", ".//form[contains(@action, '/revoke')]//button"))
+    assert browser.current_url.endswith("/ui/keys")
+    assert cell(browser, key_id, 5) == "revoked"
     with openai_client(gw, key=secret) as client, pytest.raises(openai.AuthenticationError):
         client.chat.completions.create(model="openai/gpt-4o-mini", messages=HI)
 
