@@ -103,7 +103,7 @@ def aggregate(records: Iterable[UsageRecord], by: str) -> list[dict[str, Any]]:
         if r.cache == "hit":  # the response cache answered: cost 0, ``saved`` spared
             g["cache_hits"] += 1
             g["saved"] += r.saved or 0.0
-        elif r.cache == "miss":
+        elif r.cache == "miss" and r.status == "ok":  # one per answered call, as rollup.py
             g["cache_misses"] += 1
     rows = []
     for k in sorted(groups):

@@ -95,6 +95,30 @@ def test_plugbay_usage_shows_hits_misses_and_saved_cost(srv: FakeServer,
     assert day["saved"] == pytest.approx(2 * COST) and day["cost"] == pytest.approx(COST)
 
 
+def test_a_failed_over_call_is_one_miss_in_plugbay_usage(srv: FakeServer,
+                                                        tmp_path: Path) -> None:
+    """Rows are attempts: the failed first attempt is a row (an error), but the call was
+    one cache miss, and the hit rate reads hits / (hits + misses) per answered call."""
+    from plugbay.cli import main
+    from plugbay.testing.server import Reply
+
+    srv.add("POST", path("a"), Reply.json({"error": {"message": "down"}}, status=500))
+    srv.add("POST", path("b"), ok("from b"))
+    routes = {"r": {"strategy": "priority", "targets": ["a/m", "b/m"]}}
+    with plugbay.Client(config(srv, tmp_path, {"backend": "memory"}, routes=routes),
+                        env={}) as client:
+        for _ in range(3):
+            assert client.complete("r", "hi").text == "from b"
+        ledger = rows(client)
+    assert [(r.provider, r.status, r.cache) for r in ledger] == [
+        ("a", "error", "miss"), ("b", "ok", "miss"), ("b", "ok", "hit"), ("b", "ok", "hit")]
+    out = io.StringIO()
+    main(["usage", "--ledger", str(tmp_path / "ledger.db"), "--by", "route", "--json"], out)
+    (route,) = json.loads(out.getvalue())
+    assert (route["calls"], route["errors"]) == (4, 1)
+    assert (route["cache_hits"], route["cache_misses"]) == (2, 1)
+
+
 async def test_a_replayed_stream_equals_the_original(srv: FakeServer, tmp_path: Path) -> None:
     srv.add("POST", path("a"), sse(["The ", "cached ", "answer."]))
     async with plugbay.Client(config(srv, tmp_path, {"backend": "memory"}), env={}) as client:

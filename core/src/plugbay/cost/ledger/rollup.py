@@ -80,7 +80,9 @@ def aggregates() -> list[str]:
            "COALESCE(SUM(cost), 0)",
            f"SUM(CASE WHEN cost IS NULL AND {ok} THEN 1 ELSE 0 END)",
            "SUM(CASE WHEN cache = 'hit' THEN 1 ELSE 0 END)",
-           "SUM(CASE WHEN cache = 'miss' THEN 1 ELSE 0 END)",
+           # a miss is an answered call: a failed-over call's failed attempts are rows
+           # (and errors) of their own, not more misses
+           f"SUM(CASE WHEN cache = 'miss' AND {ok} THEN 1 ELSE 0 END)",
            "COALESCE(SUM(CASE WHEN cache = 'hit' THEN saved END), 0)",
            f"SUM(CASE WHEN {ok} AND latency IS NOT NULL THEN 1 ELSE 0 END)"]
     out += [f"SUM(CASE WHEN {ok} AND latency <= {e!r} THEN 1 ELSE 0 END)" for e in EDGES]
