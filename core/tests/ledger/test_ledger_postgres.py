@@ -71,3 +71,35 @@ def test_postgres_flush_at_exit_from_several_processes(srv: FakeServer,
     procs = [subprocess.Popen([sys.executable, "-c", script]) for _ in range(3)]
     assert [p.wait(80) for p in procs] == [0, 0, 0]
     assert Ledger(postgres_url).count() == 150
+
+
+def _terminate_ledger_connections(postgres_url: str) -> int:
+    import psycopg
+
+    with psycopg.connect(postgres_url, autocommit=True) as admin:  # as a restart would
+        return len(admin.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = "
+            "current_database() AND pid <> pg_backend_pid() AND application_name = ''",
+        ).fetchall())
+
+
+def test_the_backend_recovers_from_a_restart_and_a_bad_row(postgres_url: str) -> None:
+    """Every read and write reconnects once after a lost connection (budgets read
+    ``spent`` from here); a statement that fails rolls back, so the next one runs."""
+    from plugbay.cost.ledger.postgres import PostgresBackend
+
+    backend = PostgresBackend(postgres_url)
+    backend.write([UsageRecord(1.8e9, "p", "m", cost=1.5)])
+    for read in (backend.count, lambda: backend.spent(0.0, "provider", "p"),
+                 lambda: len(backend.fetch()), lambda: backend.write(
+                     [UsageRecord(1.8e9 + 1, "p", "m", cost=0.5)]) or 2):
+        assert _terminate_ledger_connections(postgres_url) >= 1
+        assert read() in (1, 2, 1.5)
+    assert (backend.count(), backend.spent(0.0, "provider", "p")) == (2, 2.0)
+
+    bad = UsageRecord(1.8e9 + 2, "p", "m", cost=0.25).row()
+    bad = tuple("not a number" if i == 0 else v for i, v in enumerate(bad))  # ts
+    with pytest.raises(Exception, match=r"(?i)invalid input|numeric|double"):
+        backend.write_rows([bad])
+    assert backend.count() == 2  # not "current transaction is aborted"
+    backend.close()

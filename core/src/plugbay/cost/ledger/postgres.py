@@ -6,11 +6,11 @@ lock so that two starting processes do not race.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Sequence
 from typing import Any
 
 from plugbay.cost.ledger.migrations import migrate
+from plugbay.cost.ledger.reconnect import Reconnecting
 from plugbay.cost.ledger.records import COLUMNS, UsageRecord
 from plugbay.cost.ledger.sqlite import _range, scope_sum
 
@@ -36,71 +36,50 @@ def _psycopg() -> Any:
 
 
 class PostgresBackend:
+    """Every read and write is one transaction on a ``Reconnecting`` connection: a lost
+    connection (a server restart) is replaced once, a failed statement is rolled back.
+    A write may run twice that way; rows are keyed by ``uid``, so it lands once."""
+
     def __init__(self, url: str) -> None:
         self.url = url
-        self._psycopg = _psycopg()
-        self._lock = threading.Lock()
-        self._conn = self._psycopg.connect(url, connect_timeout=10)
-        with self._conn.cursor() as cur:
-            cur.execute("SELECT pg_advisory_lock(%s)", (_LOCK_ID,))
-        try:
-            migrate(self._conn, "postgres")
-        finally:
-            with self._conn.cursor() as cur:
-                cur.execute("SELECT pg_advisory_unlock(%s)", (_LOCK_ID,))
-            self._conn.commit()
-
-    def _reconnect(self) -> None:
-        try:
-            self._conn.close()
-        except Exception:
-            pass
-        self._conn = self._psycopg.connect(self.url, connect_timeout=10)
+        psycopg = _psycopg()
+        self._db = Reconnecting(lambda: psycopg.connect(url, connect_timeout=10), "postgres")
+        self._db.run(_migrate)
 
     def write(self, records: Sequence[UsageRecord]) -> None:
         self.write_rows([r.row() for r in records])
 
     def write_rows(self, rows: Sequence[tuple[Any, ...]]) -> None:
-        with self._lock:
-            if self._conn.closed:
-                self._reconnect()
-            try:
-                with self._conn.cursor() as cur:
-                    cur.executemany(_INSERT, rows)
-                self._conn.commit()
-            except self._psycopg.OperationalError:
-                self._reconnect()  # one retry on a fresh connection (server restarted)
-                with self._conn.cursor() as cur:
-                    cur.executemany(_INSERT, rows)
-                self._conn.commit()
+        self._db.transaction(lambda cur: cur.executemany(_INSERT, rows))
 
     def fetch(self, since: float | None = None, until: float | None = None,
               ) -> list[UsageRecord]:
         sql, args = _range(_SELECT, since, until, "%s")
-        with self._lock:
-            if self._conn.closed:
-                self._reconnect()
-            with self._conn.cursor() as cur:
-                cur.execute(sql + " ORDER BY ts, id", args)
-                rows = cur.fetchall()
-            self._conn.commit()
+        rows = self._db.transaction(lambda cur: cur.execute(sql + " ORDER BY ts, id",
+                                                            args).fetchall())
         return [UsageRecord.from_row(r) for r in rows]
 
     def count(self) -> int:
-        with self._lock, self._conn.cursor() as cur:
-            cur.execute("SELECT COUNT(*) FROM calls")
-            row = cur.fetchone()
-            self._conn.commit()
+        row = self._db.transaction(lambda cur: cur.execute("SELECT COUNT(*) FROM calls")
+                                   .fetchone())
         return int(row[0]) if row else 0
 
     def spent(self, since: float, kind: str, match: str | None) -> float:
         sql, args = scope_sum(kind, match, since, "%s")
-        with self._lock, self._conn.cursor() as cur:
-            cur.execute(sql, args)
-            row = cur.fetchone()
-            self._conn.commit()
-        return float(row[0]) if row else 0.0
+        row = self._db.transaction(lambda cur: cur.execute(sql, args).fetchone())
+        return float(row[0]) if row and row[0] is not None else 0.0
 
     def close(self) -> None:
-        with self._lock:
-            self._conn.close()
+        self._db.close()
+
+
+def _migrate(conn: Any) -> None:
+    """The schema, migrated under an advisory lock (two starting processes wait in turn)."""
+    with conn.cursor() as cur:
+        cur.execute("SELECT pg_advisory_lock(%s)", (_LOCK_ID,))
+    try:
+        migrate(conn, "postgres")
+    finally:
+        with conn.cursor() as cur:
+            cur.execute("SELECT pg_advisory_unlock(%s)", (_LOCK_ID,))
+        conn.commit()

@@ -1,6 +1,7 @@
 """One database connection shared by threads, which on PostgreSQL is replaced once when
-it was lost: the ledger's reports (``report.py``) and the gateway's key table
-(``plugbay.gateway.keys.db``) read and write through one of these.
+it was lost: the PostgreSQL ledger (``postgres.py``), the ledger's reports
+(``report.py``) and the gateway's key table (``plugbay.gateway.keys.db``) read and write
+through one of these.
 
 A connection counts as lost when psycopg marks it *broken*: closed, but not by
 ``close()`` (the server restarted, the backend was terminated, the network dropped).
@@ -15,7 +16,7 @@ import threading
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-__all__ = ["Reconnecting", "lost"]
+__all__ = ["Reconnecting", "lost", "transaction"]
 
 T = TypeVar("T")
 
@@ -26,6 +27,20 @@ def lost(exc: BaseException, conn: Any) -> bool:
     import psycopg
 
     return isinstance(exc, psycopg.OperationalError) and bool(conn.broken)
+
+
+def transaction(conn: Any, fn: Callable[[Any], T]) -> T:
+    """``fn(cursor)`` committed as one transaction, rolled back when it fails (a failed
+    statement must not leave the connection refusing every later one)."""
+    cur = conn.cursor()
+    try:
+        out = fn(cur)
+        conn.commit()
+        return out
+    except BaseException:
+        if not getattr(conn, "broken", False):  # a lost connection has nothing to undo
+            conn.rollback()
+        raise
 
 
 class Reconnecting:
@@ -54,6 +69,11 @@ class Reconnecting:
                     pass
                 self._conn = self._connect()
                 return fn(self._conn)
+
+    def transaction(self, fn: Callable[[Any], T]) -> T:
+        """``fn(cursor)`` in one transaction (``run``'s rules: once more on a new
+        connection when the first was lost)."""
+        return self.run(lambda conn: transaction(conn, fn))
 
     def close(self) -> None:
         with self._lock:

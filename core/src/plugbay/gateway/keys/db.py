@@ -115,7 +115,7 @@ class KeyDB:
     def _run(self, fn: Callable[[Any], T]) -> T:
         """``fn(cursor)`` in one transaction, once more on a new connection when a
         PostgreSQL connection was lost."""
-        return self._db.run(lambda conn: _transaction(conn, fn))
+        return self._db.transaction(fn)
 
     def _bump(self, cur: Any) -> None:
         cur.execute("UPDATE plugbay_keys_version SET version = version + 1")
@@ -182,17 +182,6 @@ class KeyDB:
 
     def close(self) -> None:
         self._db.close()
-
-
-def _transaction(conn: Any, fn: Callable[[Any], T]) -> T:
-    cur = conn.cursor()
-    try:
-        out = fn(cur)
-        conn.commit()
-        return out
-    except BaseException:
-        conn.rollback()
-        raise
 
 
 def open_db(url: str) -> KeyDB:
