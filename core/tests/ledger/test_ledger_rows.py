@@ -69,3 +69,23 @@ def test_the_stream_flag_reads_back_as_a_bool(tmp_path: Path, stream: bool) -> N
     (row,) = ledger.fetch()
     ledger.close()
     assert row.stream is stream
+
+
+def test_a_big_batch_lands_whole_and_once(tmp_path: Path) -> None:
+    """Rows go in many to a statement: a batch of several statements' worth, with a short
+    last one, mixed NULL patterns, and uids repeated inside the batch and from an earlier
+    one, reads back one row per uid, each as it went in."""
+    ledger = Ledger(f"sqlite:///{tmp_path / 'big.db'}")
+    patterns = mixed_records()[:5]
+    records = [UsageRecord(2000.0 + i, "p", "m", input_tokens=i, uid=f"b-{i}",
+                           **{k: getattr(patterns[i % 5], k) for k in NULLABLE})
+               for i in range(1_237)]
+    try:
+        backend = ledger.writer.backend()
+        backend.write(records[:10])
+        backend.write(records + records[500:520])  # 10 + 20 seen again: ignored
+        got = ledger.fetch()
+    finally:
+        ledger.close()
+    assert [r.uid for r in got] == [r.uid for r in records]
+    assert got == records

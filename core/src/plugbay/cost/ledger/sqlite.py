@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import sys
 import threading
 from collections.abc import Sequence
 from pathlib import Path
@@ -18,6 +19,7 @@ __all__ = ["SQLiteBackend"]
 _INSERT = (f"INSERT OR IGNORE INTO calls ({', '.join(COLUMNS)}) "
            f"VALUES ({', '.join('?' for _ in COLUMNS)})")
 _SELECT = f"SELECT {', '.join(COLUMNS)} FROM calls"
+_ROWS_PER_INSERT = 250
 
 
 class SQLiteBackend:
@@ -29,6 +31,10 @@ class SQLiteBackend:
         private_file(self.path, private_dir=private_dir)  # it may hold prompts
         self._lock = threading.Lock()
         self._conn = self._connect()
+        # the ? a statement may hold: 32766 since SQLite 3.32, 999 before (3.10 cannot ask)
+        self._max_variables = 999
+        if sys.version_info >= (3, 11):
+            self._max_variables = self._conn.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
         migrate(self._conn, "sqlite")
 
     def _connect(self) -> sqlite3.Connection:
@@ -43,9 +49,18 @@ class SQLiteBackend:
         self.write_rows([r.row() for r in records])
 
     def write_rows(self, rows: Sequence[tuple[Any, ...]]) -> None:
+        """Up to ``_ROWS_PER_INSERT`` rows to an ``INSERT``: the driver lets go of the GIL
+        once per statement, and ``executemany`` makes that once per row, so the caller's
+        thread and this one handed the GIL back and forth per row (measured at 64 calls
+        in flight: 13-17 us of this thread's CPU per row, against 5-6)."""
         with self._lock:
             for sql, group in by_nulls(rows, "?", " OR IGNORE"):
-                self._conn.executemany(sql, group)
+                head, _, one = sql.partition(" VALUES ")
+                step = max(1, min(_ROWS_PER_INSERT, self._max_variables // len(group[0])))
+                for i in range(0, len(group), step):
+                    chunk = group[i:i + step]
+                    self._conn.execute(f"{head} VALUES {','.join([one] * len(chunk))}",
+                                       [v for row in chunk for v in row])
             self._conn.commit()
 
     def fetch(self, since: float | None = None, until: float | None = None,
