@@ -19,7 +19,7 @@ __all__ = ["SQLiteBackend"]
 _INSERT = (f"INSERT OR IGNORE INTO calls ({', '.join(COLUMNS)}) "
            f"VALUES ({', '.join('?' for _ in COLUMNS)})")
 _SELECT = f"SELECT {', '.join(COLUMNS)} FROM calls"
-_ROWS_PER_INSERT = 250
+_ROWS_PER_INSERT = 256  # a power of two
 
 
 class SQLiteBackend:
@@ -49,18 +49,26 @@ class SQLiteBackend:
         self.write_rows([r.row() for r in records])
 
     def write_rows(self, rows: Sequence[tuple[Any, ...]]) -> None:
-        """Up to ``_ROWS_PER_INSERT`` rows to an ``INSERT``: the driver lets go of the GIL
-        once per statement, and ``executemany`` makes that once per row, so the caller's
-        thread and this one handed the GIL back and forth per row (measured at 64 calls
-        in flight: 13-17 us of this thread's CPU per row, against 5-6)."""
+        """Many rows to an ``INSERT``: the driver lets go of the GIL once per statement, and
+        ``executemany`` makes that once per row, so the caller's thread and this one handed
+        the GIL back and forth per row (measured at 64 calls in flight: 13-17 us of this
+        thread's CPU per row, against 5-6). Statements hold a power of two of rows, so
+        the driver's statement cache keeps a few sizes, not one per batch length (each
+        cached size holds memory: ~25 MB for one per length)."""
         with self._lock:
             for sql, group in by_nulls(rows, "?", " OR IGNORE"):
                 head, _, one = sql.partition(" VALUES ")
-                step = max(1, min(_ROWS_PER_INSERT, self._max_variables // len(group[0])))
-                for i in range(0, len(group), step):
-                    chunk = group[i:i + step]
-                    self._conn.execute(f"{head} VALUES {','.join([one] * len(chunk))}",
+                size = _ROWS_PER_INSERT
+                while size > 1 and size * len(group[0]) > self._max_variables:
+                    size //= 2
+                at = 0
+                while at < len(group):
+                    while size > len(group) - at:
+                        size //= 2
+                    chunk = group[at:at + size]
+                    self._conn.execute(f"{head} VALUES {','.join([one] * size)}",
                                        [v for row in chunk for v in row])
+                    at += size
             self._conn.commit()
 
     def fetch(self, since: float | None = None, until: float | None = None,
