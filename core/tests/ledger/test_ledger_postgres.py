@@ -90,11 +90,12 @@ def test_the_backend_recovers_from_a_restart_and_a_bad_row(postgres_url: str) ->
 
     backend = PostgresBackend(postgres_url)
     backend.write([UsageRecord(1.8e9, "p", "m", cost=1.5)])
-    for read in (backend.count, lambda: backend.spent(0.0, "provider", "p"),
-                 lambda: len(backend.fetch()), lambda: backend.write(
-                     [UsageRecord(1.8e9 + 1, "p", "m", cost=0.5)]) or 2):
+    for read, want in ((backend.count, 1), (lambda: backend.spent(0.0, "provider", "p"), 1.5),
+                       (lambda: len(backend.fetch()), 1),
+                       (lambda: backend.write([UsageRecord(1.8e9 + 1, "p", "m", cost=0.5)]),
+                        None)):
         assert _terminate_ledger_connections(postgres_url) >= 1
-        assert read() in (1, 2, 1.5)
+        assert read() == want
     assert (backend.count(), backend.spent(0.0, "provider", "p")) == (2, 2.0)
 
     bad = UsageRecord(1.8e9 + 2, "p", "m", cost=0.25).row()

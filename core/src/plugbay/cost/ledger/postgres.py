@@ -67,7 +67,7 @@ class PostgresBackend:
     def spent(self, since: float, kind: str, match: str | None) -> float:
         sql, args = scope_sum(kind, match, since, "%s")
         row = self._db.transaction(lambda cur: cur.execute(sql, args).fetchone())
-        return float(row[0]) if row and row[0] is not None else 0.0
+        return float(row[0]) if row else 0.0  # scope_sum's SUM is COALESCEd
 
     def close(self) -> None:
         self._db.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import sqlite3
 import sys
@@ -16,8 +17,6 @@ from plugbay.cost.ledger.records import COLUMNS, UsageRecord, by_nulls
 
 __all__ = ["SQLiteBackend"]
 
-_INSERT = (f"INSERT OR IGNORE INTO calls ({', '.join(COLUMNS)}) "
-           f"VALUES ({', '.join('?' for _ in COLUMNS)})")
 _SELECT = f"SELECT {', '.join(COLUMNS)} FROM calls"
 _ROWS_PER_INSERT = 256  # a power of two
 
@@ -57,7 +56,6 @@ class SQLiteBackend:
         cached size holds memory: ~25 MB for one per length)."""
         with self._lock:
             for sql, group in by_nulls(rows, "?", " OR IGNORE"):
-                head, _, one = sql.partition(" VALUES ")
                 size = _ROWS_PER_INSERT
                 while size > 1 and size * len(group[0]) > self._max_variables:
                     size //= 2
@@ -66,8 +64,7 @@ class SQLiteBackend:
                     while size > len(group) - at:
                         size //= 2
                     chunk = group[at:at + size]
-                    self._conn.execute(f"{head} VALUES {','.join([one] * size)}",
-                                       [v for row in chunk for v in row])
+                    self._conn.execute(_many(sql, size), [v for row in chunk for v in row])
                     at += size
             self._conn.commit()
 
@@ -118,6 +115,13 @@ def scope_sum(kind: str, match: str | None, since: float, mark: str,
         where.append(f"tags LIKE {mark} ESCAPE '\\'")
         args.append(f"%{escaped}%")
     return f"SELECT COALESCE(SUM(cost), 0) FROM calls WHERE {' AND '.join(where)}", args
+
+
+@functools.lru_cache(maxsize=64)
+def _many(sql: str, rows: int) -> str:
+    """The one-row ``INSERT`` ``sql`` made to take ``rows`` rows (built once per size)."""
+    head, _, one = sql.partition(" VALUES ")
+    return f"{head} VALUES {','.join([one] * rows)}"
 
 
 def _range(sql: str, since: float | None, until: float | None, mark: str,
