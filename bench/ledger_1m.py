@@ -3,7 +3,7 @@ page's queries (``cost.ledger.report``, as ``plugbay.gateway.ui`` makes them) an
 ``plugbay usage``, each timed after the hourly sums are up to date. The goal is at most
 300 ms each; the figures are in docs/performance.md ("Dashboard on a 1M-row ledger").
 
-    python bench/ledger_1m.py --sqlite /tmp/l1m.db
+    python bench/ledger_1m.py --sqlite "$(mktemp -d)/l1m.db"
     python bench/ledger_1m.py --postgres postgresql://user:pw@127.0.0.1/db  # drops `calls`
 
 Rows: 30 days (every dashboard range reads all of them), 6 models, 50 keys (and one key

@@ -177,6 +177,7 @@ def signed(reply: Reply | Callable[[RecordedRequest], Reply], keys: dict[str, st
 
 # ------------------------------------------------------------------ clients and bodies
 
+# AWS's documented example credentials (SigV4 test suite and docs): not a secret
 AK, SK = "AKIAIOSFODNN7EXAMPLE", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
 WORK_AK, WORK_SK, WORK_TOKEN = "AKIAWORKPROFILE00001", "work/secret+key", "IQoJb3JpZ2luX2VjEWORK"
 MODEL = "us.anthropic.claude-sonnet-4-5-20250929-v1:0"
